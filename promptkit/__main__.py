@@ -1,0 +1,7 @@
+"""Entry point for `python -m promptkit`."""
+
+import sys
+
+from promptkit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,32 @@
+"""User-facing errors: each says what went wrong and what to do about it."""
+
+from __future__ import annotations
+
+
+class PromptkitError(Exception):
+    """Base class for errors whose message is fit to show a user as is.
+
+    The message is one paragraph: what went wrong, where, and how to fix it.
+    The CLI prints it to stderr and exits non-zero; the dashboard shows it
+    instead of a traceback.
+    """
+
+
+class ModelLoadError(PromptkitError):
+    """A model could not be loaded (credentials, network, preset, memory)."""
+
+
+class PromptError(PromptkitError):
+    """A prompt cannot be processed (empty, or longer than the context)."""
+
+
+class TemplateError(PromptkitError):
+    """A template or its values are invalid (syntax, unknown variable, size)."""
+
+
+class StoreError(PromptkitError):
+    """The store could not read or write (bad URL, schema, conflicts)."""
+
+
+class SalienceError(PromptkitError):
+    """A salience request is invalid (target not found, empty target)."""

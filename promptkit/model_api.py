@@ -1,0 +1,45 @@
+"""The interface every model behind promptkit fits (LIT's model/component split).
+
+Salience, comparison and the dashboard take any object with this shape:
+the KerasHub Gemma wrapper in `promptkit.models`, or a fake in tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from promptkit.generation import Completion, GenerationSettings
+from promptkit.tokenization import TokenSpan
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """What the UI and the CLI show about a loaded model."""
+
+    name: str
+    family: str
+    device: str
+    dtype: str
+    context_length: int
+    load_seconds: float
+    note: str = ""
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """A causal language model promptkit can generate with and explain."""
+
+    info: ModelInfo
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of `text`, without `<bos>`."""
+
+    def token_spans(self, ids: Sequence[int], *, offset: int = 0) -> list[TokenSpan]:
+        """One character span per token id, counted from `offset`."""
+
+    def generate(
+        self, prompts: Sequence[str], *, settings: GenerationSettings
+    ) -> list[Completion]:
+        """Completes each prompt; one call may batch prompts of any lengths."""

@@ -1,0 +1,1 @@
+"""Model layer: the only part of promptkit that imports keras and TensorFlow."""
