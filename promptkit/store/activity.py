@@ -1,0 +1,253 @@
+"""Store methods for what happens to versions: runs, salience and reviews."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from promptkit.errors import StoreError
+from promptkit.store import queries
+from promptkit.store.records import VERDICTS, ReviewRecord, RunRecord, SalienceRecord, Verdict
+from promptkit.store.schema import CaseRow, ReviewRow, RunRow, SalienceRow, VersionRow
+
+T = TypeVar("T")
+
+
+class ActivityMixin:
+    """Runs, salience results and reviews; mixed into `Store`."""
+
+    _read: Callable[..., Any]
+    _write: Callable[..., Any]
+
+    def add_run(
+        self,
+        *,
+        family: str,
+        version: int | str,
+        model: str,
+        prompt: str,
+        completion: str,
+        variables: Mapping[str, Any],
+        generation: Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        tokens: Sequence[Any] = (),
+        stop_reason: str | None = None,
+        timings: Mapping[str, float] | None = None,
+        error: str | None = None,
+        case_id: str | None = None,
+    ) -> RunRecord:
+        """Saves one generation of a version.
+
+        Args:
+            family: Family name.
+            version: Version number or label.
+            model: Model name (preset or path).
+            prompt: The rendered prompt.
+            completion: The generated text ("" when the run failed).
+            variables: Values the prompt was rendered with.
+            generation: Settings used (JSON-ready).
+            seed: Random seed, if sampling.
+            tokens: Generated tokens with log-probabilities (JSON-ready).
+            stop_reason: Why generation stopped.
+            timings: Durations in seconds by phase.
+            error: The error message, if the run failed.
+            case_id: The test case the values came from, if any.
+
+        Returns:
+            The saved run, with its id.
+
+        Raises:
+            StoreError: If the version or case does not exist, or a value is
+                not JSON; nothing is saved then.
+        """
+        payload = {
+            "variables": queries.as_json(dict(variables), what="variables"),
+            "generation": queries.as_json(dict(generation or {}), what="generation"),
+            "tokens": queries.as_json(list(tokens), what="tokens"),
+            "timings": queries.as_json(dict(timings or {}), what="timings"),
+        }
+
+        def work(session: Session) -> RunRecord:
+            family_row = queries.family_row(session, family)
+            version_row = queries.version_row(session, family_row, version)
+            case_row_id = None
+            if case_id is not None:
+                case_row_id = session.scalar(
+                    select(CaseRow.id).where(CaseRow.family_id == family_row.id, CaseRow.case_key == case_id)
+                )
+                if case_row_id is None:
+                    raise StoreError(f"family {family!r} has no test case {case_id!r}.")
+            row = RunRow(
+                version_id=version_row.id,
+                case_id=case_row_id,
+                prompt=prompt,
+                model=model,
+                seed=seed,
+                completion=completion,
+                stop_reason=stop_reason,
+                error=error,
+                **payload,
+            )
+            session.add(row)
+            session.flush()
+            return queries.run_record(session, row)
+
+        return self._write(work)
+
+    def get_run(self, *, run_id: int) -> RunRecord:
+        """Returns one run.
+
+        Raises:
+            StoreError: If there is no run with that id.
+        """
+
+        def work(session: Session) -> RunRecord:
+            row = session.get(RunRow, run_id)
+            if row is None:
+                raise StoreError(f"there is no run {run_id}.")
+            return queries.run_record(session, row)
+
+        return self._read(work)
+
+    def list_runs(
+        self,
+        *,
+        family: str | None = None,
+        version: int | str | None = None,
+        case_id: str | None = None,
+        model: str | None = None,
+        limit: int = 100,
+    ) -> list[RunRecord]:
+        """Lists runs, newest first, filtered by any of family, version, case, model.
+
+        Raises:
+            StoreError: If `version` or `case_id` is given without `family`,
+                or the family or version does not exist.
+        """
+        if family is None and (version is not None or case_id is not None):
+            raise StoreError("filtering runs by version or case needs the family too.")
+
+        def work(session: Session) -> list[RunRecord]:
+            query = select(RunRow).join(VersionRow, RunRow.version_id == VersionRow.id)
+            if family is not None:
+                family_row = queries.family_row(session, family)
+                query = query.where(VersionRow.family_id == family_row.id)
+                if version is not None:
+                    query = query.where(VersionRow.id == queries.version_row(session, family_row, version).id)
+                if case_id is not None:
+                    query = query.join(CaseRow, RunRow.case_id == CaseRow.id).where(CaseRow.case_key == case_id)
+            if model is not None:
+                query = query.where(RunRow.model == model)
+            rows = session.scalars(query.order_by(RunRow.id.desc()).limit(limit))
+            return [queries.run_record(session, row) for row in rows]
+
+        return self._read(work)
+
+    def get_salience(self, *, run_id: int, target_start: int, target_end: int, method: str) -> SalienceRecord | None:
+        """Returns stored salience for a run, target span and method, or None."""
+
+        def work(session: Session) -> SalienceRecord | None:
+            row = session.scalar(
+                select(SalienceRow).where(
+                    SalienceRow.run_id == run_id,
+                    SalienceRow.target_start == target_start,
+                    SalienceRow.target_end == target_end,
+                    SalienceRow.method == method,
+                )
+            )
+            return None if row is None else _salience_record(row)
+
+        return self._read(work)
+
+    def put_salience(
+        self, *, run_id: int, target_start: int, target_end: int, method: str, scores: Any
+    ) -> SalienceRecord:
+        """Stores salience scores once; if already stored, returns the stored ones.
+
+        Raises:
+            StoreError: If the run does not exist, the span is empty or
+                reversed, or the scores are not JSON (NaN included).
+        """
+        if not 0 <= target_start < target_end:
+            raise StoreError(f"salience target span [{target_start}, {target_end}) is empty or invalid.")
+        stored_scores = queries.as_json(scores, what="salience scores")
+
+        def work(session: Session) -> SalienceRecord:
+            if session.get(RunRow, run_id) is None:
+                raise StoreError(f"there is no run {run_id}.")
+            key = (
+                SalienceRow.run_id == run_id,
+                SalienceRow.target_start == target_start,
+                SalienceRow.target_end == target_end,
+                SalienceRow.method == method,
+            )
+            row = session.scalar(select(SalienceRow).where(*key))
+            if row is None:
+                row = SalienceRow(
+                    run_id=run_id, target_start=target_start, target_end=target_end, method=method, scores=stored_scores
+                )
+                session.add(row)
+                session.flush()
+            return _salience_record(row)
+
+        return self._write(work)
+
+    def add_review(
+        self,
+        *,
+        verdict: Verdict,
+        reviewer: str,
+        comment: str = "",
+        run_id: int | None = None,
+        subject: str | None = None,
+    ) -> ReviewRecord:
+        """Saves a verdict on a run (`run_id`) or on a comparison (`subject` key).
+
+        Raises:
+            StoreError: If the verdict is unknown, the reviewer empty, neither
+                or both subjects given, or the run does not exist.
+        """
+        if verdict not in VERDICTS:
+            raise StoreError(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}.")
+        if not reviewer.strip():
+            raise StoreError("a review needs the reviewer's name.")
+        if (run_id is None) == (subject is None):
+            raise StoreError("a review is about exactly one thing: give run_id or subject.")
+
+        def work(session: Session) -> ReviewRecord:
+            if run_id is not None and session.get(RunRow, run_id) is None:
+                raise StoreError(f"there is no run {run_id}.")
+            row = ReviewRow(run_id=run_id, subject=subject, verdict=verdict, comment=comment, reviewer=reviewer)
+            session.add(row)
+            session.flush()
+            return queries.review_record(row)
+
+        return self._write(work)
+
+    def list_reviews(self, *, run_id: int | None = None, subject: str | None = None) -> list[ReviewRecord]:
+        """Lists reviews, oldest first, of a run, of a subject, or all."""
+
+        def work(session: Session) -> list[ReviewRecord]:
+            query = select(ReviewRow)
+            if run_id is not None:
+                query = query.where(ReviewRow.run_id == run_id)
+            if subject is not None:
+                query = query.where(ReviewRow.subject == subject)
+            return [queries.review_record(row) for row in session.scalars(query.order_by(ReviewRow.id))]
+
+        return self._read(work)
+
+
+def _salience_record(row: SalienceRow) -> SalienceRecord:
+    """Converts a salience row."""
+    return SalienceRecord(
+        run_id=row.run_id,
+        target_start=row.target_start,
+        target_end=row.target_end,
+        method=row.method,
+        scores=row.scores,
+        created_at=queries.utc(row.created_at),
+    )

@@ -1,0 +1,176 @@
+"""Plain, immutable records the store returns (never ORM objects)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from promptkit.templates.models import GenerationDefaults, TestCase, Version
+
+Verdict = Literal["good", "bad", "unsure"]
+VERDICTS: tuple[str, ...] = ("good", "bad", "unsure")
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """A stored, immutable version of a family's template.
+
+    Attributes:
+        family: The family's name.
+        number: 1, 2, 3... within the family, allocated by the store.
+        label: Optional short name, unique within the family.
+        text: The Jinja2 template.
+        author: Who saved it.
+        note: What changed and why.
+        parent: Number of the version it was derived from, if any.
+        generation: Suggested generation settings.
+        created_at: When it was saved (UTC).
+    """
+
+    family: str
+    number: int
+    label: str | None
+    text: str
+    author: str
+    note: str
+    parent: int | None
+    generation: GenerationDefaults
+    created_at: datetime
+
+    def as_version(self) -> Version:
+        """Returns the library form of this version (for files and rendering)."""
+        return Version(
+            number=self.number,
+            text=self.text,
+            label=self.label,
+            author=self.author,
+            note=self.note,
+            parent=self.parent,
+            generation=self.generation,
+        )
+
+
+@dataclass(frozen=True)
+class FamilyRecord:
+    """A stored family with its versions (by number) and test cases (by id).
+
+    Attributes:
+        name: Unique name.
+        description: One paragraph.
+        candidate_labels: Labels an output may be classified into.
+        versions: Every version, in increasing number.
+        cases: Every test case, sorted by id.
+        created_at: When the family was created (UTC).
+    """
+
+    name: str
+    description: str
+    candidate_labels: tuple[str, ...]
+    versions: tuple[VersionRecord, ...]
+    cases: tuple[TestCase, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One stored generation.
+
+    Attributes:
+        id: Store-wide identifier.
+        family: Family name.
+        version: Version number.
+        case_id: The test case rendered, if the values came from one.
+        variables: The values the prompt was rendered with.
+        prompt: The rendered prompt.
+        model: Model name (preset or path).
+        generation: Settings used (max_new_tokens, stop sequences...).
+        seed: Random seed, if sampling.
+        completion: The generated text.
+        tokens: Generated tokens with log-probabilities, as given.
+        stop_reason: Why generation stopped, e.g. "stop_sequence".
+        timings: Durations in seconds by phase.
+        error: The error message if the run failed, else None.
+        created_at: When it was saved (UTC).
+    """
+
+    id: int
+    family: str
+    version: int
+    case_id: str | None
+    variables: Mapping[str, Any]
+    prompt: str
+    model: str
+    generation: Mapping[str, Any]
+    seed: int | None
+    completion: str
+    tokens: list[Any]
+    stop_reason: str | None
+    timings: Mapping[str, Any]
+    error: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SalienceRecord:
+    """Stored salience scores of a run for one target span and method.
+
+    Attributes:
+        run_id: The run explained.
+        target_start: Start offset of the target span in the completion.
+        target_end: End offset of the target span.
+        method: Salience method name, e.g. "grad_l2".
+        scores: Token scores, as given (any JSON value).
+        created_at: When they were computed (UTC).
+    """
+
+    run_id: int
+    target_start: int
+    target_end: int
+    method: str
+    scores: Any
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    """A person's verdict on a run or a comparison.
+
+    Attributes:
+        id: Store-wide identifier.
+        run_id: The run reviewed, if the subject is a run.
+        subject: A comparison key (e.g. "menu-analysis:v1-vs-v2:case"), if not.
+        verdict: "good", "bad" or "unsure".
+        comment: Free text.
+        reviewer: Who reviewed.
+        created_at: When (UTC).
+    """
+
+    id: int
+    run_id: int | None
+    subject: str | None
+    verdict: Verdict
+    comment: str
+    reviewer: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What importing the library changed.
+
+    Attributes:
+        families_added: Names of new families.
+        versions_added: (family, number) of each new version.
+        cases_changed: (family, case id) of each added or updated case.
+    """
+
+    families_added: tuple[str, ...] = ()
+    versions_added: tuple[tuple[str, int], ...] = ()
+    cases_changed: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        """True when the import wrote anything."""
+        return bool(self.families_added or self.versions_added or self.cases_changed)

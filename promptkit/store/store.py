@@ -1,0 +1,253 @@
+"""The Store: families, versions, test cases and library import/export.
+
+Runs, salience and reviews are in `promptkit.store.activity`. Every public
+method is one transaction: it either fully happens or leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from promptkit.errors import StoreError
+from promptkit.store import queries
+from promptkit.store.activity import ActivityMixin
+from promptkit.store.engine import connect, redacted, resolve_url, write_begin
+from promptkit.store.records import FamilyRecord, ImportReport, VersionRecord
+from promptkit.store.schema import FamilyRow, VersionRow
+from promptkit.store.sync import as_library_family, import_families
+from promptkit.templates.library import dump_family, load_library
+from promptkit.templates.models import GenerationDefaults, TestCase
+from promptkit.templates.rendering import detect_variables
+
+T = TypeVar("T")
+_ATTEMPTS = 8
+# SQLSTATEs of PostgreSQL errors that a retry resolves: unique violation
+# (a concurrent insert won), serialization failure, deadlock.
+_RETRY_SQLSTATES = {"23505", "40001", "40P01"}
+
+
+class Store(ActivityMixin):
+    """The promptkit database: SQLite file by default, PostgreSQL for teams.
+
+    Create with `Store.open()`; use as a context manager or call `close()`.
+    """
+
+    def __init__(self, *, engine: Engine, url: str) -> None:
+        self._engine = engine
+        self.url = redacted(url)
+
+    @classmethod
+    def open(cls, *, url: str | None = None) -> Store:
+        """Opens the store, creating or upgrading its schema.
+
+        Args:
+            url: SQLAlchemy URL; by default `PROMPTKIT_DB_URL`, else the
+                SQLite file `PROMPTKIT_DB`, else ~/.cache/promptkit/promptkit.db.
+
+        Returns:
+            The open store.
+
+        Raises:
+            StoreError: If the database cannot be reached or upgraded.
+        """
+        chosen = resolve_url(url)
+        return cls(engine=connect(chosen), url=chosen)
+
+    def close(self) -> None:
+        """Closes every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _read(self, work: Callable[[Session], T]) -> T:
+        """Runs `work` in a read transaction."""
+        with Session(self._engine) as session, session.begin():
+            return work(session)
+
+    def _write(self, work: Callable[[Session], T]) -> T:
+        """Runs `work` in one write transaction, retrying when it lost a race.
+
+        `work` must have no effect outside the session, as it may run again.
+        """
+        for attempt in range(_ATTEMPTS):
+            try:
+                with write_begin(), Session(self._engine, expire_on_commit=False) as session:
+                    with session.begin():
+                        return work(session)
+            except (IntegrityError, OperationalError) as error:
+                if attempt + 1 < _ATTEMPTS and _lost_race(error):
+                    time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+                    continue
+                cause = getattr(error, "orig", None) or error
+                raise StoreError(f"the store refused the write: {cause}. Nothing was saved.") from None
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def list_families(self) -> list[FamilyRecord]:
+        """Returns every family with its versions and cases, sorted by name."""
+        return self._read(
+            lambda session: [
+                queries.family_record(session, row)
+                for row in session.scalars(select(FamilyRow).order_by(FamilyRow.name))
+            ]
+        )
+
+    def get_family(self, *, name: str) -> FamilyRecord:
+        """Returns one family with its versions and cases.
+
+        Raises:
+            StoreError: If there is no such family.
+        """
+        return self._read(lambda session: queries.family_record(session, queries.family_row(session, name)))
+
+    def add_family(self, *, name: str, description: str = "", candidate_labels: tuple[str, ...] = ()) -> FamilyRecord:
+        """Creates an empty family.
+
+        Raises:
+            StoreError: If the name is empty or taken.
+        """
+        if not name.strip():
+            raise StoreError("a family needs a name.")
+
+        def work(session: Session) -> FamilyRecord:
+            if session.scalar(select(FamilyRow.id).where(FamilyRow.name == name)) is not None:
+                raise StoreError(f"a family named {name!r} already exists; choose another name.")
+            row = FamilyRow(name=name, description=description, candidate_labels=list(candidate_labels))
+            session.add(row)
+            session.flush()
+            return queries.family_record(session, row)
+
+        return self._write(work)
+
+    def add_version(
+        self,
+        *,
+        family: str,
+        text: str,
+        author: str,
+        note: str,
+        label: str | None = None,
+        parent: int | None = None,
+        generation: GenerationDefaults | None = None,
+    ) -> VersionRecord:
+        """Saves a new immutable version, numbered after the family's latest.
+
+        Concurrent saves to one family all succeed with distinct numbers.
+
+        Args:
+            family: Family name.
+            text: The template; it must parse.
+            author: Who wrote it.
+            note: What changed and why.
+            label: Optional short name, unique within the family.
+            parent: Number of the version it derives from; default the latest.
+            generation: Suggested settings; default those of the parent.
+
+        Returns:
+            The saved version.
+
+        Raises:
+            TemplateError: If the text does not parse (nothing is saved).
+            StoreError: If the family, parent or label is wrong.
+        """
+        detect_variables(text)
+
+        def work(session: Session) -> VersionRecord:
+            family_row = queries.family_row(session, family, lock=True)
+            taken = select(VersionRow.id).where(VersionRow.family_id == family_row.id, VersionRow.label == label)
+            if label is not None and session.scalar(taken) is not None:
+                raise StoreError(f"label {label!r} is already used in family {family!r}; choose another.")
+            number = queries.next_number(session, family_row)
+            parent_ref = parent if parent is not None else (number - 1 if number > 1 else None)
+            parent_row = None if parent_ref is None else queries.version_row(session, family_row, parent_ref)
+            settings = generation or (GenerationDefaults.from_dict(parent_row.generation) if parent_row else GenerationDefaults())
+            row = VersionRow(
+                family_id=family_row.id,
+                number=number,
+                label=label,
+                text=text,
+                author=author,
+                note=note,
+                parent_id=parent_row.id if parent_row else None,
+                generation=settings.to_dict(),
+            )
+            session.add(row)
+            session.flush()
+            return queries.version_record(row, family=family, parent=parent_row.number if parent_row else None)
+
+        return self._write(work)
+
+    def get_version(self, *, family: str, version: int | str) -> VersionRecord:
+        """Returns a version by number (or number as text) or by label.
+
+        Raises:
+            StoreError: If the family or version does not exist.
+        """
+
+        def work(session: Session) -> VersionRecord:
+            row = queries.version_row(session, queries.family_row(session, family), version)
+            return queries.version_record(row, family=family, parent=queries.parent_number(session, row))
+
+        return self._read(work)
+
+    def get_case(self, *, family: str, case_id: str) -> TestCase:
+        """Returns one test case of a family.
+
+        Raises:
+            StoreError: If the family or case does not exist.
+        """
+        record = self.get_family(name=family)
+        for case in record.cases:
+            if case.id == case_id:
+                return case
+        known = ", ".join(case.id for case in record.cases) or "none"
+        raise StoreError(f"family {family!r} has no test case {case_id!r}; known cases: {known}.")
+
+    def import_library(self, *, templates_dir: Path) -> ImportReport:
+        """Imports a folder of YAML families; idempotent (see `promptkit.store.sync`).
+
+        Every file is validated before anything is written, and the whole
+        import is one transaction.
+
+        Raises:
+            TemplateError: If a file is invalid (naming file and line).
+        """
+        families = load_library(templates_dir)
+        return self._write(lambda session: import_families(session, families))
+
+    def export_family(self, *, name: str, templates_dir: Path) -> Path:
+        """Writes a stored family to `templates_dir/NAME.yaml`, replacing it atomically.
+
+        Returns:
+            The file written.
+        """
+        text = dump_family(as_library_family(self.get_family(name=name)))
+        templates_dir.mkdir(parents=True, exist_ok=True)
+        target = templates_dir / f"{name}.yaml"
+        # Write then rename, so a reader never sees half a file.
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=templates_dir, suffix=".tmp", delete=False) as handle:
+            handle.write(text)
+        os.replace(handle.name, target)
+        return target
+
+
+def _lost_race(error: IntegrityError | OperationalError) -> bool:
+    """Tells whether an error means another transaction won a race."""
+    cause = getattr(error, "orig", None)
+    if getattr(cause, "sqlstate", None) in _RETRY_SQLSTATES:
+        return True
+    message = str(cause)
+    return "UNIQUE constraint failed" in message or "database is locked" in message
