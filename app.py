@@ -1,0 +1,24 @@
+"""promptkit dashboard: `streamlit run app.py`.
+
+Four pages (Playground, Compare, Salience, History & review) share one
+sidebar with the model picker; the model is loaded once per process.
+"""
+
+import streamlit as st
+
+import ui_glue
+
+st.set_page_config(page_title="promptkit", page_icon="🧪", layout="wide")
+
+PAGES = [
+    st.Page("pages/playground.py", title="Playground", icon="✏️", default=True),
+    st.Page("pages/compare.py", title="Compare", icon="⚖️"),
+    st.Page("pages/salience.py", title="Salience", icon="🔍"),
+    st.Page("pages/history.py", title="History & review", icon="🗂️"),
+]
+
+page = st.navigation(PAGES)
+with st.sidebar:
+    st.caption("Write a prompt template, compare versions, see which parts of the prompt drove the answer.")
+ui_glue.model_sidebar()
+page.run()

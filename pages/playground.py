@@ -1,0 +1,213 @@
+"""Playground: pick a template version, edit it, fill its variables, generate."""
+
+import streamlit as st
+
+import ui_glue as ui
+from promptkit.templates import detect_variables, render_template
+
+st.title("✏️ Playground")
+st.caption(
+    "Pick a prompt template, fill in its blanks, and press **Generate**. Edit the template and "
+    "press **Save as new version** to keep your change. Every run is saved to *History & review*."
+)
+ui.notice()
+
+model = ui.get_model()
+try:
+    store = ui.get_store()
+    families = {family.name: family for family in store.list_families()}
+except Exception as error:  # noqa: BLE001
+    ui.show_error(error)
+    st.stop()
+if not families:
+    st.info("The template library is empty: add a YAML file to templates/ and reload.")
+    st.stop()
+
+# --- Which template ------------------------------------------------------------
+names = list(families)
+if st.session_state.get(ui.KEY_FAMILY) not in families:
+    st.session_state[ui.KEY_FAMILY] = ui.DEFAULT_FAMILY if ui.DEFAULT_FAMILY in families else names[0]
+left, middle, right = st.columns([2, 2, 3])
+family_name = left.selectbox("Template family", names, key=ui.KEY_FAMILY)
+family = families[family_name]
+
+numbers = [version.number for version in family.versions]
+by_number = {version.number: version for version in family.versions}
+version_key = f"{ui.KEY_VERSION}::{family_name}"
+pending = st.session_state.pop("pk_pending_version", None)
+if pending in by_number:
+    st.session_state[version_key] = pending
+if st.session_state.get(version_key) not in by_number:
+    labelled = [v.number for v in family.versions if v.label == ui.DEFAULT_VERSION_LABEL]
+    st.session_state[version_key] = labelled[0] if labelled else numbers[-1]
+number = middle.selectbox(
+    "Version", numbers, format_func=lambda n: ui.version_label(by_number[n]), key=version_key
+)
+version = by_number[number]
+if version.note:
+    right.caption(f"**What changed:** {version.note}")
+
+# The user's text survives reruns, page switches and errors.
+if st.session_state.get(ui.KEY_TEMPLATE_SOURCE) != (family_name, number):
+    st.session_state[ui.KEY_TEMPLATE_SOURCE] = (family_name, number)
+    st.session_state[ui.KEY_TEMPLATE_TEXT] = version.text
+    st.session_state.pop("pk_template_widget", None)
+template_text = st.session_state[ui.KEY_TEMPLATE_TEXT]
+if "pk_template_widget" not in st.session_state:
+    st.session_state["pk_template_widget"] = template_text
+
+# --- Test case to pre-fill the variables ---------------------------------------
+cases = {case.id: case for case in family.cases}
+case_options = ["(type my own values)", *cases]
+case_key = f"{ui.KEY_CASE}::{family_name}"
+if st.session_state.get(case_key) not in case_options:
+    st.session_state[case_key] = ui.DEFAULT_CASE if ui.DEFAULT_CASE in cases else case_options[min(1, len(cases))]
+
+
+def _fill_from_case() -> None:
+    case = cases.get(st.session_state[case_key])
+    if case is not None:
+        for name, value in case.values.items():
+            st.session_state[f"pk_var::{name}"] = str(value)
+
+
+try:
+    variables = detect_variables(template_text)
+except Exception as error:  # noqa: BLE001 - shown, and the text is kept.
+    ui.show_error(error)
+    variables = []
+initial_case = cases.get(st.session_state[case_key])
+for variable in variables:
+    widget_key = f"pk_var::{variable.name}"
+    if widget_key not in st.session_state:
+        saved = st.session_state.get(ui.KEY_VALUES, {}).get(variable.name)
+        st.session_state[widget_key] = saved if saved is not None else str(
+            (initial_case.values.get(variable.name, "") if initial_case else "")
+        )
+
+st.selectbox(
+    "Fill the blanks from a test case",
+    case_options,
+    key=case_key,
+    on_change=_fill_from_case,
+    help="Test cases are example inputs stored with the template family.",
+)
+
+# --- The form: Enter in a one-line field generates ------------------------------
+with st.form("playground_form"):
+    text_column, values_column = st.columns([3, 2])
+    with text_column:
+        st.text_area(
+            "Template (write {{ name }} for a blank to fill in)",
+            key="pk_template_widget",
+            height=480,
+        )
+    with values_column:
+        st.markdown("**Blanks to fill in**")
+        if not variables:
+            st.caption("This template has no blanks.")
+        for variable in variables:
+            widget = st.text_area if variable.multiline else st.text_input
+            widget(variable.name.replace("_", " ").capitalize(), key=f"pk_var::{variable.name}")
+        settings_error = None
+        try:
+            settings = ui.settings_widgets(version.generation, key="pk_play")
+        except Exception as error:  # noqa: BLE001
+            settings, settings_error = None, error
+        shade = st.checkbox("Shade each generated word by how sure the model was", value=True, key="pk_shade")
+        note = st.text_input(
+            "Note for a new version (what changed and why)", key="pk_note", placeholder="e.g. fixed the first example"
+        )
+    generate_col, save_col, _ = st.columns([1, 1, 3])
+    generate = generate_col.form_submit_button("Generate", type="primary", use_container_width=True)
+    save = save_col.form_submit_button("Save as new version", use_container_width=True)
+
+if generate or save:
+    text = st.session_state["pk_template_widget"]
+    st.session_state[ui.KEY_TEMPLATE_TEXT] = text
+    values = {v.name: st.session_state.get(f"pk_var::{v.name}", "") for v in variables}
+    st.session_state[ui.KEY_VALUES] = {**st.session_state.get(ui.KEY_VALUES, {}), **values}
+
+if save:
+    with ui.guard():
+        if text == version.text:
+            st.info("The template is unchanged, so there is nothing new to save.")
+        else:
+            saved = store.add_version(
+                family=family_name,
+                text=text,
+                author="dashboard",
+                note=note.strip() or "Edited in the Playground.",
+                parent=number,
+            )
+            st.session_state["pk_pending_version"] = saved.number
+            st.session_state[ui.KEY_TEMPLATE_SOURCE] = (family_name, saved.number)
+            st.session_state[ui.KEY_NOTICE] = f"Saved as version {saved.number} of {family_name}."
+            st.rerun()
+
+if generate:
+    if settings_error is not None:
+        ui.show_error(settings_error)
+    elif model is None:
+        st.error("No model is loaded; pick one in the sidebar.")
+    else:
+        with ui.guard():
+            variables = detect_variables(text)
+            values = {v.name: st.session_state.get(f"pk_var::{v.name}", "") for v in variables}
+            rendered = render_template(text, values)
+            run_version = number
+            if text != version.text:
+                saved = store.add_version(
+                    family=family_name,
+                    text=text,
+                    author="dashboard",
+                    note=note.strip() or "Edited in the Playground (saved automatically when generating).",
+                    parent=number,
+                )
+                run_version = saved.number
+                st.session_state["pk_pending_version"] = saved.number
+                st.session_state[ui.KEY_TEMPLATE_SOURCE] = (family_name, saved.number)
+                st.session_state[ui.KEY_NOTICE] = (
+                    f"Your edits were saved as version {saved.number}, and the run is recorded under it."
+                )
+            with st.spinner(f"Generating with {model.info.name}…"):
+                completion = model.generate([rendered.text], settings=settings)[0]
+            case = cases.get(st.session_state[case_key])
+            same_values = case is not None and all(case.values.get(k) == v for k, v in values.items())
+            run = ui.save_completion(
+                store,
+                family=family_name,
+                version=run_version,
+                model=model,
+                completion=completion,
+                values=values,
+                settings=settings,
+                case_id=case.id if same_values else None,
+            )
+            st.session_state[ui.KEY_LAST_RUN] = run.id
+            if run_version != number:
+                st.rerun()
+
+# --- The last result -------------------------------------------------------------
+last_run_id = st.session_state.get(ui.KEY_LAST_RUN)
+if last_run_id is not None:
+    with ui.guard():
+        run = store.get_run(run_id=last_run_id)
+        st.subheader("Completion")
+        st.caption(
+            f"Run #{run.id} · {run.family} v{run.version} · {run.model} · stopped because: "
+            f"{(run.stop_reason or '').replace('_', ' ')} · "
+            f"{run.timings.get('new_tokens', 0):.0f} tokens in {run.timings.get('total_s', 0):.1f} s"
+        )
+        if not run.completion.strip():
+            st.warning("The model produced no text before stopping. Try more new tokens or another stop text.")
+        if st.session_state.get("pk_shade", True) and run.tokens:
+            st.html(ui.token_shading_html(ui.stored_tokens(run)))
+            st.caption("Darker = the model was less sure of that word. Hover for its probability.")
+        else:
+            st.html(ui.pre_html(run.completion))
+        with st.expander("The prompt the model saw"):
+            st.html(ui.pre_html(run.prompt))
+        if st.button("🔍 Explain this completion (Salience)", key="pk_to_salience"):
+            st.session_state[ui.KEY_SALIENCE_RUN] = run.id
+            st.switch_page("pages/salience.py")
