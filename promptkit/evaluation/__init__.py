@@ -1,0 +1,46 @@
+"""A/B evaluation of template versions: checks, outcome likelihoods, stability, reports.
+
+Plain Python and numpy; models come in through `promptkit.model_api.LanguageModel`
+and the `Scorer` protocol, so nothing here imports TensorFlow.
+
+Public API:
+    run_matrix(model, family, *, versions, cases, scorer=None, samples=0, ...) -> MatrixResult
+    run_checks(expectation, *, prompt, completion) -> list[CheckResult]
+    outcome_likelihoods(scorer, prefixes, candidates) -> list[dict[str, float]]
+    classifier_metrics(acceptable, likelihoods, *, labels) -> ClassifierMetrics
+    agreement_rate(outcomes) -> float | None
+    summary_figure(result) -> plotly Figure; render_report(result, ...) -> HTML text
+"""
+
+from promptkit.evaluation.checks import CheckResult, find_line, run_checks
+from promptkit.evaluation.matrix import RunSink, run_matrix, version_settings
+from promptkit.evaluation.outcomes import (
+    ClassifierMetrics,
+    Scorer,
+    classifier_metrics,
+    normalise,
+    outcome_likelihoods,
+    outcome_prefix,
+)
+from promptkit.evaluation.results import Cell, MatrixResult, VersionSummary
+from promptkit.evaluation.stability import agreement_rate, sample_outcome
+
+__all__ = [
+    "Cell",
+    "CheckResult",
+    "ClassifierMetrics",
+    "MatrixResult",
+    "RunSink",
+    "Scorer",
+    "VersionSummary",
+    "agreement_rate",
+    "classifier_metrics",
+    "find_line",
+    "normalise",
+    "outcome_likelihoods",
+    "outcome_prefix",
+    "run_checks",
+    "run_matrix",
+    "sample_outcome",
+    "version_settings",
+]

@@ -1,0 +1,109 @@
+"""Outcome checks of one completion: contains / not-contains / regex / label.
+
+A check looks at a named output line (e.g. `Recommendation:`) or at the whole
+completion. The named line may begin in the prompt: a prompt ending with
+`Recommendation:` is continued by ` Avoid.`, so the prompt's last line and
+the completion are read as one text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+
+from promptkit.templates import Expectation
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckResult:
+    """One expectation checked against one completion.
+
+    Attributes:
+        name: what was checked, e.g. `not_contains 'Avoid'`.
+        passed: whether it held.
+        detail: what was found, for people reading a failure.
+    """
+
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+def output_text(prompt: str, completion: str) -> str:
+    """The text checks read: the prompt's unfinished last line plus the completion."""
+    return prompt.rsplit("\n", 1)[-1] + completion
+
+
+def find_line(text: str, line: str) -> str | None:
+    """Returns what follows `line` on the first line that starts with it.
+
+    Args:
+        text: the output text.
+        line: the line's prefix, e.g. `Recommendation:`; leading spaces on
+            the output line are ignored.
+
+    Returns:
+        The rest of that line, stripped, or None when no line starts so.
+    """
+    for candidate in text.splitlines():
+        stripped = candidate.strip()
+        if stripped.startswith(line):
+            return stripped[len(line) :].strip()
+    return None
+
+
+def matched_label(subject: str, labels: Sequence[str]) -> str | None:
+    """The first of `labels` that `subject` starts with (case-insensitive), if any.
+
+    Markdown emphasis or quotes before the label (`**Avoid**`) are skipped,
+    and longer labels are tried first so `Not suitable for you` wins over a
+    shorter label it begins with.
+    """
+    bare = subject.lstrip("*_ \"'").lower()
+    for label in sorted(labels, key=len, reverse=True):
+        if bare.startswith(label.lower()):
+            return label
+    return None
+
+
+def run_checks(expectation: Expectation, *, prompt: str, completion: str) -> list[CheckResult]:
+    """Checks a completion against every part of an expectation.
+
+    Args:
+        expectation: the test case's expectation.
+        prompt: the rendered prompt (its last line may start the named line).
+        completion: the generated text.
+
+    Returns:
+        One result per expectation part, in a stable order: the line's
+        presence (when a line is named), each contains, each not-contains,
+        the regex, the labels. Empty when the expectation asks nothing.
+    """
+    text = output_text(prompt, completion)
+    results = []
+    subject: str | None = text
+    if expectation.line is not None:
+        subject = find_line(text, expectation.line)
+        results.append(
+            CheckResult(
+                f"line {expectation.line!r}",
+                subject is not None,
+                "" if subject is not None else f"no output line starts with {expectation.line!r}",
+            )
+        )
+    # A missing line fails every check that would read it.
+    found = subject or ""
+    for needle in expectation.contains:
+        results.append(CheckResult(f"contains {needle!r}", subject is not None and needle.lower() in found.lower(), found))
+    for needle in expectation.not_contains:
+        results.append(
+            CheckResult(f"not_contains {needle!r}", subject is not None and needle.lower() not in found.lower(), found)
+        )
+    if expectation.regex is not None:
+        passed = subject is not None and re.search(expectation.regex, found) is not None
+        results.append(CheckResult(f"regex {expectation.regex!r}", passed, found))
+    if expectation.labels:
+        label = matched_label(found, expectation.candidates or expectation.labels)
+        results.append(CheckResult(f"labels {list(expectation.labels)}", label in expectation.labels, found))
+    return results

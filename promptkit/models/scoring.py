@@ -1,0 +1,192 @@
+"""Sampling-free log-likelihood of continuations under a Gemma.
+
+Each request is a prefix and a continuation; its score is the summed
+log-probability of every continuation token given everything before it. The
+continuation is tokenized on its own and appended to the prefix's tokens, so
+a candidate's tokens never depend on how the prefix happens to end.
+
+Requests run several at a time: one forward pass of the backbone over a
+right-padded batch (causal attention means padding after a sequence cannot
+change it). Only the hidden states that predict continuation tokens go
+through the output projection, because the full vocabulary (262k for Gemma
+3) times every position would not fit in memory. Sequence lengths, target
+counts and batch sizes are rounded up to buckets so the compiled function is
+reused instead of traced again for every call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from promptkit.errors import PromptError
+from promptkit.models.backend import keras_modules
+from promptkit.models.gemma_model import GemmaModel
+
+# Rounding up to these keeps the number of distinct traced shapes small.
+_LENGTH_BUCKET = 64
+_TARGET_BUCKET = 8
+DEFAULT_BATCH_SIZE = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoredContinuation:
+    """How likely a continuation is after its prefix.
+
+    Attributes:
+        continuation: the continuation text.
+        logprob: summed natural-log probability of all its tokens.
+        token_ids: its tokens, shape `(num_tokens,)`.
+        token_logprobs: each token's log-probability, same shape.
+    """
+
+    continuation: str
+    logprob: float
+    token_ids: tuple[int, ...]
+    token_logprobs: tuple[float, ...]
+
+
+class ContinuationScorer:
+    """Scores continuations with a loaded Gemma, in compiled batches.
+
+    Args:
+        model: the model; its lock is held while it runs.
+        batch_size: most sequences per forward pass.
+    """
+
+    def __init__(self, model: GemmaModel, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        if batch_size < 1:
+            raise PromptError(f"batch_size must be at least 1 (got {batch_size}).")
+        _, _, tf = keras_modules()
+        self.model = model
+        self.batch_size = batch_size
+        self._tf = tf
+        self._forward = tf.function(self._forward_fn, reduce_retracing=True)
+
+    def score(self, requests: Sequence[tuple[str, str]]) -> list[float]:
+        """Summed log-probabilities of each `(prefix, continuation)` pair, in order."""
+        return [scored.logprob for scored in self.score_texts(requests)]
+
+    def score_texts(self, requests: Sequence[tuple[str, str]]) -> list[ScoredContinuation]:
+        """Scores `(prefix, continuation)` text pairs.
+
+        Args:
+            requests: pairs; the prefix may be empty (then only `<bos>`
+                precedes the continuation), the continuation may not.
+
+        Returns:
+            One `ScoredContinuation` per pair, in order.
+
+        Raises:
+            PromptError: a continuation is empty, or a pair does not fit the
+                model's context.
+        """
+        id_requests = []
+        for prefix, continuation in requests:
+            if not continuation:
+                raise PromptError("A candidate continuation is empty; give each candidate some text.")
+            prefix_ids = [self.model.vocabulary.bos_id, *self.model.tokenize(prefix)]
+            id_requests.append((prefix_ids, self.model.tokenize(continuation)))
+        scored = self.score_ids(id_requests)
+        return [
+            dataclasses.replace(item, continuation=continuation)
+            for item, (_, continuation) in zip(scored, requests)
+        ]
+
+    def score_ids(self, requests: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[ScoredContinuation]:
+        """Scores `(prefix_ids, continuation_ids)` pairs of token ids.
+
+        Args:
+            requests: pairs; each prefix starts with whatever the caller
+                wants conditioned on (usually `<bos>`) and is not empty.
+
+        Returns:
+            One `ScoredContinuation` per pair, in order, with empty text.
+
+        Raises:
+            PromptError: a prefix or continuation is empty, or a pair does
+                not fit the model's context.
+        """
+        limit = self.model.info.context_length
+        for index, (prefix, continuation) in enumerate(requests, start=1):
+            if not prefix or not continuation:
+                raise PromptError(f"Request {index} has an empty prefix or continuation.")
+            if len(prefix) + len(continuation) > limit:
+                raise PromptError(
+                    f"Request {index} is {len(prefix) + len(continuation)} tokens long, over "
+                    f"{self.model.info.name}'s context of {limit} tokens; shorten the prompt."
+                )
+        # Similar lengths share a batch, so little of each pass is padding.
+        order = sorted(range(len(requests)), key=lambda i: len(requests[i][0]) + len(requests[i][1]))
+        results: list[ScoredContinuation | None] = [None] * len(requests)
+        with self.model.lock:
+            for start in range(0, len(order), self.batch_size):
+                chunk = order[start : start + self.batch_size]
+                for index, scored in zip(chunk, self._score_batch([requests[i] for i in chunk])):
+                    results[index] = scored
+        return [result for result in results if result is not None]
+
+    def _score_batch(self, batch: list[tuple[Sequence[int], Sequence[int]]]) -> list[ScoredContinuation]:
+        tf = self._tf
+        lengths = [len(prefix) + len(continuation) for prefix, continuation in batch]
+        width = _round_up(max(lengths), _LENGTH_BUCKET)
+        targets = _round_up(max(len(continuation) for _, continuation in batch), _TARGET_BUCKET)
+        rows = len(batch)
+        pad = self.model.vocabulary.pad_id
+        token_ids = np.full((rows, width), pad, dtype=np.int32)
+        padding_mask = np.zeros((rows, width), dtype=np.int32)
+        positions = np.zeros((rows, targets), dtype=np.int32)
+        target_ids = np.zeros((rows, targets), dtype=np.int32)
+        for row, (prefix, continuation) in enumerate(batch):
+            sequence = [*prefix, *continuation]
+            token_ids[row, : len(sequence)] = sequence
+            padding_mask[row, : len(sequence)] = 1
+            # The hidden state at position p predicts the token at p + 1.
+            positions[row, : len(continuation)] = np.arange(len(prefix) - 1, len(sequence) - 1)
+            target_ids[row, : len(continuation)] = continuation
+        logprobs = self._forward(
+            tf.constant(token_ids), tf.constant(padding_mask), tf.constant(positions), tf.constant(target_ids)
+        ).numpy()
+        scored = []
+        for row, (_, continuation) in enumerate(batch):
+            values = logprobs[row, : len(continuation)].astype(np.float64)
+            scored.append(
+                ScoredContinuation(
+                    continuation="",
+                    logprob=float(values.sum()),
+                    token_ids=tuple(int(token) for token in continuation),
+                    token_logprobs=tuple(float(value) for value in values),
+                )
+            )
+        return scored
+
+    def _forward_fn(self, token_ids: Any, padding_mask: Any, positions: Any, target_ids: Any) -> Any:
+        """Log-probabilities of the target tokens.
+
+        Args:
+            token_ids: `(batch, length)` int32, right-padded.
+            padding_mask: `(batch, length)`, 1 on real tokens.
+            positions: `(batch, targets)` positions whose hidden state
+                predicts each target.
+            target_ids: `(batch, targets)` the tokens to score.
+
+        Returns:
+            `(batch, targets)` float32 log-probabilities (padding entries
+            are meaningless; callers slice them off).
+        """
+        tf = self._tf
+        backbone = self.model.backbone
+        hidden = backbone({"token_ids": token_ids, "padding_mask": padding_mask})  # (batch, length, hidden)
+        picked = tf.gather(hidden, positions, batch_dims=1)  # (batch, targets, hidden)
+        # The reversed embedding is the causal LM's own output head,
+        # including Gemma 2's final logit soft-capping.
+        logits = backbone.token_embedding(picked, reverse=True)  # (batch, targets, vocabulary)
+        logprobs = tf.nn.log_softmax(tf.cast(logits, "float32"))
+        return tf.gather(logprobs, target_ids, batch_dims=2)
+
+
+def _round_up(value: int, bucket: int) -> int:
+    return -(-value // bucket) * bucket
