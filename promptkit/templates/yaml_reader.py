@@ -154,5 +154,6 @@ class YamlReader:
     def text_line(self, node: Node, line_in_text: int) -> int:
         """Maps a 1-based line inside a scalar's text to the file's line."""
         is_block = isinstance(node, ScalarNode) and node.style in ("|", ">")
-        # A block scalar's text starts on the line after its "|" indicator.
-        return node.start_mark.line + (line_in_text if is_block else 1)
+        # Marks count from 0. A block scalar's text starts on the line after
+        # its "|" indicator; a quoted or plain scalar's on the mark's line.
+        return node.start_mark.line + line_in_text + (1 if is_block else 0)
