@@ -223,14 +223,19 @@ def model_sidebar() -> Any:
 # ---------------------------------------------------------------------------
 # The store: one per process.
 # ---------------------------------------------------------------------------
-@st.cache_resource(show_spinner="Opening the store…")
 def get_store() -> Any:
-    """The promptkit store, opened (and the template library imported) once."""
-    from promptkit.store import Store
+    """The promptkit store (PROMPTKIT_DB_URL / PROMPTKIT_DB), opened once per URL per process."""
+    from promptkit.store import resolve_url
 
+    return _open_store(resolve_url())
+
+
+@st.cache_resource(show_spinner="Opening the store…")
+def _open_store(url: str) -> Any:
+    from promptkit.store import Store
     from promptkit.templates import default_templates_dir
 
-    store = Store.open()
+    store = Store.open(url=url)
     store.import_library(templates_dir=default_templates_dir())
     return store
 

@@ -1,0 +1,82 @@
+"""Playground page: edit → save → generate; bad templates keep the user's text."""
+
+from __future__ import annotations
+
+from apphelpers import button, no_errors, open_page
+
+from promptkit.store import Store
+
+PLAYGROUND = "pages/playground.py"
+
+
+def test_defaults_are_the_menu_analysis_example(app_env):
+    at = open_page(PLAYGROUND)
+    no_errors(at)
+    assert at.selectbox(key="pk_family").value == "menu-analysis"
+    assert at.selectbox(key="pk_version::menu-analysis").value == 1
+    assert at.selectbox(key="pk_case::menu-analysis").value == "quiche-cant-eat-eggs"
+    assert at.text_input(key="pk_var::food_likes").value == "Cheese"
+    assert at.text_input(key="pk_var::food_dislikes").value == "Can't eat eggs"
+    assert at.text_input(key="pk_var::menu_item").value == "Quiche Lorraine"
+    assert at.checkbox(key="pk_play_stop_blank").value is True
+    assert at.text_area(key="pk_template_widget").value.startswith("Analyze a menu item")
+
+
+def test_edit_save_generate(app_env):
+    at = open_page(PLAYGROUND)
+    template = at.text_area(key="pk_template_widget")
+    template.set_value(template.value.replace("Analyze a menu item", "Carefully analyze a menu item"))
+    at.text_input(key="pk_note").set_value("Ask for care")
+    button(at, "Save as new version").click()
+    at.run()
+    no_errors(at)
+    assert at.selectbox(key="pk_version::menu-analysis").value == 4
+    assert any("Saved as version 4" in item.value for item in at.success)
+    assert at.text_area(key="pk_template_widget").value.startswith("Carefully analyze")
+
+    at.number_input(key="pk_play_max_tokens").set_value(12)  # the tiny model's context is 512
+    button(at, "Generate").click()
+    at.run()
+    no_errors(at)
+    run_id = at.session_state["pk_last_run"]
+    with Store.open() as store:
+        version = store.get_version(family="menu-analysis", version=4)
+        run = store.get_run(run_id=run_id)
+    assert version.note == "Ask for care" and version.parent == 1
+    assert (run.family, run.version, run.case_id, run.model) == ("menu-analysis", 4, "quiche-cant-eat-eggs", "tiny:gemma3")
+    assert run.prompt.startswith("Carefully analyze") and run.prompt.endswith("Suggestion: Quiche Lorraine\nAnalysis:")
+    assert run.tokens and run.stop_reason
+    assert any(f"Run #{run_id}" in item.value for item in at.caption)
+
+
+def test_generate_unchanged_version_records_run_under_it(app_env):
+    at = open_page(PLAYGROUND)
+    at.text_input(key="pk_var::menu_item").set_value("Tiramisu")
+    at.number_input(key="pk_play_max_tokens").set_value(12)
+    button(at, "Generate").click()
+    at.run()
+    no_errors(at)
+    with Store.open() as store:
+        run = store.get_run(run_id=at.session_state["pk_last_run"])
+    assert run.version == 1 and run.case_id is None  # own values, not the case
+    assert "Suggestion: Tiramisu" in run.prompt
+    assert run.variables["menu_item"] == "Tiramisu"
+
+
+def test_bad_template_shows_error_and_keeps_text(app_env):
+    at = open_page(PLAYGROUND)
+    broken = "Analyze {{ menu_item | nosuchfilter }} and {% if %}"
+    at.text_area(key="pk_template_widget").set_value(broken)
+    button(at, "Generate").click()
+    at.run()
+    assert not at.exception
+    assert at.error, "a bad template must show an error"
+    assert "Traceback" not in at.error[0].value
+    assert at.text_area(key="pk_template_widget").value == broken
+    # Saving the broken text is refused too, and the text is still there.
+    button(at, "Save as new version").click()
+    at.run()
+    assert at.error and at.text_area(key="pk_template_widget").value == broken
+    with Store.open() as store:
+        assert len(store.get_family(name="menu-analysis").versions) == 3
+        assert store.list_runs() == []
