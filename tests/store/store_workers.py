@@ -1,0 +1,49 @@
+"""Worker processes for the store's concurrency and crash tests.
+
+Run as `python tests/store/store_workers.py COMMAND URL ...`; each prints one
+line per committed write, flushed, so the parent knows what was saved.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from promptkit.store import Store
+
+
+def add_versions(url: str, family: str, count: int, author: str) -> None:
+    """Saves `count` versions of `family`, printing each number."""
+    with Store.open(url=url) as store:
+        for index in range(count):
+            version = store.add_version(
+                family=family, text=f"{author} {index}: {{{{ x }}}}", author=author, note=f"save {index}"
+            )
+            print(version.number, flush=True)
+
+
+def write_runs(url: str, family: str) -> None:
+    """Saves runs with sizeable payloads until killed, printing each run id."""
+    with Store.open(url=url) as store:
+        index = 0
+        while True:
+            run = store.add_run(
+                family=family,
+                version=1,
+                model="stub",
+                prompt=f"prompt {index}",
+                completion="x" * 2000,
+                variables={"x": str(index)},
+                tokens=[{"token": "x", "logprob": -0.5}] * 200,
+            )
+            print(run.id, flush=True)
+            index += 1
+
+
+if __name__ == "__main__":
+    command, url, family, *rest = sys.argv[1:]
+    if command == "add-versions":
+        add_versions(url, family, int(rest[0]), rest[1])
+    elif command == "write-runs":
+        write_runs(url, family)
+    else:
+        raise SystemExit(f"unknown command {command!r}")

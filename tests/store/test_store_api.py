@@ -1,0 +1,191 @@
+"""Store API on both backends: versions, runs, salience, reviews, atomic writes."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, text
+
+from promptkit.errors import StoreError, TemplateError
+from promptkit.store import Store, resolve_url
+from promptkit.store.schema import Base
+from promptkit.templates import GenerationDefaults
+
+
+@pytest.fixture
+def family(store: Store) -> str:
+    store.add_family(name="demo", candidate_labels=("Yes", "No"))
+    store.add_version(
+        family="demo",
+        text="Q: {{ question }}\nA:",
+        author="ann",
+        note="first",
+        label="base",
+        generation=GenerationDefaults(max_new_tokens=8, stop_sequences=("\n",)),
+    )
+    return "demo"
+
+
+def test_migrated_schema_matches_the_models(store_url: str, store: Store) -> None:
+    engine = create_engine(store_url)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        if connection.dialect.name == "sqlite":
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    engine.dispose()
+
+
+def test_reopening_keeps_data(store_url: str, family: str) -> None:
+    with Store.open(url=store_url) as again:
+        assert again.get_version(family=family, version="base").text == "Q: {{ question }}\nA:"
+
+
+def test_versions_are_numbered_with_parents_and_defaults(store: Store, family: str) -> None:
+    second = store.add_version(family=family, text="Question: {{ question }}\nA:", author="bob", note="longer")
+    third = store.add_version(family=family, text="{{ question }}?", author="bob", note="terse", parent=1, label="terse")
+    assert (second.number, second.parent, third.number, third.parent) == (2, 1, 3, 1)
+    # Generation settings default to the parent's.
+    assert second.generation == GenerationDefaults(max_new_tokens=8, stop_sequences=("\n",))
+    assert store.get_version(family=family, version="terse") == third
+    assert store.get_version(family=family, version="2") == second
+    assert store.get_version(family=family, version=2).created_at.tzinfo is not None
+    assert [v.number for v in store.get_family(name=family).versions] == [1, 2, 3]
+
+
+def test_records_are_frozen_dataclasses(store: Store, family: str) -> None:
+    version = store.get_version(family=family, version=1)
+    assert dataclasses.is_dataclass(version)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        version.text = "changed"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("call", "phrase"),
+    [
+        (lambda s: s.get_version(family="demo", version=7), r"no version 7; available: 1 \(base\)"),
+        (lambda s: s.get_version(family="nope", version=1), "no template family named 'nope'"),
+        (lambda s: s.add_version(family="demo", text="x", author="a", note="n", label="base"), "already used"),
+        (lambda s: s.add_version(family="demo", text="x", author="a", note="n", parent=9), "no version 9"),
+        (lambda s: s.add_family(name="demo"), "already exists"),
+    ],
+)
+def test_user_errors_are_clear_and_write_nothing(store: Store, family: str, call, phrase) -> None:
+    with pytest.raises(StoreError, match=phrase):
+        call(store)
+    assert [v.number for v in store.get_family(name=family).versions] == [1]
+
+
+def test_bad_template_is_refused_before_writing(store: Store, family: str) -> None:
+    with pytest.raises(TemplateError, match="line 2"):
+        store.add_version(family=family, text="ok\n{{ broken", author="a", note="n")
+    assert len(store.get_family(name=family).versions) == 1
+
+
+def run_kwargs(**overrides):
+    values = dict(
+        family="demo",
+        version="base",
+        model="gemma3_270m",
+        prompt="Q: why\nA:",
+        completion=" because",
+        variables={"question": "why"},
+        generation={"max_new_tokens": 8},
+        seed=7,
+        tokens=[{"token": " because", "logprob": -0.25}],
+        stop_reason="max_new_tokens",
+        timings={"generate_s": 0.5},
+    )
+    values.update(overrides)
+    return values
+
+
+def test_runs_round_trip_and_filter(store: Store, family: str) -> None:
+    store.add_version(family=family, text="{{ question }}", author="a", note="n")
+    first = store.add_run(**run_kwargs())
+    second = store.add_run(**run_kwargs(version=2, model="other", error="out of memory", completion=""))
+    assert store.get_run(run_id=first.id) == first
+    assert (first.family, first.version, first.tokens, first.seed) == ("demo", 1, [{"token": " because", "logprob": -0.25}], 7)
+    assert [r.id for r in store.list_runs()] == [second.id, first.id]
+    assert [r.id for r in store.list_runs(family=family, version=1)] == [first.id]
+    assert [r.id for r in store.list_runs(model="other")] == [second.id]
+    assert store.list_runs(family=family, version="base", model="other") == []
+    assert store.get_run(run_id=second.id).error == "out of memory"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "phrase"),
+    [
+        ({"tokens": [{"token": "x", "logprob": math.nan}]}, "tokens cannot be stored as JSON"),
+        ({"variables": {"x": object()}}, "variables cannot be stored as JSON"),
+        ({"case_id": "missing"}, "no test case 'missing'"),
+        ({"version": 5}, "no version 5"),
+    ],
+)
+def test_failed_run_write_leaves_nothing(store: Store, family: str, overrides, phrase) -> None:
+    with pytest.raises(StoreError, match=phrase):
+        store.add_run(**run_kwargs(**overrides))
+    assert store.list_runs() == []
+
+
+def test_salience_is_stored_once_per_run_span_and_method(store: Store, family: str) -> None:
+    run = store.add_run(**run_kwargs())
+    assert store.get_salience(run_id=run.id, target_start=0, target_end=8, method="grad_l2") is None
+    stored = store.put_salience(run_id=run.id, target_start=0, target_end=8, method="grad_l2", scores=[0.5, 0.25])
+    again = store.put_salience(run_id=run.id, target_start=0, target_end=8, method="grad_l2", scores=[9.0])
+    assert again == stored
+    assert store.get_salience(run_id=run.id, target_start=0, target_end=8, method="grad_l2").scores == [0.5, 0.25]
+    other = store.put_salience(run_id=run.id, target_start=0, target_end=8, method="grad_dot_input", scores=[1.0])
+    assert other.scores == [1.0]
+    with pytest.raises(StoreError, match="empty or invalid"):
+        store.put_salience(run_id=run.id, target_start=3, target_end=3, method="grad_l2", scores=[])
+    with pytest.raises(StoreError, match="no run 999"):
+        store.put_salience(run_id=999, target_start=0, target_end=1, method="grad_l2", scores=[])
+
+
+def test_reviews_of_runs_and_comparisons(store: Store, family: str) -> None:
+    run = store.add_run(**run_kwargs())
+    good = store.add_review(verdict="good", reviewer="legal", comment="clear", run_id=run.id)
+    unsure = store.add_review(verdict="unsure", reviewer="policy", subject="demo:v1-vs-v2")
+    assert store.list_reviews(run_id=run.id) == [good]
+    assert store.list_reviews(subject="demo:v1-vs-v2") == [unsure]
+    assert [r.id for r in store.list_reviews()] == [good.id, unsure.id]
+    for bad, phrase in [
+        (dict(verdict="great", reviewer="x", run_id=run.id), "verdict must be one of"),
+        (dict(verdict="bad", reviewer="x"), "exactly one thing"),
+        (dict(verdict="bad", reviewer="x", run_id=run.id, subject="s"), "exactly one thing"),
+        (dict(verdict="bad", reviewer=" ", run_id=run.id), "reviewer"),
+        (dict(verdict="bad", reviewer="x", run_id=12345), "no run 12345"),
+    ]:
+        with pytest.raises(StoreError, match=phrase):
+            store.add_review(**bad)
+    assert len(store.list_reviews()) == 2
+
+
+def test_url_comes_from_the_environment(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("PROMPTKIT_DB_URL", "postgresql+psycopg://u@h/db")
+    monkeypatch.setenv("PROMPTKIT_DB", str(tmp_path / "ignored.db"))
+    assert resolve_url() == "postgresql+psycopg://u@h/db"
+    assert resolve_url("sqlite:///explicit.db") == "sqlite:///explicit.db"
+    monkeypatch.delenv("PROMPTKIT_DB_URL")
+    assert resolve_url() == f"sqlite:///{tmp_path / 'ignored.db'}"
+    monkeypatch.delenv("PROMPTKIT_DB")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert resolve_url() == f"sqlite:///{tmp_path / '.cache/promptkit/promptkit.db'}"
+    assert (tmp_path / ".cache/promptkit").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("url", "phrase"),
+    [
+        ("nonsense://", "invalid store URL"),
+        ("postgresql+psycopg://nobody:secret@127.0.0.1:1/none", "cannot open the store"),
+    ],
+)
+def test_unusable_urls_give_store_errors(url: str, phrase: str) -> None:
+    with pytest.raises(StoreError, match=phrase) as caught:
+        Store.open(url=url)
+    assert "secret" not in str(caught.value)
