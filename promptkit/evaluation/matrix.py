@@ -139,7 +139,7 @@ def run_matrix(
     def advance(count: int) -> None:
         nonlocal done
         done += count
-        if progress is not None:
+        if progress is not None and count:
             progress(done, total)
 
     if progress is not None:

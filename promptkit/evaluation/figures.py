@@ -1,0 +1,93 @@
+"""Plotly charts of a comparison: per-version summary and the cell matrix."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from promptkit.evaluation.results import MatrixResult
+
+_METRICS = (
+    ("pass_rate", "Pass rate"),
+    ("expected_likelihood", "Likelihood of the expected outcome"),
+    ("agreement", "Agreement of samples"),
+)
+
+
+def version_name(result: MatrixResult, number: int) -> str:
+    """`v2 fewshot-fixed`: a version's number and label, for axes and headings."""
+    label = next((version.label for version in result.versions if version.number == number), None)
+    return f"v{number} {label}" if label else f"v{number}"
+
+
+def summary_figure(result: MatrixResult) -> go.Figure:
+    """Grouped bars: pass rate, expected-outcome likelihood and agreement per version.
+
+    Args:
+        result: the comparison.
+
+    Returns:
+        A figure with one bar group per version (metrics not computed are
+        left out), each value in [0, 1].
+    """
+    names = [version_name(result, version.number) for version in result.versions]
+    figure = go.Figure()
+    for key, title in _METRICS:
+        values = [getattr(result.summary[version.number], key) for version in result.versions]
+        if all(value is None for value in values):
+            continue
+        figure.add_trace(
+            go.Bar(
+                name=title,
+                x=names,
+                y=values,
+                text=[f"{value:.2f}" if value is not None else "–" for value in values],
+                textposition="outside",
+            )
+        )
+    figure.update_layout(
+        barmode="group",
+        title="Per-version summary",
+        yaxis={"range": [0, 1.1], "title": "rate / likelihood"},
+        legend={"orientation": "h", "y": -0.2},
+        margin={"t": 50, "b": 40},
+    )
+    return figure
+
+
+def matrix_figure(result: MatrixResult) -> go.Figure:
+    """Heatmap of cells: likelihood of the expected outcome, else pass (1) / fail (0).
+
+    Args:
+        result: the comparison.
+
+    Returns:
+        A figure with versions as rows and cases as columns; hovering a
+        cell shows its status.
+    """
+    rows, hover = [], []
+    for version in result.versions:
+        values, texts = [], []
+        for case in result.cases:
+            cell = result.cell(version.number, case.id)
+            value = cell.expected_likelihood
+            if value is None and cell.passed is not None:
+                value = float(cell.passed)
+            values.append(value)
+            status = "error: " + cell.error if cell.error else {True: "pass", False: "fail", None: "not checked"}[cell.passed]
+            texts.append(status)
+        rows.append(values)
+        hover.append(texts)
+    figure = go.Figure(
+        go.Heatmap(
+            z=rows,
+            x=[case.id for case in result.cases],
+            y=[version_name(result, version.number) for version in result.versions],
+            text=hover,
+            hovertemplate="%{y} × %{x}<br>%{text}<br>value %{z:.2f}<extra></extra>",
+            zmin=0,
+            zmax=1,
+            colorscale="RdYlGn",
+        )
+    )
+    figure.update_layout(title="Cells: expected-outcome likelihood (or pass / fail)", margin={"t": 50})
+    return figure
