@@ -428,3 +428,37 @@ def run_label(run: Any) -> str:
     when = run.created_at.strftime("%Y-%m-%d %H:%M") if getattr(run, "created_at", None) else ""
     case = run.case_id or "own values"
     return f"#{run.id} · {run.family} v{run.version} · {case} · {when}"
+
+
+class RecordingSink:
+    """Forwards runs to the store and remembers their ids by (version, prompt).
+
+    `promptkit.evaluation.run_matrix` saves each cell but returns no run ids;
+    the Compare page needs them to open a cell in the Salience page.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.run_ids: dict[tuple[int, str], int] = {}
+
+    def add_run(self, **fields: Any) -> Any:
+        record = self.store.add_run(**fields)
+        self.run_ids[(int(fields["version"]), fields["prompt"])] = record.id
+        return record
+
+
+def line_of_interest(family: Any) -> str | None:
+    """The output line a family's cases check (e.g. 'Recommendation:'), if any."""
+    for case in getattr(family, "cases", ()):
+        expect = getattr(case, "expect", None)
+        if expect is not None and expect.line:
+            return expect.line
+    return None
+
+
+def with_max_new_tokens(version: Any, max_new_tokens: int) -> Any:
+    """A copy of a library Version whose generation defaults ask for `max_new_tokens`."""
+    import dataclasses
+
+    generation = dataclasses.replace(version.generation, max_new_tokens=max_new_tokens)
+    return dataclasses.replace(version, generation=generation)

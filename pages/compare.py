@@ -1,6 +1,155 @@
-"""Placeholder while the page is being built."""
+"""Compare: 2–4 versions over test cases, side by side, with diffs and checks."""
 
+import pandas as pd
 import streamlit as st
 
-st.title("compare")
-st.info("This page is coming soon.")
+import ui_glue as ui
+from promptkit.diff import diff_texts
+from promptkit.evaluation import find_line, run_matrix
+from promptkit.evaluation.checks import output_text
+from promptkit.evaluation.figures import summary_figure
+
+st.title("⚖️ Compare versions")
+st.caption(
+    "Run several versions of a template on the same test cases in one go. The first version you "
+    "pick is the baseline: the other completions show what changed against it "
+    "(green = added, red = removed)."
+)
+
+model = ui.get_model()
+try:
+    store = ui.get_store()
+    families = {family.name: family for family in store.list_families()}
+except Exception as error:  # noqa: BLE001
+    ui.show_error(error)
+    st.stop()
+
+names = list(families)
+if st.session_state.get(ui.KEY_FAMILY) not in families:
+    st.session_state[ui.KEY_FAMILY] = ui.DEFAULT_FAMILY if ui.DEFAULT_FAMILY in families else names[0]
+family_name = st.selectbox("Template family", names, key=ui.KEY_FAMILY)
+family = families[family_name]
+versions = {version.number: version for version in family.versions}
+cases = {case.id: case for case in family.cases}
+
+with st.form("compare_form"):
+    left, right = st.columns(2)
+    default_versions = list(versions)[:3]
+    chosen_versions = left.multiselect(
+        "Versions (2 to 4; the first is the baseline)",
+        list(versions),
+        default=default_versions,
+        format_func=lambda n: ui.version_label(versions[n]),
+        max_selections=4,
+        key=f"pk_cmp_versions::{family_name}",
+    )
+    default_cases = [ui.DEFAULT_CASE] if ui.DEFAULT_CASE in cases else list(cases)[:1]
+    chosen_cases = right.multiselect(
+        "Test cases",
+        list(cases),
+        default=default_cases,
+        key=f"pk_cmp_cases::{family_name}",
+        help="Each case fills in the template's blanks and says what a good answer looks like.",
+    )
+    max_new_tokens = st.number_input(
+        "Max new tokens per completion",
+        min_value=1,
+        max_value=1024,
+        value=64,
+        key="pk_cmp_max_tokens",
+        help="Generation stops earlier at each version's stop text (a blank line for few-shot prompts).",
+    )
+    run = st.form_submit_button("Run comparison", type="primary")
+
+if run:
+    if len(chosen_versions) < 2:
+        st.error("Pick at least two versions to compare.")
+    elif not chosen_cases:
+        st.error("Pick at least one test case.")
+    elif model is None:
+        st.error("No model is loaded; pick one in the sidebar.")
+    else:
+        with ui.guard():
+            total = len(chosen_versions) * len(chosen_cases)
+            bar = st.progress(0.0, text=f"Generating {total} completions in batches…")
+            sink = ui.RecordingSink(store)
+            result = run_matrix(
+                model,
+                family,
+                versions=[ui.with_max_new_tokens(versions[n].as_version(), int(max_new_tokens)) for n in chosen_versions],
+                cases=[cases[c] for c in chosen_cases],
+                progress=lambda done, all_: bar.progress(
+                    done / max(all_, 1), text=f"{done} of {all_} completions done"
+                ),
+                store=sink,
+            )
+            bar.empty()
+            st.session_state[ui.KEY_COMPARE_RESULT] = (result, sink.run_ids)
+
+stored = st.session_state.get(ui.KEY_COMPARE_RESULT)
+if stored is None or stored[0].family != family_name:
+    st.info("Pick versions and test cases, then press **Run comparison**.")
+    st.stop()
+
+result, run_ids = stored
+line = ui.line_of_interest(family)
+baseline = result.versions[0]
+names_by_number = {version.number: ui.version_label(version) for version in result.versions}
+
+# --- Summary over cases ------------------------------------------------------------
+st.subheader("Summary")
+rows = []
+for case in result.cases:
+    row = {"Test case": case.id}
+    for version in result.versions:
+        cell = result.cell(version.number, case.id)
+        if cell.error:
+            shown = "⚠️ " + cell.error[:80]
+        else:
+            found = find_line(output_text(cell.prompt or "", cell.completion), line) if line else None
+            shown = found if found is not None else cell.completion.strip().splitlines()[0] if cell.completion.strip() else "(empty)"
+        mark = {True: "✅ ", False: "❌ ", None: ""}[cell.passed]
+        row[names_by_number[version.number]] = mark + shown
+    rows.append(row)
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+st.caption(
+    (f"Each column shows the **{line}** line. " if line else "Each column shows the first line. ")
+    + "✅ = meets the test case's expectations, ❌ = does not."
+)
+with st.expander("Pass rate per version (chart)"):
+    st.plotly_chart(summary_figure(result), width="stretch")
+
+# --- Side by side ------------------------------------------------------------------
+for case in result.cases:
+    st.subheader(f"Case: {case.id}")
+    st.caption(" · ".join(f"{name}: {value}" for name, value in case.values.items()))
+    base_cell = result.cell(baseline.number, case.id)
+    columns = st.columns(len(result.versions))
+    for column, version in zip(columns, result.versions):
+        cell = result.cell(version.number, case.id)
+        with column:
+            st.markdown(f"**{names_by_number[version.number]}**" + (" (baseline)" if version is baseline else ""))
+            if cell.error:
+                st.error(cell.error)
+                continue
+            if version is baseline:
+                st.html(ui.pre_html(cell.completion))
+            else:
+                st.html(ui.diff_html(diff_texts(base_cell.completion, cell.completion)))
+            for check in cell.checks:
+                st.caption(("✅ " if check.passed else "❌ ") + check.name)
+            run_id = run_ids.get((version.number, cell.prompt or ""))
+            if run_id is not None and st.button(
+                "🔍 Why? (Salience)", key=f"pk_cmp_sal::{version.number}::{case.id}", help=f"Run #{run_id}"
+            ):
+                st.session_state[ui.KEY_SALIENCE_RUN] = run_id
+                base_run = run_ids.get((baseline.number, base_cell.prompt or ""))
+                st.session_state[ui.KEY_SALIENCE_RUN_B] = base_run if base_run != run_id else None
+                st.switch_page("pages/salience.py")
+
+st.subheader("What changed in the templates")
+for version in result.versions[1:]:
+    with st.expander(f"{names_by_number[version.number]} vs {names_by_number[baseline.number]}"):
+        if version.note:
+            st.caption(f"Note: {version.note}")
+        st.html(ui.diff_html(diff_texts(baseline.text, version.text)))

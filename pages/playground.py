@@ -119,8 +119,8 @@ with st.form("playground_form"):
             "Note for a new version (what changed and why)", key="pk_note", placeholder="e.g. fixed the first example"
         )
     generate_col, save_col, _ = st.columns([1, 1, 3])
-    generate = generate_col.form_submit_button("Generate", type="primary", use_container_width=True)
-    save = save_col.form_submit_button("Save as new version", use_container_width=True)
+    generate = generate_col.form_submit_button("Generate", type="primary", width="stretch")
+    save = save_col.form_submit_button("Save as new version", width="stretch")
 
 if generate or save:
     text = st.session_state["pk_template_widget"]

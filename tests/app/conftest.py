@@ -15,3 +15,13 @@ def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("PROMPTKIT_DB_URL", raising=False)
     monkeypatch.setenv("PROMPTKIT_LOAD_LOG", str(tmp_path / "loads.log"))
     return tmp_path
+
+
+@pytest.fixture
+def small_library(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A template library holding only the short `tiny-menu` family."""
+    folder = app_env / "templates"
+    folder.mkdir()
+    (folder / "tiny-menu.yaml").write_text((Path(__file__).parent / "small_family.yaml").read_text())
+    monkeypatch.setenv("PROMPTKIT_TEMPLATES_DIR", str(folder))
+    return folder

@@ -1,0 +1,47 @@
+"""Compare page: three versions over two cases in one batched run."""
+
+from __future__ import annotations
+
+from apphelpers import button, no_errors, open_page
+
+from promptkit.store import Store
+
+COMPARE = "pages/compare.py"
+
+
+def test_compare_three_versions_over_two_cases(small_library):
+    at = open_page(COMPARE)
+    no_errors(at)
+    assert at.selectbox(key="pk_family").value == "tiny-menu"
+    assert at.multiselect(key="pk_cmp_versions::tiny-menu").value == [1, 2, 3]
+    at.multiselect(key="pk_cmp_cases::tiny-menu").set_value(["quiche", "fondue"])
+    at.number_input(key="pk_cmp_max_tokens").set_value(6)
+    button(at, "Run comparison").click()
+    at.run()
+    no_errors(at)
+
+    table = at.dataframe[0].value
+    assert list(table["Test case"]) == ["quiche", "fondue"]
+    assert [column for column in table.columns if column != "Test case"] == [
+        "v1 · plain",
+        "v2 · with-dislikes",
+        "v3 · polite",
+    ]
+    # Every cell was saved as a run, and each can be opened in the Salience page.
+    with Store.open() as store:
+        runs = store.list_runs(family="tiny-menu")
+    assert len(runs) == 6
+    assert {(run.version, run.case_id) for run in runs} == {(v, c) for v in (1, 2, 3) for c in ("quiche", "fondue")}
+    salience_buttons = [item for item in at.button if item.label.startswith("🔍")]
+    assert len(salience_buttons) == 6
+    # Template diffs are one click away (expanders), with insertions marked.
+    assert any("v2 · with-dislikes vs v1 · plain" in item.label for item in at.expander)
+    assert any("<ins" in item.proto.body for item in at.get("html"))
+
+
+def test_compare_needs_two_versions(small_library):
+    at = open_page(COMPARE)
+    at.multiselect(key="pk_cmp_versions::tiny-menu").set_value([1])
+    button(at, "Run comparison").click()
+    at.run()
+    assert at.error and "at least two versions" in at.error[0].value
