@@ -116,8 +116,8 @@ def parent_number(session: Session, row: VersionRow) -> int | None:
 
 
 def case_rows(session: Session, family: FamilyRow) -> list[CaseRow]:
-    """Returns a family's test case rows, sorted by id."""
-    return list(session.scalars(select(CaseRow).where(CaseRow.family_id == family.id).order_by(CaseRow.case_key)))
+    """Returns a family's test case rows in the order they were added."""
+    return list(session.scalars(select(CaseRow).where(CaseRow.family_id == family.id).order_by(CaseRow.id)))
 
 
 def case_record(row: CaseRow, *, candidates: tuple[str, ...]) -> TestCase:

@@ -61,7 +61,7 @@ class FamilyRecord:
         description: One paragraph.
         candidate_labels: Labels an output may be classified into.
         versions: Every version, in increasing number.
-        cases: Every test case, sorted by id.
+        cases: Every test case, in the order they were added.
         created_at: When the family was created (UTC).
     """
 
