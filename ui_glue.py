@@ -462,3 +462,81 @@ def with_max_new_tokens(version: Any, max_new_tokens: int) -> Any:
 
     generation = dataclasses.replace(version.generation, max_new_tokens=max_new_tokens)
     return dataclasses.replace(version, generation=generation)
+
+
+def matrix_from_runs(family: Any, runs: Sequence[Any]) -> Any:
+    """A MatrixResult of the newest stored run per (version, case), for the HTML report.
+
+    Runs without a test case are left out; at most four versions (the
+    newest) are kept so the report stays readable.
+    """
+    from promptkit.evaluation import MatrixResult, run_checks
+    from promptkit.evaluation.results import Cell, summarise
+
+    cases = {case.id: case for case in family.cases}
+    versions = {version.number: version for version in family.versions}
+    newest: dict[tuple[int, str], Any] = {}
+    for run in sorted(runs, key=lambda r: r.id):
+        if run.case_id in cases and run.version in versions:
+            newest[(run.version, run.case_id)] = run
+    numbers = sorted({number for number, _ in newest})[-4:]
+    case_ids = [case_id for case_id in cases if any((n, case_id) in newest for n in numbers)]
+    cells = []
+    for number in numbers:
+        for case_id in case_ids:
+            run = newest.get((number, case_id))
+            if run is None:
+                cells.append(Cell(version=number, case=case_id, prompt=None, error="not run yet"))
+                continue
+            expect = cases[case_id].expect
+            checks = tuple(run_checks(expect, prompt=run.prompt, completion=run.completion)) if expect else ()
+            cells.append(
+                Cell(
+                    version=number,
+                    case=case_id,
+                    prompt=run.prompt,
+                    completion=run.completion,
+                    checks=checks,
+                    acceptable=tuple(expect.labels) if expect else (),
+                    error=run.error,
+                )
+            )
+    labels = tuple(family.candidate_labels)
+    return MatrixResult(
+        model=", ".join(sorted({run.model for run in newest.values()})),
+        family=family.name,
+        versions=tuple(versions[n].as_version() for n in numbers),
+        cases=tuple(cases[c] for c in case_ids),
+        cells=tuple(cells),
+        summary={n: summarise([c for c in cells if c.version == n], labels=labels) for n in numbers},
+        labels=labels,
+    )
+
+
+def reviews_html(reviews: Sequence[Any], runs_by_id: dict[int, Any]) -> str:
+    """The reviewers' notes as an HTML section (all user text escaped)."""
+    rows = []
+    for review in reviews:
+        run = runs_by_id.get(review.run_id) if review.run_id is not None else None
+        subject = run_label(run) if run is not None else (review.subject or f"run #{review.run_id}")
+        rows.append(
+            "<tr><td>{}</td><td>{}</td><td><b>{}</b></td><td>{}</td><td>{}</td></tr>".format(
+                html.escape(review.created_at.strftime("%Y-%m-%d %H:%M")),
+                html.escape(subject),
+                html.escape(review.verdict),
+                html.escape(review.comment).replace("\n", "<br>"),
+                html.escape(review.reviewer),
+            )
+        )
+    body = "".join(rows) or '<tr><td colspan="5">No reviews yet.</td></tr>'
+    return (
+        '<section id="reviews"><h2>Reviewers\' notes</h2><table border="1" cellpadding="4" '
+        'style="border-collapse:collapse"><tr><th>When</th><th>About</th><th>Verdict</th>'
+        f"<th>Comment</th><th>Reviewer</th></tr>{body}</table></section>"
+    )
+
+
+def add_section(report: str, section: str) -> str:
+    """Inserts an HTML section before the report's closing </body>."""
+    index = report.lower().rfind("</body>")
+    return report + section if index < 0 else report[:index] + section + report[index:]

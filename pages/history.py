@@ -1,6 +1,147 @@
-"""Placeholder while the page is being built."""
+"""History & review: past runs, verdicts and comments, and the HTML report."""
 
+import pandas as pd
 import streamlit as st
 
-st.title("history")
-st.info("This page is coming soon.")
+import ui_glue as ui
+from promptkit.evaluation.report import render_report
+from promptkit.store.records import VERDICTS
+
+st.title("🗂️ History & review")
+st.caption(
+    "Every run is kept here. Filter them, open one, and leave your verdict and a comment. "
+    "**Download report** saves one HTML file you can share; it opens offline."
+)
+ui.notice()
+
+try:
+    store = ui.get_store()
+    families = {family.name: family for family in store.list_families()}
+except Exception as error:  # noqa: BLE001
+    ui.show_error(error)
+    st.stop()
+
+ALL = "(all)"
+columns = st.columns(4)
+family_name = columns[0].selectbox("Family", [ALL, *families], key="pk_hist_family")
+family = families.get(family_name)
+version = columns[1].selectbox(
+    "Version",
+    [ALL, *(v.number for v in family.versions)] if family else [ALL],
+    format_func=lambda n: n if n == ALL else ui.version_label(next(v for v in family.versions if v.number == n)),
+    key=f"pk_hist_version::{family_name}",
+)
+case_id = columns[2].selectbox(
+    "Test case", [ALL, *(c.id for c in family.cases)] if family else [ALL], key=f"pk_hist_case::{family_name}"
+)
+try:
+    all_runs = store.list_runs(limit=1000)
+    models = sorted({run.model for run in all_runs})
+    model = columns[3].selectbox("Model", [ALL, *models], key="pk_hist_model")
+    runs = store.list_runs(
+        family=family.name if family else None,
+        version=None if version == ALL else version,
+        case_id=None if case_id == ALL else case_id,
+        model=None if model == ALL else model,
+        limit=500,
+    )
+    reviews = store.list_reviews()
+except Exception as error:  # noqa: BLE001
+    ui.show_error(error)
+    st.stop()
+
+if not runs:
+    st.info("No runs match yet. Generate in the Playground or run a comparison, then come back.")
+    st.stop()
+
+verdicts_by_run: dict[int, list[str]] = {}
+for review in reviews:
+    if review.run_id is not None:
+        verdicts_by_run.setdefault(review.run_id, []).append(review.verdict)
+table = pd.DataFrame(
+    [
+        {
+            "Run": run.id,
+            "When": run.created_at.strftime("%Y-%m-%d %H:%M"),
+            "Family": run.family,
+            "Version": run.version,
+            "Case": run.case_id or "(own values)",
+            "Model": run.model,
+            "Completion": (run.error and "⚠️ " + run.error) or run.completion.strip().replace("\n", " ⏎ ")[:120],
+            "Verdicts": ", ".join(verdicts_by_run.get(run.id, [])),
+        }
+        for run in runs
+    ]
+)
+st.dataframe(table, hide_index=True, width="stretch", height=min(400, 40 + 35 * len(runs)))
+
+# --- One run ------------------------------------------------------------------------
+runs_by_id = {run.id: run for run in runs}
+ids = list(runs_by_id)
+if st.session_state.get("pk_hist_run") not in runs_by_id:
+    st.session_state["pk_hist_run"] = ids[0]
+run_id = st.selectbox(
+    "Open a run", ids, format_func=lambda i: ui.run_label(runs_by_id[i]), key="pk_hist_run"
+)
+run = runs_by_id[run_id]
+left, right = st.columns([3, 2])
+with left:
+    st.markdown("**Completion**")
+    if run.error:
+        st.warning(run.error)
+    st.html(ui.pre_html(run.completion or "(empty)"))
+    with st.expander("The prompt the model saw"):
+        st.html(ui.pre_html(run.prompt))
+    if st.button("🔍 Explain this run (Salience)", key="pk_hist_to_salience"):
+        st.session_state[ui.KEY_SALIENCE_RUN] = run.id
+        st.switch_page("pages/salience.py")
+with right:
+    st.markdown("**Reviews**")
+    run_reviews = [review for review in reviews if review.run_id == run.id]
+    for review in run_reviews:
+        icon = {"good": "👍", "bad": "👎", "unsure": "🤔"}.get(review.verdict, "")
+        st.markdown(f"{icon} **{review.verdict}** by {review.reviewer} · {review.created_at:%Y-%m-%d %H:%M}")
+        if review.comment:
+            st.text(review.comment)
+    if not run_reviews:
+        st.caption("No reviews yet.")
+    with st.form("pk_review_form", clear_on_submit=True):
+        verdict = st.radio("Your verdict", VERDICTS, horizontal=True, key="pk_review_verdict")
+        comment = st.text_area("Comment", key="pk_review_comment", placeholder="What is right or wrong with it?")
+        reviewer = st.text_input(
+            "Your name", value=st.session_state.get("pk_reviewer_name", ""), key="pk_review_reviewer"
+        )
+        submitted = st.form_submit_button("Save review", type="primary")
+    if submitted:
+        with ui.guard():
+            st.session_state["pk_reviewer_name"] = reviewer
+            store.add_review(run_id=run.id, verdict=verdict, comment=comment, reviewer=reviewer.strip() or "anonymous")
+            st.session_state[ui.KEY_NOTICE] = f"Review saved for run #{run.id}."
+            st.rerun()
+
+# --- Report ---------------------------------------------------------------------------
+st.subheader("Report")
+if family is None:
+    st.caption("Pick a family above to build a report of its versions, cases and reviews.")
+else:
+    with ui.guard():
+        family_runs = [r for r in runs if r.case_id is not None]
+        if not family_runs:
+            st.caption("The report covers runs of test cases; none match the filters yet.")
+        else:
+            result = ui.matrix_from_runs(family, family_runs)
+            report = render_report(result, title=f"{family.name}: versions, cases and reviews")
+            in_report = {r.id: r for r in family_runs}
+            report = ui.add_section(
+                report, ui.reviews_html([r for r in reviews if r.run_id in in_report], in_report)
+            )
+            st.download_button(
+                "⬇️ Download report (HTML)",
+                data=report.encode("utf-8"),
+                file_name=f"promptkit-{family.name}-report.html",
+                mime="text/html",
+                key="pk_report_download",
+            )
+            st.caption(
+                f"Covers {len(result.versions)} version(s) × {len(result.cases)} case(s): the newest run of each."
+            )
