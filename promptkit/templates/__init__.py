@@ -21,10 +21,9 @@ from promptkit.templates.models import (
     TestCase,
     Version,
 )
+from promptkit.templates.parts import RenderedPrompt, TemplatePart
 from promptkit.templates.rendering import (
     MAX_VALUE_BYTES,
-    RenderedPrompt,
-    TemplatePart,
     TemplateVariable,
     detect_variables,
     render_template,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 from jinja2 import meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
@@ -31,6 +30,7 @@ from promptkit.templates.environment import (
     name_tokens,
     parse,
 )
+from promptkit.templates.parts import MARKERS, RenderedPrompt, mark, split_marked
 
 MAX_VALUE_BYTES = 1_000_000
 """Largest accepted value for one variable, in UTF-8 bytes."""
@@ -38,53 +38,10 @@ MAX_VALUE_BYTES = 1_000_000
 MAX_RENDERED_CHARS = 10_000_000
 """Largest rendered prompt; stops loops from expanding values without bound."""
 
-# Unicode noncharacters are reserved for internal use and never appear in
-# interchange text, which makes them safe in-band markers.
-_OPEN, _SEP, _CLOSE = "\ufdd0", "\ufdd1", "\ufdd2"
-_MARKER = re.compile(f"{_OPEN}(\\d+){_SEP}|{_CLOSE}")
 _MARK_FUNCTION = "__promptkit_part"
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)*")
 _CAPTURING = (nodes.Macro, nodes.CallBlock, nodes.FilterBlock, nodes.AssignBlock)
 _UNDEFINED_NAME = re.compile(r"has no attribute '([^']+)'|'([^']+)' is undefined")
 _UNSAFE_ATTRIBUTE = re.compile(r"attribute '([^']+)'")
-_NAME_WIDTH = 48
-
-
-@dataclass(frozen=True)
-class TemplatePart:
-    """A span of the rendered prompt and where it came from.
-
-    Attributes:
-        name: The variable name (or dotted path such as `example.text`) for a
-            variable part; the first line of text for a literal part, with
-            " (2)", " (3)"... added when several literal parts share it.
-        kind: "variable" or "literal".
-        start: Offset of the first character in the rendered text.
-        end: Offset just past the last character.
-    """
-
-    name: str
-    kind: Literal["variable", "literal"]
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class RenderedPrompt:
-    """A rendered prompt and the parts that tile it.
-
-    Attributes:
-        text: The prompt, exactly as the model should see it.
-        parts: Parts in order; part i ends where part i+1 starts, the first
-            starts at 0 and the last ends at len(text).
-    """
-
-    text: str
-    parts: tuple[TemplatePart, ...]
-
-    def part_text(self, part: TemplatePart) -> str:
-        """Returns the text of `part` within this prompt."""
-        return self.text[part.start : part.end]
 
 
 @dataclass(frozen=True)
@@ -149,7 +106,7 @@ def render_template(text: str, values: Mapping[str, object]) -> RenderedPrompt:
     variables = _variables(text, tree)
     _check_values(variables, values)
     names = _wrap_outputs(tree)
-    template = ENVIRONMENT.from_string(tree, globals={_MARK_FUNCTION: _mark})
+    template = ENVIRONMENT.from_string(tree, globals={_MARK_FUNCTION: mark})
     chunks: list[str] = []
     size = 0
     try:
@@ -165,19 +122,13 @@ def render_template(text: str, values: Mapping[str, object]) -> RenderedPrompt:
         raise _located(text, error) from None
     except (ArithmeticError, TypeError, ValueError, LookupError) as error:
         raise _located(text, error) from None
-    return _split("".join(chunks), names)
-
-
-def _mark(index: int, value: object) -> str:
-    """Renders one output value between markers carrying its part index."""
-    return f"{_OPEN}{index}{_SEP}{value!s}{_CLOSE}"
+    return split_marked("".join(chunks), names)
 
 
 def _refuse_markers(text: str, values: Mapping[str, object]) -> None:
     """Rejects inputs containing the marker characters, which would corrupt spans."""
-    markers = (_OPEN, _SEP, _CLOSE)
     for name, value in [("the template", text), *values.items()]:
-        if isinstance(value, str) and any(marker in value for marker in markers):
+        if isinstance(value, str) and any(marker in value for marker in MARKERS):
             where = name if name == "the template" else f"the value of '{name}'"
             raise TemplateError(
                 f"{where} contains a reserved character (U+FDD0..U+FDD2); remove it."
@@ -300,53 +251,3 @@ def _located(text: str, error: Exception) -> TemplateLocationError:
         line=line,
         column=column_of(text, line=line),
     )
-
-
-def _split(marked: str, names: list[str]) -> RenderedPrompt:
-    """Removes the markers from rendered text and builds the part list."""
-    pieces: list[str] = []
-    spans: list[tuple[str, int, int]] = []
-    depth = 0
-    opened: tuple[str, int] = ("", 0)
-    length = 0
-    cursor = 0
-    for match in _MARKER.finditer(marked):
-        pieces.append(marked[cursor : match.start()])
-        length += match.start() - cursor
-        cursor = match.end()
-        if match.group(1) is not None:
-            if depth == 0:
-                opened = (names[int(match.group(1))], length)
-            depth += 1
-        else:
-            depth -= 1
-            if depth == 0:
-                spans.append((opened[0], opened[1], length))
-    pieces.append(marked[cursor:])
-    text = "".join(pieces)
-    parts: list[TemplatePart] = []
-    seen: dict[str, int] = {}
-    position = 0
-    for name, start, end in spans:
-        parts.extend(_literal_parts(text, start=position, end=start, seen=seen))
-        parts.append(TemplatePart(name, "variable", start, end))
-        position = end
-    parts.extend(_literal_parts(text, start=position, end=len(text), seen=seen))
-    return RenderedPrompt(text=text, parts=tuple(parts))
-
-
-def _literal_parts(text: str, *, start: int, end: int, seen: dict[str, int]) -> list[TemplatePart]:
-    """Cuts literal text into paragraphs, each keeping its trailing blank lines."""
-    cuts = [match.end() for match in _PARAGRAPH_BREAK.finditer(text, start, end)]
-    parts = []
-    for piece_start, piece_end in zip([start, *cuts], [*cuts, end], strict=True):
-        if piece_start == piece_end:
-            continue
-        lines = [line.strip() for line in text[piece_start:piece_end].split("\n")]
-        title = next((line for line in lines if line), "blank")
-        if len(title) > _NAME_WIDTH:
-            title = title[: _NAME_WIDTH - 1] + "…"
-        seen[title] = seen.get(title, 0) + 1
-        name = title if seen[title] == 1 else f"{title} ({seen[title]})"
-        parts.append(TemplatePart(name, "literal", piece_start, piece_end))
-    return parts

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
 from promptkit.errors import TemplateError
 from promptkit.store import Store
 from promptkit.templates import load_family_file, load_library
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def snapshot(store: Store) -> list:

@@ -8,12 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
 from sqlalchemy import create_engine, text
 
 from promptkit.store import Store
 
 WORKER = Path(__file__).with_name("store_workers.py")
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def start_worker(*args: str) -> subprocess.Popen[str]:

@@ -11,8 +11,6 @@ REPO = Path(__file__).resolve().parents[2]
 # A copy of the first three lines of ../shared/reference/lit_prompt_examples.jsonl,
 # so the tests run without the shared folder; a test checks the copy is faithful.
 EXPECTED_PROMPTS = REPO / "tests" / "data" / "menu_analysis_prompts.jsonl"
-SHARED_PROMPTS = REPO.parent / "shared" / "reference" / "lit_prompt_examples.jsonl"
-MENU_VALUES = {"food_likes": "Cheese", "food_dislikes": "Can't eat eggs", "menu_item": "Quiche Lorraine"}
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
-from conftest import EXPECTED_PROMPTS, MENU_VALUES, SHARED_PROMPTS
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,6 +19,11 @@ from promptkit.templates import (
     load_library,
     render_template,
 )
+
+REPO = Path(__file__).resolve().parents[2]
+EXPECTED_PROMPTS = REPO / "tests" / "data" / "menu_analysis_prompts.jsonl"
+SHARED_PROMPTS = REPO.parent / "shared" / "reference" / "lit_prompt_examples.jsonl"
+MENU_VALUES = {"food_likes": "Cheese", "food_dislikes": "Can't eat eggs", "menu_item": "Quiche Lorraine"}
 
 
 def assert_tiles(rendered: RenderedPrompt) -> None:
