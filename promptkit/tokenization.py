@@ -32,9 +32,12 @@ class PieceVocabulary:
 
     Args:
         proto: a serialized SentencePiece `ModelProto` (Gemma's tokenizer).
+        bos_id: id of `<bos>`; `eos_id`, `pad_id` likewise. Taken from the
+            Keras tokenizer, which finds them by piece name, because a
+            proto's own `bos_id` may name a piece that is not there.
     """
 
-    def __init__(self, proto: bytes) -> None:
+    def __init__(self, proto: bytes, *, bos_id: int, eos_id: int, pad_id: int) -> None:
         import sentencepiece
 
         self._processor = sentencepiece.SentencePieceProcessor(model_proto=proto)
@@ -50,9 +53,9 @@ class PieceVocabulary:
                 self._pieces.append("")
             else:
                 self._pieces.append(piece.replace("\u2581", " "))
-        self.bos_id = self._processor.bos_id()
-        self.eos_id = self._processor.eos_id()
-        self.pad_id = self._processor.pad_id()
+        self.bos_id = bos_id
+        self.eos_id = eos_id
+        self.pad_id = pad_id
 
     @property
     def size(self) -> int:

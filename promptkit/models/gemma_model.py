@@ -48,7 +48,13 @@ class GemmaModel:
         _, keras_hub, tf = keras_modules()
         self.causal_lm = causal_lm
         self.info = info
-        self.vocabulary = PieceVocabulary(causal_lm.preprocessor.tokenizer.proto)
+        tokenizer = causal_lm.preprocessor.tokenizer
+        self.vocabulary = PieceVocabulary(
+            tokenizer.proto,
+            bos_id=tokenizer.start_token_id,
+            eos_id=tokenizer.end_token_id,
+            pad_id=tokenizer.pad_token_id,
+        )
         self.lock = threading.RLock()
         self._tf = tf
         self._is_gemma3 = isinstance(causal_lm, keras_hub.models.Gemma3CausalLM)

@@ -54,6 +54,11 @@ def build_tokenizer_proto(reader: Any) -> bytes:
     trainer.bos_id = int(_field(reader, "tokenizer.ggml.bos_token_id"))
     trainer.eos_id = int(_field(reader, "tokenizer.ggml.eos_token_id"))
     trainer.pad_id = int(_field(reader, "tokenizer.ggml.padding_token_id"))
+    # SentencePiece finds special ids by piece name ("<s>" by default).
+    trainer.unk_piece = tokens[trainer.unk_id]
+    trainer.bos_piece = tokens[trainer.bos_id]
+    trainer.eos_piece = tokens[trainer.eos_id]
+    trainer.pad_piece = tokens[trainer.pad_id]
     normalizer = model.normalizer_spec
     normalizer.name = "identity"
     normalizer.add_dummy_prefix = False

@@ -1,0 +1,85 @@
+"""`python -m promptkit generate`: one completion as a JSON object."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from promptkit.errors import PromptError
+from promptkit.generation import DEFAULT_STOP_SEQUENCES, GenerationSettings
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Registers the `generate` command."""
+    parser = subparsers.add_parser(
+        "generate",
+        help="complete a prompt with a Gemma model",
+        description="Completes the prompt in FILE. Without --model, uses the embedded Gemma 3 270M.",
+    )
+    parser.add_argument("--prompt-file", required=True, type=Path, metavar="FILE")
+    parser.add_argument("--model", default=None, metavar="NAME")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default=None)
+    parser.add_argument("--max-new-tokens", type=int, default=64, metavar="N")
+    parser.add_argument("--temperature", type=float, default=0.0, metavar="T", help="0 = greedy (default)")
+    parser.add_argument("--top-k", type=int, default=0, metavar="K")
+    parser.add_argument("--top-p", type=float, default=1.0, metavar="P")
+    parser.add_argument("--seed", type=int, default=0, metavar="S")
+    parser.add_argument(
+        "--stop",
+        action="append",
+        default=None,
+        metavar="TEXT",
+        help=r"stop sequence, repeatable; default a blank line ('\n\n'); '' disables",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object (the only output format)")
+    parser.set_defaults(handler=run)
+
+
+def read_prompt_file(path: Path) -> str:
+    """Reads a UTF-8 prompt file, exactly as written (no newline stripped)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as error:
+        raise PromptError(f"Prompt file {path} does not exist; check the path.") from error
+    except UnicodeDecodeError as error:
+        raise PromptError(f"Prompt file {path} is not UTF-8 text ({error.reason} at byte {error.start}).") from error
+    except OSError as error:
+        raise PromptError(f"Cannot read prompt file {path}: {error.strerror}.") from error
+
+
+def _unescape(text: str) -> str:
+    # Shells make a literal newline awkward to type, so accept "\n" and "\t".
+    return text.replace("\\n", "\n").replace("\\t", "\t")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Generates and prints the JSON contract documented in README.md."""
+    from promptkit.models.loader import load_model
+
+    prompt = read_prompt_file(args.prompt_file)
+    stops = DEFAULT_STOP_SEQUENCES if args.stop is None else tuple(_unescape(s) for s in args.stop if s)
+    settings = GenerationSettings(
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        stop_sequences=stops,
+    )
+    model = load_model(args.model, dtype=args.dtype, progress=lambda message: print(message, file=sys.stderr))
+    model.prompt_ids([prompt], new_tokens=settings.max_new_tokens)  # Fail fast, before decoding.
+    completion = model.generate([prompt], settings=settings)[0]
+    payload = {
+        "model": model.info.name,
+        "completion": completion.text,
+        "stop_reason": completion.stop_reason.value,
+        "tokens": [
+            {"text": t.text, "start": t.start, "end": t.end, "logprob": t.logprob} for t in completion.tokens
+        ],
+        "timings": dict(completion.timings, load_s=model.info.load_seconds),
+    }
+    json.dump(payload, sys.stdout, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0

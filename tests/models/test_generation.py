@@ -1,0 +1,91 @@
+"""Generation on tiny random-weight Gemma 1, 2 and 3 models."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from promptkit.errors import PromptError
+from promptkit.generation import GenerationSettings, StopReason
+
+PROMPTS = ["Taste-likes: Cheese\nAnalysis:", "Hi", "Recommendation: You have to try it. Likely good."]
+GREEDY = GenerationSettings(max_new_tokens=12, stop_sequences=())
+
+
+def test_batch_equals_one_by_one(tiny_model):
+    batched = tiny_model.generate(PROMPTS, settings=GREEDY)
+    for prompt, completion in zip(PROMPTS, batched):
+        alone = tiny_model.generate([prompt], settings=GREEDY)[0]
+        assert [t.id for t in alone.tokens] == [t.id for t in completion.tokens]
+        assert alone.text == completion.text
+        np.testing.assert_allclose(
+            [t.logprob for t in alone.tokens], [t.logprob for t in completion.tokens], atol=1e-4
+        )
+
+
+def test_greedy_is_deterministic_and_fills_max_new_tokens(tiny_model):
+    first = tiny_model.generate(PROMPTS[:1], settings=GREEDY)[0]
+    second = tiny_model.generate(PROMPTS[:1], settings=GREEDY)[0]
+    assert first == dataclasses.replace(second, timings=first.timings)
+    assert first.stop_reason is StopReason.MAX_NEW_TOKENS
+    assert len(first.tokens) == GREEDY.max_new_tokens
+
+
+def test_seeded_sampling_reproduces_and_seed_matters(tiny_gemma3):
+    settings = GenerationSettings(max_new_tokens=16, temperature=1.5, top_k=50, top_p=0.95, seed=7, stop_sequences=())
+    runs = [tiny_gemma3.generate(PROMPTS, settings=settings) for _ in range(2)]
+    assert [c.text for c in runs[0]] == [c.text for c in runs[1]]
+    other = tiny_gemma3.generate(PROMPTS, settings=dataclasses.replace(settings, seed=8))
+    assert [c.text for c in other] != [c.text for c in runs[0]]
+    alone = tiny_gemma3.generate(PROMPTS[1:2], settings=settings)[0]
+    assert alone.text == runs[0][1].text  # Each prompt has its own random stream.
+
+
+def test_tokens_tile_the_completion_with_valid_logprobs(tiny_model):
+    for completion in tiny_model.generate(PROMPTS, settings=GREEDY):
+        assert "".join(t.text for t in completion.tokens) == completion.text
+        position = 0
+        for token in completion.tokens:
+            assert token.start == position and completion.text[token.start : token.end] == token.text
+            assert token.logprob <= 0 and np.isfinite(token.logprob)
+            position = token.end
+
+
+def test_greedy_logprobs_are_the_maximum(tiny_gemma3):
+    completion = tiny_gemma3.generate(PROMPTS[:1], settings=GREEDY)[0]
+    # Greedy picks the likeliest token, so none can be below log(1/vocab).
+    assert min(t.logprob for t in completion.tokens) >= -np.log(tiny_gemma3.vocabulary.size) - 1e-4
+
+
+def test_stop_sequence_is_cut_from_the_completion(tiny_gemma3):
+    free = tiny_gemma3.generate(PROMPTS[:1], settings=GREEDY)[0]
+    stop = free.text[3:5]  # Text the model is known to write.
+    completion = tiny_gemma3.generate(PROMPTS[:1], settings=dataclasses.replace(GREEDY, stop_sequences=(stop,)))[0]
+    assert completion.stop_reason is StopReason.STOP_SEQUENCE
+    assert completion.text == free.text[: free.text.find(stop)]
+    assert "".join(t.text for t in completion.tokens) == completion.text
+
+
+@pytest.mark.parametrize("prompt", ["", "   \n"])
+def test_empty_prompt_is_refused(tiny_gemma3, prompt):
+    with pytest.raises(PromptError, match="empty"):
+        tiny_gemma3.generate([prompt], settings=GREEDY)
+
+
+def test_prompt_longer_than_context_names_both_lengths(tiny_gemma3):
+    long_prompt = "Cheese " * 600
+    with pytest.raises(PromptError) as error:
+        tiny_gemma3.generate(["ok", long_prompt], settings=GREEDY)
+    message = str(error.value)
+    assert "Prompt 2 of 2" in message and "512" in message
+    assert str(len(tiny_gemma3.tokenize(long_prompt)) + 1) in message
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"max_new_tokens": 0}, {"temperature": -1}, {"top_p": 0}, {"top_k": -2}, {"stop_sequences": ("",)}]
+)
+def test_invalid_settings_are_refused(kwargs):
+    with pytest.raises(PromptError, match="Invalid generation settings"):
+        GenerationSettings(**kwargs)
