@@ -8,13 +8,13 @@ import streamlit as st
 
 import ui_glue
 
-st.set_page_config(page_title="promptkit", page_icon="🧪", layout="wide")
+st.set_page_config(page_title="promptkit", page_icon=":material/science:", layout="wide")
 
 PAGES = [
-    st.Page("pages/playground.py", title="Playground", icon="✏️", default=True),
-    st.Page("pages/compare.py", title="Compare", icon="⚖️"),
-    st.Page("pages/salience.py", title="Salience", icon="🔍"),
-    st.Page("pages/history.py", title="History & review", icon="🗂️"),
+    st.Page("pages/playground.py", title="Playground", icon=":material/edit:", default=True),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("pages/salience.py", title="Salience", icon=":material/insights:"),
+    st.Page("pages/history.py", title="History & review", icon=":material/history:"),
 ]
 
 page = st.navigation(PAGES)

@@ -74,7 +74,7 @@ def error_message(error: BaseException) -> str:
 
 def show_error(error: BaseException) -> None:
     """Shows `error` as a short st.error (PromptkitError text as is)."""
-    st.error(error_message(error), icon="⚠️")
+    st.error(error_message(error), icon=":material/error:")
 
 
 @contextlib.contextmanager
@@ -154,11 +154,12 @@ def get_model() -> Any:
     """
     name = st.session_state.get(KEY_MODEL_NAME) or default_model_name()
     dtype = st.session_state.get(KEY_DTYPE)
+    dtype = None if dtype in (None, "automatic") else dtype
     try:
         return _load_once(name, dtype)
     except PromptkitError as error:
         fallback = default_model_name()
-        st.warning(f"{error}\n\nUsing {fallback} instead.", icon="↩️")
+        st.warning(f"{error}\n\nUsing {fallback} instead.", icon=":material/undo:")
         if name == fallback and dtype is None:
             return None
     except Exception as error:  # noqa: BLE001
@@ -198,8 +199,7 @@ def model_sidebar() -> Any:
         )
         st.selectbox(
             "Precision",
-            [None, "float32", "bfloat16"],
-            format_func=lambda value: "automatic" if value is None else value,
+            ["automatic", "float32", "bfloat16"],
             key=KEY_DTYPE,
             help="Automatic: float32 on CPU, bfloat16 on GPU.",
         )

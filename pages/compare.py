@@ -9,7 +9,7 @@ from promptkit.evaluation import find_line, run_matrix
 from promptkit.evaluation.checks import output_text
 from promptkit.evaluation.figures import summary_figure
 
-st.title("⚖️ Compare versions")
+st.title("Compare versions")
 st.caption(
     "Run several versions of a template on the same test cases in one go. The first version you "
     "pick is the baseline: the other completions show what changed against it "
@@ -104,17 +104,17 @@ for case in result.cases:
     for version in result.versions:
         cell = result.cell(version.number, case.id)
         if cell.error:
-            shown = "⚠️ " + cell.error[:80]
+            shown = "⚠ " + cell.error[:80]
         else:
             found = find_line(output_text(cell.prompt or "", cell.completion), line) if line else None
             shown = found if found is not None else cell.completion.strip().splitlines()[0] if cell.completion.strip() else "(empty)"
-        mark = {True: "✅ ", False: "❌ ", None: ""}[cell.passed]
+        mark = {True: "✓ ", False: "✗ ", None: ""}[cell.passed]
         row[names_by_number[version.number]] = mark + shown
     rows.append(row)
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 st.caption(
     (f"Each column shows the **{line}** line. " if line else "Each column shows the first line. ")
-    + "✅ = meets the test case's expectations, ❌ = does not."
+    + "✓ = meets the test case's expectations, ✗ = does not."
 )
 with st.expander("Pass rate per version (chart)"):
     st.plotly_chart(summary_figure(result), width="stretch")
@@ -137,10 +137,10 @@ for case in result.cases:
             else:
                 st.html(ui.diff_html(diff_texts(base_cell.completion, cell.completion)))
             for check in cell.checks:
-                st.caption(("✅ " if check.passed else "❌ ") + check.name)
+                st.caption(("✓ " if check.passed else "✗ ") + check.name)
             run_id = run_ids.get((version.number, cell.prompt or ""))
             if run_id is not None and st.button(
-                "🔍 Why? (Salience)", key=f"pk_cmp_sal::{version.number}::{case.id}", help=f"Run #{run_id}"
+                "Why? (Salience)", key=f"pk_cmp_sal::{version.number}::{case.id}", help=f"Run #{run_id}", icon=":material/insights:"
             ):
                 st.session_state[ui.KEY_SALIENCE_RUN] = run_id
                 base_run = run_ids.get((baseline.number, base_cell.prompt or ""))

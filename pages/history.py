@@ -7,7 +7,7 @@ import ui_glue as ui
 from promptkit.evaluation.report import render_report
 from promptkit.store.records import VERDICTS
 
-st.title("🗂️ History & review")
+st.title("History & review")
 st.caption(
     "Every run is kept here. Filter them, open one, and leave your verdict and a comment. "
     "**Download report** saves one HTML file you can share; it opens offline."
@@ -67,7 +67,7 @@ table = pd.DataFrame(
             "Version": run.version,
             "Case": run.case_id or "(own values)",
             "Model": run.model,
-            "Completion": (run.error and "⚠️ " + run.error) or run.completion.strip().replace("\n", " ⏎ ")[:120],
+            "Completion": (run.error and "⚠ " + run.error) or run.completion.strip().replace("\n", " ⏎ ")[:120],
             "Verdicts": ", ".join(verdicts_by_run.get(run.id, [])),
         }
         for run in runs
@@ -92,14 +92,14 @@ with left:
     st.html(ui.pre_html(run.completion or "(empty)"))
     with st.expander("The prompt the model saw"):
         st.html(ui.pre_html(run.prompt))
-    if st.button("🔍 Explain this run (Salience)", key="pk_hist_to_salience"):
+    if st.button("Explain this run (Salience)", key="pk_hist_to_salience", icon=":material/insights:"):
         st.session_state[ui.KEY_SALIENCE_RUN] = run.id
         st.switch_page("pages/salience.py")
 with right:
     st.markdown("**Reviews**")
     run_reviews = [review for review in reviews if review.run_id == run.id]
     for review in run_reviews:
-        icon = {"good": "👍", "bad": "👎", "unsure": "🤔"}.get(review.verdict, "")
+        icon = {"good": ":material/thumb_up:", "bad": ":material/thumb_down:", "unsure": ":material/help:"}.get(review.verdict, "")
         st.markdown(f"{icon} **{review.verdict}** by {review.reviewer} · {review.created_at:%Y-%m-%d %H:%M}")
         if review.comment:
             st.text(review.comment)
@@ -136,11 +136,12 @@ else:
                 report, ui.reviews_html([r for r in reviews if r.run_id in in_report], in_report)
             )
             st.download_button(
-                "⬇️ Download report (HTML)",
+                "Download report (HTML)",
                 data=report.encode("utf-8"),
                 file_name=f"promptkit-{family.name}-report.html",
                 mime="text/html",
                 key="pk_report_download",
+                icon=":material/download:",
             )
             st.caption(
                 f"Covers {len(result.versions)} version(s) × {len(result.cases)} case(s): the newest run of each."

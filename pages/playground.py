@@ -5,7 +5,7 @@ import streamlit as st
 import ui_glue as ui
 from promptkit.templates import detect_variables, render_template
 
-st.title("✏️ Playground")
+st.title("Playground")
 st.caption(
     "Pick a prompt template, fill in its blanks, and press **Generate**. Edit the template and "
     "press **Save as new version** to keep your change. Every run is saved to *History & review*."
@@ -208,6 +208,6 @@ if last_run_id is not None:
             st.html(ui.pre_html(run.completion))
         with st.expander("The prompt the model saw"):
             st.html(ui.pre_html(run.prompt))
-        if st.button("🔍 Explain this completion (Salience)", key="pk_to_salience"):
+        if st.button("Explain this completion (Salience)", key="pk_to_salience", icon=":material/insights:"):
             st.session_state[ui.KEY_SALIENCE_RUN] = run.id
             st.switch_page("pages/salience.py")

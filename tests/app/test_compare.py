@@ -32,7 +32,7 @@ def test_compare_three_versions_over_two_cases(small_library):
         runs = store.list_runs(family="tiny-menu")
     assert len(runs) == 6
     assert {(run.version, run.case_id) for run in runs} == {(v, c) for v in (1, 2, 3) for c in ("quiche", "fondue")}
-    salience_buttons = [item for item in at.button if item.label.startswith("🔍")]
+    salience_buttons = [item for item in at.button if item.label == "Why? (Salience)"]
     assert len(salience_buttons) == 6
     # Template diffs are one click away (expanders), with insertions marked.
     assert any("v2 · with-dislikes vs v1 · plain" in item.label for item in at.expander)

@@ -1,0 +1,71 @@
+"""The dashboard in a real browser with the real embedded Gemma."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import time
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.real_model]
+
+MODEL_READY_TIMEOUT_MS = 240_000
+GENERATE_TIMEOUT_MS = 300_000
+
+
+def open_app(browser, url: str, path: str = ""):
+    context = browser.new_context(viewport={"width": 1400, "height": 2000})
+    page = context.new_page()
+    page.goto(f"{url}/{path}")
+    # The sidebar shows the device once the model is loaded.
+    page.get_by_text(re.compile(r"Loaded in \d")).first.wait_for(timeout=MODEL_READY_TIMEOUT_MS)
+    return page
+
+
+def generate(page) -> str:
+    page.get_by_role("button", name="Generate").click()
+    caption = page.get_by_text(re.compile(r"Run #\d+ ·"))
+    caption.first.wait_for(timeout=GENERATE_TIMEOUT_MS)
+    return caption.first.inner_text()
+
+
+def no_exception_on(page) -> None:
+    assert page.locator(".stException").count() == 0
+    assert "Traceback" not in page.content()
+
+
+def test_generate_then_salience_heatmap(server, browser, artifacts):
+    page = open_app(browser, server.url)
+    page.screenshot(path=str(artifacts / "01-playground.png"), full_page=True)
+    caption = generate(page)
+    assert "menu-analysis v1" in caption
+    no_exception_on(page)
+    page.screenshot(path=str(artifacts / "02-playground-completion.png"), full_page=True)
+
+    page.get_by_role("button", name=re.compile("Explain this completion")).click()
+    page.locator(".js-plotly-plot").first.wait_for(timeout=GENERATE_TIMEOUT_MS)
+    page.wait_for_timeout(1500)  # let Plotly finish drawing before the screenshot
+    no_exception_on(page)
+    assert page.locator(".js-plotly-plot").count() >= 1
+    page.screenshot(path=str(artifacts / "03-salience.png"), full_page=True)
+    page.context.close()
+
+
+def test_four_sessions_generate_at_once_model_loaded_once(server, browser, artifacts):
+    pages = [open_app(browser, server.url) for _ in range(4)]
+    # Playwright's sync API is single-threaded: click everywhere, then wait.
+    for page in pages:
+        page.get_by_role("button", name="Generate").click()
+    captions = []
+    for index, page in enumerate(pages):
+        caption = page.get_by_text(re.compile(r"Run #\d+ ·"))
+        caption.first.wait_for(timeout=GENERATE_TIMEOUT_MS)
+        captions.append(caption.first.inner_text())
+        no_exception_on(page)
+        page.screenshot(path=str(artifacts / f"04-concurrent-session-{index + 1}.png"), full_page=True)
+    run_ids = {re.search(r"Run #(\d+)", text).group(1) for text in captions}
+    assert len(run_ids) == 4, captions
+    assert len(server.loads()) == 1, server.loads()
+    for page in pages:
+        page.context.close()
