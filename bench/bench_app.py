@@ -1,0 +1,208 @@
+"""Dashboard benchmark: startup to first completion, salience re-render, Compare run.
+
+    .venv/bin/python bench/bench_app.py [--skip-cold] [--out docs/benchmarks-app.md]
+
+Measures, with the real embedded Gemma 3 270M:
+- time from `streamlit run app.py` to the first completion shown in a
+  headless Chromium, with a cold model cache (conversion + load) and a warm
+  one (load only);
+- the Salience page's re-render time after a granularity change (cached
+  scores; AppTest, in process);
+- a Compare run of 3 versions x 4 cases (AppTest, in process).
+Results are written as Markdown with the date and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def startup_to_first_completion(cache_dir: str | None, workdir: Path) -> dict[str, float]:
+    """Seconds from `streamlit run` to health, to model loaded, to a completion on screen."""
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("PROMPTKIT_MODEL", "PROMPTKIT_DB_URL")}
+    env["PROMPTKIT_DB"] = str(workdir / f"store-{port}.db")
+    if cache_dir is not None:
+        env["PROMPTKIT_CACHE"] = cache_dir
+    started = time.perf_counter()
+    log = (workdir / f"server-{port}.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
+                    if answer.read().strip() == b"ok":
+                        break
+            except OSError:
+                time.sleep(0.2)
+        healthy = time.perf_counter() - started
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.get_by_text(re.compile(r"Loaded in \d")).first.wait_for(timeout=600_000)
+            loaded = time.perf_counter() - started
+            page.get_by_role("button", name="Generate").click()
+            page.get_by_text(re.compile(r"Run #\d+ ·")).first.wait_for(timeout=600_000)
+            completed = time.perf_counter() - started
+            browser.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+    return {"health_s": healthy, "model_ready_s": loaded, "first_completion_s": completed}
+
+
+def in_process_timings(workdir: Path) -> dict[str, float]:
+    """Compare 3 versions x 4 cases, and Salience re-render after a granularity change."""
+    from streamlit.testing.v1 import AppTest
+
+    os.environ.pop("PROMPTKIT_MODEL", None)
+    os.environ["PROMPTKIT_DB"] = str(workdir / "inprocess.db")
+    app = str(ROOT / "app.py")
+    results: dict[str, float] = {}
+
+    at = AppTest.from_file(app, default_timeout=900)
+    at.switch_page("pages/compare.py")
+    at.run()
+    at.multiselect(key="pk_cmp_versions::menu-analysis").set_value([1, 2, 3])
+    cases = [option for option in at.multiselect(key="pk_cmp_cases::menu-analysis").options][:4]
+    at.multiselect(key="pk_cmp_cases::menu-analysis").set_value(cases)
+    submit = next(item for item in at.button if item.label == "Run comparison")
+    submit.click()
+    started = time.perf_counter()
+    at.run()
+    results["compare_3x4_s"] = time.perf_counter() - started
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+
+    results.update(salience_rerender(at))
+    return results
+
+
+def salience_rerender(at) -> dict[str, float]:
+    """Opens the first Compare cell in Salience, then times granularity switches."""
+    button = next((item for item in at.button if item.label == "Why? (Salience)"), None)
+    if button is None:
+        return {}
+    button.click()
+    started = time.perf_counter()
+    at.run()
+    if "pk_sal_granularity" not in at.session_state:
+        return {}
+    results = {"salience_first_s": time.perf_counter() - started}
+    timings = []
+    granularities = at.selectbox(key="pk_sal_granularity").options
+    for granularity in granularities * 2:
+        at.selectbox(key="pk_sal_granularity").set_value(granularity)
+        started = time.perf_counter()
+        at.run()
+        timings.append(time.perf_counter() - started)
+    results["granularity_rerender_median_s"] = statistics.median(timings)
+    results["granularity_rerender_max_s"] = max(timings)
+    return results
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kb / 1024 / 1024:.0f} GB RAM"
+    except (OSError, ValueError):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skip-cold", action="store_true", help="skip the cold-cache startup (conversion)")
+    parser.add_argument("--skip-browser", action="store_true", help="skip both startup measurements")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks-app.md"))
+    args = parser.parse_args()
+
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        if not args.skip_browser:
+            if not args.skip_cold:
+                cold = startup_to_first_completion(str(workdir / "cold-cache"), workdir)
+                print("cold", cold, flush=True)
+                rows += [
+                    ("Cold cache: `streamlit run` → health", f"{cold['health_s']:.1f} s", "empty PROMPTKIT_CACHE"),
+                    ("Cold cache: → model ready (convert + load)", f"{cold['model_ready_s']:.1f} s", "GGUF → KerasHub preset"),
+                    ("Cold cache: → first completion on screen", f"{cold['first_completion_s']:.1f} s", "menu-analysis v1, quiche case"),
+                ]
+            warm = startup_to_first_completion(None, workdir)
+            print("warm", warm, flush=True)
+            rows += [
+                ("Warm cache: `streamlit run` → health", f"{warm['health_s']:.1f} s", ""),
+                ("Warm cache: → model ready (load)", f"{warm['model_ready_s']:.1f} s", ""),
+                ("Warm cache: → first completion on screen", f"{warm['first_completion_s']:.1f} s", "menu-analysis v1, quiche case"),
+            ]
+        timings = in_process_timings(workdir)
+        print("in-process", timings, flush=True)
+        rows.append(("Compare: 3 versions × 4 cases", f"{timings['compare_3x4_s']:.1f} s", "one batched run, 64 new tokens max, blank-line stop"))
+        if "salience_first_s" in timings:
+            rows.append(("Salience: first view of a Compare cell", f"{timings['salience_first_s']:.2f} s", "gradients computed once"))
+            rows.append(("Salience: re-render after a granularity change", f"{timings['granularity_rerender_median_s'] * 1000:.0f} ms median, {timings['granularity_rerender_max_s'] * 1000:.0f} ms max", "cached scores; target < 300 ms"))
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Dashboard benchmarks",
+        "",
+        f"Measured {now} on {machine()}, with the embedded Gemma 3 270M (float32, CPU).",
+        "Produced by `bench/bench_app.py`; the startup times drive headless Chromium, the others run",
+        "the pages in process with `streamlit.testing.v1.AppTest` (server-side time, no network).",
+        "",
+        "| measurement | result | notes |",
+        "| --- | --- | --- |",
+        *[f"| {name} | {value} | {note} |" for name, value, note in rows],
+        "",
+    ]
+    Path(args.out).write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
