@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from promptkit.errors import PromptkitError
 
 _COMMAND_MODULES = (
+    "promptkit.cli.prepare_command",
     "promptkit.cli.generate_command",
     "promptkit.cli.salience_command",
     "promptkit.cli.templates_command",

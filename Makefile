@@ -1,0 +1,28 @@
+# `make run` starts the dashboard, `make test` runs every test; both first
+# create .venv, install the pinned requirements and prepare the model cache.
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+
+.PHONY: run test setup model bench
+
+run: model
+	$(PYTHON) -m streamlit run app.py
+
+test: model
+	$(PYTHON) -m pytest
+
+setup: $(INSTALLED)
+
+model: setup
+	$(PYTHON) -m promptkit prepare
+
+bench: model
+	$(PYTHON) bench/bench_generation.py
+
+$(INSTALLED): requirements.txt requirements-dev.txt
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
