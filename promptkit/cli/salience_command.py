@@ -1,0 +1,59 @@
+"""`python -m promptkit salience`: token and segment salience of a target, as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from promptkit.errors import SalienceError
+
+_METHODS = ("grad_l2", "grad_dot_input", "integrated_gradients")
+_GRANULARITIES = ("tokens", "words", "sentences", "lines", "paragraphs")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Registers the `salience` command."""
+    parser = subparsers.add_parser("salience", help="Which parts of the prompt drove the target (gradient salience).")
+    parser.add_argument("--prompt-file", required=True, type=Path, help="UTF-8 file holding the prompt.")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--target", help="The target text that follows the prompt.")
+    target.add_argument("--target-file", type=Path, help="UTF-8 file holding the target text.")
+    target.add_argument("--generate", action="store_true", help="Use the model's greedy completion as the target.")
+    parser.add_argument("--target-line", metavar="PREFIX", help="Explain only the target line starting with PREFIX (prefix excluded).")
+    parser.add_argument("--method", choices=_METHODS, default="grad_l2")
+    parser.add_argument("--granularity", choices=_GRANULARITIES, default="words")
+    parser.add_argument("--model", default=None, help="Model name (default: the embedded Gemma 3 270M).")
+    parser.add_argument("--json", action="store_true", required=True, help="Print the result as one JSON object.")
+    parser.set_defaults(handler=run)
+
+
+def _read(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SalienceError(f"Cannot read the {what} file {path}: {error}.") from error
+
+
+def run(args: argparse.Namespace) -> int:
+    """Computes salience and prints the JSON contract; returns 0."""
+    from promptkit.generation import GenerationSettings
+    from promptkit.models.loader import load_model
+    from promptkit.salience.engine import SalienceEngine
+    from promptkit.salience.export import to_dict
+    from promptkit.salience.targets import LinePrefix, WholeTarget
+
+    prompt = _read(args.prompt_file, "prompt")
+    if not prompt.strip():
+        raise SalienceError(f"The prompt file {args.prompt_file} is empty.")
+    model = load_model(args.model)
+    if args.generate:
+        target = model.generate([prompt], settings=GenerationSettings(max_new_tokens=128))[0].text
+    else:
+        target = args.target if args.target is not None else _read(args.target_file, "target")
+    if not target.strip():
+        raise SalienceError("The target is empty; give a non-empty --target or --target-file, or use --generate.")
+    selection = LinePrefix(args.target_line) if args.target_line else WholeTarget()
+    result = SalienceEngine(model).explain(prompt, target, selection=selection, method=args.method)
+    print(json.dumps(to_dict(result, result.segments(args.granularity)), ensure_ascii=False))
+    return 0

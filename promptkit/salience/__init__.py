@@ -1,0 +1,52 @@
+"""Sequence salience: which parts of a prompt drove a chosen span of the output.
+
+Pure numpy and Plotly; the gradients come from `promptkit.models.gradients`,
+imported only when an engine first needs them, so importing this package
+does not import TensorFlow.
+
+Typical use::
+
+    engine = SalienceEngine(model)
+    result = engine.explain(prompt, completion, selection=LinePrefix("Recommendation:"))
+    segments = result.segments("lines")          # no recomputation
+    figure = text_heatmap(segments, gain=0.4)
+"""
+
+from promptkit.salience.aggregation import AGGREGATIONS, SegmentScores, aggregate
+from promptkit.salience.engine import SalienceEngine, SalienceResult, TokenScore
+from promptkit.salience.export import segments_csv, to_dict, to_json, tokens_csv
+from promptkit.salience.figures import ab_figure, part_shift_table, text_heatmap, top_segments_figure
+from promptkit.salience.methods import Method, MethodOutput, get_method, method_names, register_method
+from promptkit.salience.segmentation import GRANULARITIES, Segment, assign_tokens, segment_text
+from promptkit.salience.targets import CharRange, LinePrefix, Selection, TokenRange, WholeTarget
+
+__all__ = [
+    "AGGREGATIONS",
+    "GRANULARITIES",
+    "CharRange",
+    "LinePrefix",
+    "Method",
+    "MethodOutput",
+    "SalienceEngine",
+    "SalienceResult",
+    "Segment",
+    "SegmentScores",
+    "Selection",
+    "TokenRange",
+    "TokenScore",
+    "WholeTarget",
+    "ab_figure",
+    "aggregate",
+    "assign_tokens",
+    "get_method",
+    "method_names",
+    "part_shift_table",
+    "register_method",
+    "segment_text",
+    "segments_csv",
+    "text_heatmap",
+    "to_dict",
+    "to_json",
+    "tokens_csv",
+    "top_segments_figure",
+]

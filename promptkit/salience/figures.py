@@ -1,0 +1,170 @@
+"""Plotly figures of segment salience: text heatmap, top-k bars, A/B view.
+
+The text heatmap lays the text out on a character grid (rows of `width`
+characters, wrapped at line breaks and at the width) and draws it as one
+`Heatmap` trace with the characters as cell text: one trace whatever the
+length, so a 4,000-token prompt (~16,000 cells) stays responsive, and
+characters always sit in their coloured cells.
+
+Colour: the normalised score v ∈ [−1, 1] is shown as sign(v)·|v|^(1 − gain);
+gain (LIT's "colormap intensity", 0–1, default 0.4) brightens small scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from promptkit.salience.aggregation import SegmentScores
+
+DEFAULT_GAIN = 0.4
+_UNSIGNED = [[0.0, "#ffffff"], [1.0, "#5b2c9f"]]
+_SIGNED = [[0.0, "#c2410c"], [0.5, "#ffffff"], [1.0, "#1d4ed8"]]
+_ROW_PX = 18
+
+
+def _shown(values: np.ndarray, gain: float) -> np.ndarray:
+    exponent = max(0.05, 1.0 - min(max(gain, 0.0), 1.0))
+    return np.sign(values) * np.abs(values) ** exponent
+
+
+def _layout_grid(segments: SegmentScores, width: int) -> tuple[list[list[str]], list[list[int]]]:
+    """Characters and their segment index per cell, rows of at most `width`."""
+    chars: list[list[str]] = [[]]
+    owner: list[list[int]] = [[]]
+    for index, segment in enumerate(segments.segments):
+        for char in segment.text:
+            if char == "\n":
+                chars.append([])
+                owner.append([])
+                continue
+            if char == "\r":
+                continue
+            if len(chars[-1]) >= width:
+                chars.append([])
+                owner.append([])
+            chars[-1].append(" " if char == "\t" else char)
+            owner[-1].append(index)
+    return chars, owner
+
+
+def _heatmap(segments: SegmentScores, *, domain: float, gain: float, width: int, self_salience: bool) -> tuple[go.Heatmap, list[dict[str, Any]], int]:
+    chars, owner = _layout_grid(segments, width)
+    values = _shown(segments.normalized(self_salience=self_salience, domain=domain), gain)
+    rows = len(chars)
+    z = np.full((rows, width), np.nan)
+    text = np.full((rows, width), "", dtype=object)
+    hover = np.full((rows, width), "", dtype=object)
+    labels = [
+        f"{s.label + ': ' if s.label else ''}{s.text[:80]!r}<br>score {score:.4g}"
+        for s, score in zip(segments.segments, segments.scores)
+    ]
+    shapes = []
+    for row, (line, owners) in enumerate(zip(chars, owner)):
+        for col, (char, index) in enumerate(zip(line, owners)):
+            z[row, col] = values[index]
+            text[row, col] = char
+            hover[row, col] = labels[index]
+        marked = [col for col, index in enumerate(owners) if segments.in_target[index]]
+        if marked:  # The selected target span gets an outline on each row it covers.
+            shapes.append({"type": "rect", "x0": marked[0] - 0.5, "x1": marked[-1] + 0.5, "y0": row - 0.5, "y1": row + 0.5, "line": {"color": "#111827", "width": 2}})
+    trace = go.Heatmap(
+        z=z, text=text, texttemplate="%{text}", hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
+        textfont={"family": "monospace", "size": 11}, xgap=0, ygap=1, coloraxis="coloraxis",
+    )
+    return trace, shapes, rows
+
+
+def _coloraxis(signed: bool, domain: float, gain: float) -> dict[str, Any]:
+    ticks = np.linspace(-1 if signed else 0, 1, 5)
+    return {
+        "colorscale": _SIGNED if signed else _UNSIGNED,
+        "cmin": -1 if signed else 0,
+        "cmax": 1,
+        "colorbar": {"tickvals": list(_shown(ticks, gain)), "ticktext": [f"{t * domain:.3g}" for t in ticks], "title": "score"},
+    }
+
+
+def text_heatmap(segments: SegmentScores, *, gain: float = DEFAULT_GAIN, width: int = 100, self_salience: bool = False, domain: float | None = None, title: str = "") -> go.Figure:
+    """The text as a grid of characters coloured by their segment's score.
+
+    Args:
+        segments: scored segments (e.g. `result.segments("words")`).
+        gain: colormap intensity, 0–1.
+        width: characters per row.
+        self_salience: colour the target span too (it is outlined either way).
+        domain: colour domain D; default the segments' own.
+        title: figure title.
+
+    Returns:
+        A figure with one heatmap trace; hover shows segment text and score.
+    """
+    domain = domain if domain is not None else segments.domain(self_salience=self_salience)
+    trace, shapes, rows = _heatmap(segments, domain=domain, gain=gain, width=width, self_salience=self_salience)
+    figure = go.Figure(trace)
+    figure.update_layout(
+        title=title, shapes=shapes, coloraxis=_coloraxis(segments.signed, domain, gain),
+        height=max(200, rows * _ROW_PX + 80), margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10}, plot_bgcolor="white",
+    )
+    figure.update_xaxes(visible=False, range=[-0.5, width - 0.5])
+    figure.update_yaxes(visible=False, autorange="reversed")
+    return figure
+
+
+def top_segments_figure(segments: SegmentScores, *, k: int = 10, self_salience: bool = False) -> go.Figure:
+    """Horizontal bars of the k segments with the largest |score|."""
+    picked = segments.top(k, self_salience=self_salience)
+    labels = [f"{i}: {segments.segments[i].label or segments.segments[i].text.strip()[:40]!s}" for i in picked]
+    figure = go.Figure(go.Bar(x=[segments.scores[i] for i in picked][::-1], y=labels[::-1], orientation="h", marker_color="#5b2c9f"))
+    figure.update_layout(height=max(200, 28 * len(picked) + 60), margin={"l": 10, "r": 10, "t": 30, "b": 10}, title=f"Top {len(picked)} segments")
+    return figure
+
+
+def ab_figure(a: SegmentScores, b: SegmentScores, *, titles: Sequence[str] = ("A", "B"), gain: float = DEFAULT_GAIN, width: int = 60, self_salience: bool = False) -> go.Figure:
+    """Two versions' salience side by side on one shared colour scale."""
+    domain = max(a.domain(self_salience=self_salience), b.domain(self_salience=self_salience))
+    figure = make_subplots(rows=1, cols=2, subplot_titles=list(titles), horizontal_spacing=0.02)
+    tallest = 0
+    for col, segments in enumerate((a, b), start=1):
+        trace, shapes, rows = _heatmap(segments, domain=domain, gain=gain, width=width, self_salience=self_salience)
+        figure.add_trace(trace, row=1, col=col)
+        for shape in shapes:
+            figure.add_shape(shape, row=1, col=col)
+        tallest = max(tallest, rows)
+    figure.update_layout(coloraxis=_coloraxis(a.signed or b.signed, domain, gain), height=max(200, tallest * _ROW_PX + 80), margin={"l": 10, "r": 10, "t": 40, "b": 10}, plot_bgcolor="white")
+    figure.update_xaxes(visible=False, range=[-0.5, width - 0.5])
+    figure.update_yaxes(visible=False, autorange="reversed")
+    return figure
+
+
+def part_shift_table(a: SegmentScores, b: SegmentScores) -> list[dict[str, Any]]:
+    """How attribution moved between template parts of two versions.
+
+    Args:
+        a: version A scored at granularity `parts`.
+        b: version B scored at granularity `parts`.
+
+    Returns:
+        One row per part name (parts of the same name, e.g. loop iterations,
+        summed; the target is left out): `part`, `score_a`, `score_b`,
+        `share_a`, `share_b` (fractions of each version's total |score|) and
+        `shift` = share_b − share_a; largest |shift| first.
+    """
+    totals: dict[str, list[float]] = {}
+    shares = []
+    for column, segments in enumerate((a, b)):
+        keep = ~segments.in_target
+        whole = float(np.abs(segments.scores[keep]).sum()) or 1.0
+        shares.append(whole)
+        for segment, score, kept in zip(segments.segments, segments.scores, keep):
+            if kept:
+                totals.setdefault(segment.label or "(unlabelled)", [0.0, 0.0])[column] += float(score)
+    rows = [
+        {"part": name, "score_a": sa, "score_b": sb, "share_a": abs(sa) / shares[0], "share_b": abs(sb) / shares[1], "shift": abs(sb) / shares[1] - abs(sa) / shares[0]}
+        for name, (sa, sb) in totals.items()
+    ]
+    return sorted(rows, key=lambda row: -abs(row["shift"]))
