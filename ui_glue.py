@@ -97,6 +97,7 @@ class _ModelRegistry:
     lock: threading.Lock = field(default_factory=threading.Lock)
     models: dict[tuple[str, str | None], Any] = field(default_factory=dict)
     failures: dict[tuple[str, str | None], str] = field(default_factory=dict)
+    engines: dict[int, Any] = field(default_factory=dict)
     loads: int = 0
 
 
@@ -540,3 +541,81 @@ def add_section(report: str, section: str) -> str:
     """Inserts an HTML section before the report's closing </body>."""
     index = report.lower().rfind("</body>")
     return report + section if index < 0 else report[:index] + section + report[index:]
+
+
+# ---------------------------------------------------------------------------
+# Salience: one engine (with its score cache) per loaded model.
+# ---------------------------------------------------------------------------
+GRANULARITY_LABELS = {
+    "parts": "template parts (each example, instruction, blank)",
+    "paragraphs": "paragraphs",
+    "lines": "lines",
+    "sentences": "sentences",
+    "words": "words",
+    "tokens": "tokens",
+}
+AGGREGATION_LABELS = {"sum": "sum (default)", "mean": "mean", "max": "max"}
+WHOLE_COMPLETION = "(the whole completion)"
+
+
+def salience_engine(model: Any) -> Any:
+    """The SalienceEngine of `model`, shared by all sessions so its cache is too."""
+    from promptkit.salience import SalienceEngine
+
+    registry = _registry()
+    with registry.lock:
+        engine = registry.engines.get(id(model))
+        if engine is None:
+            engine = registry.engines[id(model)] = SalienceEngine(model)
+    return engine
+
+
+def completion_lines(completion: str) -> list[tuple[str, int, int]]:
+    """Non-blank lines of a completion as (text, start, end) offsets into it."""
+    lines, offset = [], 0
+    for raw in completion.splitlines(keepends=True):
+        text = raw.rstrip("\r\n")
+        if text.strip():
+            lead = len(text) - len(text.lstrip())
+            lines.append((text.strip(), offset + lead, offset + len(text.rstrip())))
+        offset += len(raw)
+    return lines
+
+
+def line_selection(completion: str, choice: str, prefix: str | None) -> Any:
+    """The salience Selection for a line picked by its text (or the whole completion).
+
+    A line that starts with the family's line of interest (e.g.
+    'Recommendation:') is selected by that prefix, so the prefix itself is not
+    part of the target; other lines by their character range.
+    """
+    from promptkit.salience import CharRange, LinePrefix, WholeTarget
+
+    if choice == WHOLE_COMPLETION:
+        return WholeTarget()
+    for text, start, end in completion_lines(completion):
+        if text == choice:
+            if prefix and text.startswith(prefix) and text[len(prefix) :].strip():
+                return LinePrefix(prefix)
+            return CharRange(start, end)
+    return WholeTarget()
+
+
+def default_line(completion: str, prefix: str | None) -> str:
+    """The line starting with `prefix` when there is one, else the whole completion."""
+    for text, _, _ in completion_lines(completion):
+        if prefix and text.startswith(prefix):
+            return text
+    return WHOLE_COMPLETION
+
+
+def template_parts(store: Any, run: Any) -> tuple[Any, ...]:
+    """The template parts of a run's prompt (empty when they cannot be rebuilt)."""
+    from promptkit.templates import render_template
+
+    try:
+        version = store.get_version(family=run.family, version=run.version)
+        rendered = render_template(version.text, run.variables)
+    except Exception:  # noqa: BLE001 - parts are optional.
+        return ()
+    return rendered.parts if rendered.text == run.prompt else ()

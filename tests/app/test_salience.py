@@ -1,0 +1,100 @@
+"""Salience page: heatmap from cached scores; switching the view never recomputes."""
+
+from __future__ import annotations
+
+from apphelpers import no_errors, open_page
+
+import ui_glue
+from promptkit.store import Store
+from promptkit.templates import default_templates_dir, render_template
+
+SALIENCE = "pages/salience.py"
+
+
+def _seed(completions: dict[int, str]) -> dict[int, int]:
+    """Stores one run per version of the small family; returns version → run id."""
+    with Store.open() as store:
+        store.import_library(templates_dir=default_templates_dir())
+        family = store.get_family(name="tiny-menu")
+        case = family.cases[0]
+        ids = {}
+        for version in family.versions:
+            if version.number in completions:
+                run = store.add_run(
+                    family="tiny-menu",
+                    version=version.number,
+                    model="tiny:gemma3",
+                    prompt=render_template(version.text, case.values).text,
+                    completion=completions[version.number],
+                    variables=dict(case.values),
+                    case_id=case.id,
+                )
+                ids[version.number] = run.id
+        return ids
+
+
+def _engine_calls() -> int:
+    return sum(engine.gradient_calls for engine in ui_glue._registry().engines.values())
+
+
+def test_granularity_switch_does_not_recompute(small_library):
+    ids = _seed({1: " Avoid.\nBecause of the eggs.", 2: " Avoid."})
+    at = open_page(SALIENCE, state={ui_glue.KEY_SALIENCE_RUN: ids[1]})
+    no_errors(at)
+    assert at.selectbox(key="pk_sal_run").value == ids[1]
+    # The default target is the whole completion here (the line is "Avoid.", no prefix).
+    assert at.selectbox(key=f"pk_sal_line::{ids[1]}").value == "(the whole completion)"
+    assert at.selectbox(key="pk_sal_granularity").value == "parts"
+    assert len(at.get("plotly_chart")) >= 2
+    calls = _engine_calls()
+    assert calls >= 1
+
+    for granularity in ("words", "tokens", "sentences", "lines", "paragraphs", "parts"):
+        at.selectbox(key="pk_sal_granularity").set_value(granularity).run()
+        no_errors(at)
+    at.selectbox(key="pk_sal_aggregation").set_value("max").run()
+    at.slider(key="pk_sal_gain").set_value(0.9).run()
+    at.toggle(key="pk_sal_self").set_value(True).run()
+    no_errors(at)
+    assert _engine_calls() == calls, "changing the view must reuse cached scores"
+
+    # A new target does reach the model.
+    at.selectbox(key=f"pk_sal_line::{ids[1]}").set_value("Because of the eggs.").run()
+    no_errors(at)
+    assert _engine_calls() == calls + 1
+    with Store.open() as store:
+        assert store.get_salience(run_id=ids[1], target_start=8, target_end=28, method="grad_l2") is not None
+
+
+def test_ab_view_and_downloads(small_library):
+    ids = _seed({1: " Avoid.", 3: " Likely good."})
+    at = open_page(SALIENCE, state={ui_glue.KEY_SALIENCE_RUN: ids[3], ui_glue.KEY_SALIENCE_RUN_B: ids[1]})
+    no_errors(at)
+    assert at.toggle(key="pk_sal_ab").value is True
+    assert at.selectbox(key="pk_sal_run_b").value == ids[1]
+    assert len(at.get("plotly_chart")) == 3  # heatmap, top segments, A/B
+    assert any("Template part" in frame.value.columns for frame in at.dataframe)
+    labels = [item.label for item in at.get("download_button")]
+    assert labels == [
+        "Download token scores (CSV)",
+        "Download parts scores (CSV)",
+        "Download all scores (JSON)",
+    ]
+
+
+def test_reference_text_target(small_library):
+    ids = _seed({1: " Avoid."})
+    at = open_page(SALIENCE, state={ui_glue.KEY_SALIENCE_RUN: ids[1]})
+    at.radio(key="pk_sal_target_kind").set_value("A reference text I type").run()
+    assert any("Type a reference text" in item.value for item in at.info)
+    at.text_area(key="pk_sal_reference").set_value(" Not suitable for you.")
+    next(b for b in at.button if b.label == "Explain this text").click()
+    at.run()
+    no_errors(at)
+    assert len(at.get("plotly_chart")) >= 2
+
+
+def test_no_runs_says_what_to_do(app_env):
+    at = open_page(SALIENCE)
+    no_errors(at)
+    assert any("No runs to explain yet" in item.value for item in at.info)
