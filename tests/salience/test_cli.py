@@ -1,0 +1,42 @@
+"""`python -m promptkit salience` on a tiny model, through a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+PROMPT = "Taste-likes: Cheese\nAnalysis:"
+TARGET = " it has eggs.\nRecommendation: Avoid."
+
+
+def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    prompt_file = tmp_path / "prompt.txt"
+    prompt_file.write_text(PROMPT, encoding="utf-8")
+    command = [sys.executable, "-m", "promptkit", "salience", "--prompt-file", str(prompt_file), "--model", "tiny:gemma3", "--json", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).parents[2], timeout=300)
+
+
+def test_cli_prints_the_json_contract(tmp_path):
+    done = _run(tmp_path, "--target", TARGET, "--target-line", "Recommendation:", "--granularity", "lines")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert set(data) >= {"model", "text", "prompt_length", "target_span", "method", "tokens", "segments"}
+    assert data["text"] == PROMPT + TARGET and data["prompt_length"] == len(PROMPT)
+    start, end = data["target_span"]
+    assert data["text"][start:end].strip() == "Avoid."
+    assert "".join(t["text"] for t in data["tokens"]) == data["text"]  # <bos> not listed.
+    assert [s["text"] for s in data["segments"]][0] == "Taste-likes: Cheese\n"
+    assert data["method"] == "grad_l2" and all(t["score"] >= 0 for t in data["tokens"])
+
+
+def test_cli_reports_a_missing_line_as_an_error(tmp_path):
+    done = _run(tmp_path, "--target", TARGET, "--target-line", "Verdict:")
+    assert done.returncode != 0 and done.stdout == ""
+    assert "Verdict:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cli_rejects_an_empty_target(tmp_path):
+    done = _run(tmp_path, "--target", "  ")
+    assert done.returncode != 0 and "empty" in done.stderr
