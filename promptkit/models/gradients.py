@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import weakref
 from typing import Any
 
 import numpy as np
@@ -127,7 +128,7 @@ class GradientComputer:
         """Per-row losses: Σ_p weights[r, p] · −log p(ids[positions[p] + 1]).
 
         Returns:
-            shape `(rows,)`; rows of `weights` broadcast against embedding rows.
+            shape `(rows,)`; `weights` has one row per embedding row.
         """
         tf = self._tf
         logits = self._logits_fn(embeddings, positions)
@@ -283,3 +284,22 @@ class GradientComputer:
         with self.model.lock:
             logits = self._logits(self._embed(ids), self._tf.range(len(token_ids)))
         return logits.numpy()[0]
+
+
+_COMPUTERS: weakref.WeakKeyDictionary[GemmaModel, GradientComputer] = weakref.WeakKeyDictionary()
+_COMPUTERS_LOCK = threading.Lock()
+
+
+def gradient_computer(model: GemmaModel) -> GradientComputer:
+    """The model's shared `GradientComputer`, so its graphs are traced once per model.
+
+    Args:
+        model: a loaded model; the computer is dropped along with it.
+
+    Returns:
+        The same computer for every call with the same model.
+    """
+    with _COMPUTERS_LOCK:
+        if model not in _COMPUTERS:
+            _COMPUTERS[model] = GradientComputer(model)
+        return _COMPUTERS[model]

@@ -120,8 +120,9 @@ class SalienceEngine:
     Args:
         model: a loaded model (`GemmaModel`): `info.name`, `info.context_length`,
             `vocabulary.bos_id`, `tokenize`, `token_spans`.
-        backend: computes gradients; default `GradientComputer(model)`,
-            imported only when first needed so this package stays TF-free.
+        backend: computes gradients; default the model's shared
+            `GradientComputer` (compiled once per model), imported only when
+            first needed so this package stays TF-free.
     """
 
     def __init__(self, model: Any, *, backend: GradientBackend | None = None) -> None:
@@ -135,9 +136,9 @@ class SalienceEngine:
     def backend(self) -> GradientBackend:
         """The gradient backend, built on first use."""
         if self._backend is None:
-            from promptkit.models.gradients import GradientComputer
+            from promptkit.models.gradients import gradient_computer
 
-            self._backend = GradientComputer(self.model)
+            self._backend = gradient_computer(self.model)
         return self._backend
 
     def clear_cache(self) -> None:
