@@ -12,7 +12,7 @@ from pathlib import Path
 
 from promptkit.errors import TemplateError
 from promptkit.templates import TestCase, Version
-from promptkit.templates.library import _read_case
+from promptkit.templates.library import read_case
 from promptkit.templates.yaml_reader import YamlReader
 
 
@@ -52,7 +52,7 @@ def load_cases_file(
         raise reader.error(fields["cases"], "the case file has no cases; add at least one.")
     cases: list[TestCase] = []
     for node in nodes:
-        case = _read_case(reader, node, candidates=candidate_labels, versions=versions)
+        case = read_case(reader, node, candidates=candidate_labels, versions=versions)
         if any(earlier.id == case.id for earlier in cases):
             raise reader.error(node, f"duplicate case id {case.id!r}.")
         cases.append(case)

@@ -87,7 +87,7 @@ def load_family_file(path: Path) -> Family:
     labels = reader.strings(fields["candidate_labels"], what="candidate_labels") if "candidate_labels" in fields else ()
     versions = _read_versions(reader, fields["versions"])
     cases = tuple(
-        _read_case(reader, node, candidates=labels, versions=versions)
+        read_case(reader, node, candidates=labels, versions=versions)
         for node in (reader.sequence(fields["cases"], what="cases") if "cases" in fields else [])
     )
     seen: set[str] = set()
@@ -168,7 +168,7 @@ def _read_generation(reader: YamlReader, node: Node | None) -> GenerationDefault
     )
 
 
-def _read_case(
+def read_case(
     reader: YamlReader, node: Node, *, candidates: tuple[str, ...], versions: tuple[Version, ...]
 ) -> TestCase:
     """Reads one test case, checking it fills every variable of the latest version."""
