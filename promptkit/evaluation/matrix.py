@@ -80,19 +80,26 @@ def generate_each(
     Returns:
         Per prompt, its completion or the error it raised.
     """
-    results: list[Completion | PromptkitError] = []
-    for start in range(0, len(prompts), batch_size):
-        chunk = list(prompts[start : start + batch_size])
+    # Prompts of similar length share a batch: a batch decodes from its
+    # shortest prompt's end, so mixing lengths wastes steps.
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    results: list[Completion | PromptkitError | None] = [None] * len(prompts)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
         try:
-            results.extend(model.generate(chunk, settings=settings))
+            outputs = model.generate([prompts[i] for i in chunk], settings=settings)
+            results_for_chunk: list[Completion | PromptkitError] = list(outputs)
         except PromptkitError:
-            for prompt in chunk:
+            results_for_chunk = []
+            for i in chunk:
                 try:
-                    results.extend(model.generate([prompt], settings=settings))
+                    results_for_chunk.extend(model.generate([prompts[i]], settings=settings))
                 except PromptkitError as error:
-                    results.append(error)
+                    results_for_chunk.append(error)
+        for i, output in zip(chunk, results_for_chunk):
+            results[i] = output
         on_batch(len(chunk))
-    return results
+    return [result for result in results if result is not None]
 
 
 def run_matrix(

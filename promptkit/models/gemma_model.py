@@ -5,7 +5,7 @@ checked on text as it appears, each token's log-probability is recorded,
 and sampling follows `promptkit.generation` exactly. Prompts of different
 lengths share a batch the way KerasHub does it: right-padded, decoding
 starts at the shortest prompt's end, and longer prompts are fed their own
-next token until they reach theirs.
+next token until they reach theirs. Rows that finish leave the batch.
 """
 
 from __future__ import annotations
@@ -149,19 +149,26 @@ class GemmaModel:
         reasons: list[StopReason | None] = [None] * len(prompts)
         generators = [np.random.default_rng(settings.seed) for _ in prompts]
         index = min(lengths)
-        while index < total and any(reason is None for reason in reasons):
+        active = list(range(len(prompts)))  # Rows still decoding, in cache order.
+        while index < total and active:
             logprobs, cache = self._step(
-                tf.constant(token_ids[:, index - 1 : index]), cache, tf.constant(index - 1)
+                tf.constant(token_ids[active, index - 1 : index]), cache, tf.constant(index - 1)
             )
             logprobs = logprobs.numpy()
-            for row, reason in enumerate(reasons):
-                if index < lengths[row] or reason is not None:
-                    continue  # Still reading its prompt, or already done.
-                token = int(choose_tokens(logprobs[row : row + 1], settings, generators[row])[0])
+            for position, row in enumerate(active):
+                if index < lengths[row]:
+                    continue  # Still reading its own prompt.
+                token = int(choose_tokens(logprobs[position : position + 1], settings, generators[row])[0])
                 token_ids[row, index] = token
-                generated[row].append((token, float(logprobs[row, token])))
+                generated[row].append((token, float(logprobs[position, token])))
                 reasons[row] = self._stop_reason(generated[row], settings)
             index += 1
+            still = [position for position, row in enumerate(active) if reasons[row] is None]
+            if still and len(still) < len(active):
+                # Finished rows leave the batch so later steps compute less.
+                kept = tf.constant(still, dtype="int32")
+                cache = tf.nest.map_structure(lambda c: tf.gather(c, kept), cache)
+            active = [active[position] for position in still]
         decoded = time.perf_counter()
         timings = {
             "prefill_s": prefilled - started,
