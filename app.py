@@ -18,6 +18,7 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
+ui_glue.resume_requested_page(PAGES)
 with st.sidebar:
     st.caption("Write a prompt template, compare versions, see which parts of the prompt drove the answer.")
 ui_glue.model_sidebar()

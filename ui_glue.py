@@ -50,6 +50,36 @@ DEFAULT_CASE = "quiche-cant-eat-eggs"
 BLANK_LINE_STOP = "\n\n"
 
 
+KEY_REQUESTED_PAGE = "pk_requested_page"
+
+
+def ensure_frame(page: str) -> None:
+    """Sends a page that was opened without app.py's frame back through it.
+
+    Streamlit runs the first session of a fresh server process in its old
+    `pages/`-folder mode when that session's URL names a page (e.g. a bookmark
+    to /compare): the page script then runs alone, without app.py's
+    navigation and model sidebar. Re-entering through app.py fixes that for
+    this session and every later one; app.py then opens `page` again.
+    `streamlit.testing.v1.AppTest` runs every page that way on purpose (with
+    a mock runtime), so there the page simply runs on its own.
+    """
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory and type(Runtime._instance) is Runtime:
+        st.session_state[KEY_REQUESTED_PAGE] = page
+        st.switch_page("app.py")
+
+
+def resume_requested_page(pages: Sequence[Any]) -> None:
+    """In app.py, after st.navigation: opens the page `ensure_frame` was asked for."""
+    requested = st.session_state.pop(KEY_REQUESTED_PAGE, None)
+    for page in pages:
+        if requested and page.url_path == requested.rsplit("/", 1)[-1].removesuffix(".py"):
+            st.switch_page(page)
+
+
 def default_model_name() -> str:
     """The model preselected in the sidebar: `PROMPTKIT_MODEL`, else the embedded Gemma."""
     from promptkit.models.loader import EMBEDDED_MODEL
@@ -258,7 +288,7 @@ def token_shading_html(tokens: Sequence[Any]) -> str:
             f'border-radius: 3px; padding: 1px 0;">{text}</span>'
         )
     return (
-        '<div style="font-family: monospace; white-space: pre-wrap; line-height: 1.9;">'
+        '<div style="font-family: monospace; white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.9;">'
         + "".join(pieces)
         + "</div>"
     )
@@ -283,13 +313,13 @@ def diff_html(spans: Sequence[Any]) -> str:
             pieces.append(f'<{tag} style="{styles[kind]}">{escaped}</{tag}>')
         else:
             pieces.append(escaped)
-    return '<div style="white-space: pre-wrap; line-height: 1.6;">' + "".join(pieces) + "</div>"
+    return '<div style="white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.6;">' + "".join(pieces) + "</div>"
 
 
 def pre_html(text: str) -> str:
     """Plain text in a box, whitespace kept, escaped."""
     return (
-        '<div style="white-space: pre-wrap; font-family: monospace; background: #f6f6f9; '
+        '<div style="white-space: pre-wrap; overflow-wrap: anywhere; font-family: monospace; background: #f6f6f9; '
         'padding: 0.6em; border-radius: 6px;">' + html.escape(text) + "</div>"
     )
 
@@ -547,14 +577,14 @@ def add_section(report: str, section: str) -> str:
 # Salience: one engine (with its score cache) per loaded model.
 # ---------------------------------------------------------------------------
 GRANULARITY_LABELS = {
-    "parts": "template parts (each example, instruction, blank)",
+    "parts": "template parts",
     "paragraphs": "paragraphs",
     "lines": "lines",
     "sentences": "sentences",
     "words": "words",
     "tokens": "tokens",
 }
-AGGREGATION_LABELS = {"sum": "sum (default)", "mean": "mean", "max": "max"}
+AGGREGATION_LABELS = {"sum": "sum", "mean": "mean", "max": "max"}
 WHOLE_COMPLETION = "(the whole completion)"
 
 

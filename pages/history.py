@@ -7,6 +7,7 @@ import ui_glue as ui
 from promptkit.evaluation.report import render_report
 from promptkit.store.records import VERDICTS
 
+ui.ensure_frame("pages/history.py")
 st.title("History & review")
 st.caption(
     "Every run is kept here. Filter them, open one, and leave your verdict and a comment. "

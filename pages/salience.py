@@ -16,6 +16,7 @@ from promptkit.salience import (
     top_segments_figure,
 )
 
+ui.ensure_frame("pages/salience.py")
 st.title("Salience")
 st.caption(
     "Which parts of the prompt made the model write this? Pick a run and the part of its answer "
@@ -92,11 +93,12 @@ granularities = [g for g in ui.GRANULARITY_LABELS if g != "parts" or parts]
 if st.session_state.get("pk_sal_granularity") not in granularities:
     st.session_state["pk_sal_granularity"] = "parts" if parts else "sentences"
 granularity = c2.selectbox(
-    "Show by", granularities, format_func=ui.GRANULARITY_LABELS.get, key="pk_sal_granularity"
+    "Show by", granularities, format_func=ui.GRANULARITY_LABELS.get, key="pk_sal_granularity",
+    help="Template parts: each few-shot example, instruction and filled-in blank. Start there, then drill down.",
 )
 aggregation = c3.selectbox(
     "Combine", list(ui.AGGREGATION_LABELS), format_func=ui.AGGREGATION_LABELS.get, key="pk_sal_aggregation",
-    help="How the scores of the tokens in one piece are combined.",
+    help="How the scores of the tokens in one piece are combined (sum is the usual choice).",
 )
 gain = c4.slider("Colour intensity", 0.0, 1.0, 0.4, 0.05, key="pk_sal_gain")
 self_salience = st.toggle("Colour the explained text itself too", value=False, key="pk_sal_self")

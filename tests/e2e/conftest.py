@@ -96,6 +96,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         running.stop()
 
 
+@pytest.fixture
+def fresh_server(tmp_path: Path) -> Iterator[Server]:
+    """A server of its own (nothing loaded yet), for the concurrency test."""
+    running = Server(tmp_path, {})
+    try:
+        running.wait_healthy()
+        yield running
+    finally:
+        running.stop()
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """Debian's headless Chromium, driven by Playwright (no browser download)."""

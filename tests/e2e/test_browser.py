@@ -23,10 +23,18 @@ def open_app(browser, url: str, path: str = ""):
     return page
 
 
+def wait_idle(page, timeout_ms: int = GENERATE_TIMEOUT_MS) -> None:
+    """Waits until the script run is over (Streamlit's "Running…" widget is gone)."""
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=timeout_ms)
+
+
 def generate(page) -> str:
     page.get_by_role("button", name="Generate").click()
     caption = page.get_by_text(re.compile(r"Run #\d+ ·"))
     caption.first.wait_for(timeout=GENERATE_TIMEOUT_MS)
+    page.get_by_role("button", name=re.compile("Explain this completion")).wait_for(timeout=GENERATE_TIMEOUT_MS)
+    wait_idle(page)
     return caption.first.inner_text()
 
 
@@ -45,15 +53,23 @@ def test_generate_then_salience_heatmap(server, browser, artifacts):
 
     page.get_by_role("button", name=re.compile("Explain this completion")).click()
     page.locator(".js-plotly-plot").first.wait_for(timeout=GENERATE_TIMEOUT_MS)
-    page.wait_for_timeout(1500)  # let Plotly finish drawing before the screenshot
+    wait_idle(page)
+    page.wait_for_timeout(1000)  # let Plotly finish drawing before the screenshot
     no_exception_on(page)
     assert page.locator(".js-plotly-plot").count() >= 1
     page.screenshot(path=str(artifacts / "03-salience.png"), full_page=True)
     page.context.close()
 
 
-def test_four_sessions_generate_at_once_model_loaded_once(server, browser, artifacts):
-    pages = [open_app(browser, server.url) for _ in range(4)]
+def test_four_sessions_generate_at_once_model_loaded_once(fresh_server, browser, artifacts):
+    # Four sessions connect before the model is loaded, so all four ask for it at once.
+    pages = []
+    for _ in range(4):
+        page = browser.new_context(viewport={"width": 1400, "height": 2000}).new_page()
+        page.goto(fresh_server.url)
+        pages.append(page)
+    for page in pages:
+        page.get_by_text(re.compile(r"Loaded in \d")).first.wait_for(timeout=MODEL_READY_TIMEOUT_MS)
     # Playwright's sync API is single-threaded: click everywhere, then wait.
     for page in pages:
         page.get_by_role("button", name="Generate").click()
@@ -61,11 +77,42 @@ def test_four_sessions_generate_at_once_model_loaded_once(server, browser, artif
     for index, page in enumerate(pages):
         caption = page.get_by_text(re.compile(r"Run #\d+ ·"))
         caption.first.wait_for(timeout=GENERATE_TIMEOUT_MS)
+        wait_idle(page)
         captions.append(caption.first.inner_text())
         no_exception_on(page)
         page.screenshot(path=str(artifacts / f"04-concurrent-session-{index + 1}.png"), full_page=True)
     run_ids = {re.search(r"Run #(\d+)", text).group(1) for text in captions}
     assert len(run_ids) == 4, captions
-    assert len(server.loads()) == 1, server.loads()
+    assert len(fresh_server.loads()) == 1, fresh_server.loads()
     for page in pages:
         page.context.close()
+
+
+def test_compare_and_history_pages(server, browser, artifacts):
+    page = open_app(browser, server.url, "compare")
+    page.get_by_role("button", name="Run comparison").click()
+    page.get_by_text("What changed in the templates").first.wait_for(timeout=GENERATE_TIMEOUT_MS)
+    wait_idle(page)
+    no_exception_on(page)
+    page.get_by_text(re.compile(r"v2 · fewshot-fixed vs v1")).click()
+    page.locator("ins").first.wait_for(timeout=10_000)  # word diff of the templates
+    page.screenshot(path=str(artifacts / "05-compare.png"), full_page=True)
+    page.get_by_role("button", name="Why? (Salience)").first.click()
+    page.locator(".js-plotly-plot").first.wait_for(timeout=GENERATE_TIMEOUT_MS)
+    page.get_by_text("Show the A/B view").click()
+    page.get_by_text("How attribution moved between template parts").wait_for(timeout=GENERATE_TIMEOUT_MS)
+    wait_idle(page)
+    page.wait_for_timeout(1000)
+    no_exception_on(page)
+    page.screenshot(path=str(artifacts / "07-salience-ab.png"), full_page=True)
+
+    page.get_by_role("link", name="History & review").click()
+    page.get_by_role("button", name="Save review").wait_for(timeout=60_000)
+    page.get_by_label("Comment").fill("The recommendation ignores the egg restriction.")
+    page.get_by_label("Your name").fill("Reviewer")
+    page.get_by_role("button", name="Save review").click()
+    page.get_by_text("Review saved for run").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    no_exception_on(page)
+    page.screenshot(path=str(artifacts / "06-history.png"), full_page=True)
+    page.context.close()
