@@ -8,6 +8,7 @@ import streamlit as st
 
 import ui_glue
 
+ui_glue.ensure_frame()
 st.set_page_config(page_title="promptkit", page_icon=":material/science:", layout="wide")
 
 PAGES = [
@@ -18,7 +19,6 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
-ui_glue.resume_requested_page(PAGES)
 with st.sidebar:
     st.caption("Write a prompt template, compare versions, see which parts of the prompt drove the answer.")
 ui_glue.model_sidebar()

@@ -50,34 +50,24 @@ DEFAULT_CASE = "quiche-cant-eat-eggs"
 BLANK_LINE_STOP = "\n\n"
 
 
-KEY_REQUESTED_PAGE = "pk_requested_page"
+def ensure_frame() -> None:
+    """Keeps every session in st.navigation mode (call first in app.py and in each page).
 
-
-def ensure_frame(page: str) -> None:
-    """Sends a page that was opened without app.py's frame back through it.
-
-    Streamlit runs the first session of a fresh server process in its old
-    `pages/`-folder mode when that session's URL names a page (e.g. a bookmark
-    to /compare): the page script then runs alone, without app.py's
-    navigation and model sidebar. Re-entering through app.py fixes that for
-    this session and every later one; app.py then opens `page` again.
-    `streamlit.testing.v1.AppTest` runs every page that way on purpose (with
-    a mock runtime), so there the page simply runs on its own.
+    A fresh Streamlit process runs its very first script run in the old
+    `pages/`-folder mode because this repository has a `pages/` folder: a
+    deep link (e.g. /compare) would run the page without app.py's frame, and
+    the switch to st.navigation mode on the next run would reset the first
+    session's widgets. Leaving that mode at once and rerunning avoids both;
+    the rerun keeps the requested page (its URL path is the same in both
+    modes). `streamlit.testing.v1.AppTest` resets the mode on every run (with
+    a mock runtime), so there pages simply run as they are.
     """
     from streamlit.runtime import Runtime
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory and type(Runtime._instance) is Runtime:
-        st.session_state[KEY_REQUESTED_PAGE] = page
-        st.switch_page("app.py")
-
-
-def resume_requested_page(pages: Sequence[Any]) -> None:
-    """In app.py, after st.navigation: opens the page `ensure_frame` was asked for."""
-    requested = st.session_state.pop(KEY_REQUESTED_PAGE, None)
-    for page in pages:
-        if requested and page.url_path == requested.rsplit("/", 1)[-1].removesuffix(".py"):
-            st.switch_page(page)
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def default_model_name() -> str:

@@ -9,7 +9,7 @@ from promptkit.evaluation import find_line, run_matrix
 from promptkit.evaluation.checks import output_text
 from promptkit.evaluation.figures import summary_figure
 
-ui.ensure_frame("pages/compare.py")
+ui.ensure_frame()
 st.title("Compare versions")
 st.caption(
     "Run several versions of a template on the same test cases in one go. The first version you "

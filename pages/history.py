@@ -7,7 +7,7 @@ import ui_glue as ui
 from promptkit.evaluation.report import render_report
 from promptkit.store.records import VERDICTS
 
-ui.ensure_frame("pages/history.py")
+ui.ensure_frame()
 st.title("History & review")
 st.caption(
     "Every run is kept here. Filter them, open one, and leave your verdict and a comment. "
@@ -24,6 +24,9 @@ except Exception as error:  # noqa: BLE001
 
 ALL = "(all)"
 columns = st.columns(4)
+if st.session_state.get("pk_hist_family") not in (ALL, *families):
+    current = st.session_state.get(ui.KEY_FAMILY)
+    st.session_state["pk_hist_family"] = current if current in families else ALL
 family_name = columns[0].selectbox("Family", [ALL, *families], key="pk_hist_family")
 family = families.get(family_name)
 version = columns[1].selectbox(
@@ -106,18 +109,22 @@ with right:
             st.text(review.comment)
     if not run_reviews:
         st.caption("No reviews yet.")
-    with st.form("pk_review_form", clear_on_submit=True):
-        verdict = st.radio("Your verdict", VERDICTS, horizontal=True, key="pk_review_verdict")
+    with st.form("pk_review_form"):
+        verdict = st.radio("Your verdict", VERDICTS, index=None, horizontal=True, key="pk_review_verdict")
         comment = st.text_area("Comment", key="pk_review_comment", placeholder="What is right or wrong with it?")
         reviewer = st.text_input(
             "Your name", value=st.session_state.get("pk_reviewer_name", ""), key="pk_review_reviewer"
         )
         submitted = st.form_submit_button("Save review", type="primary")
-    if submitted:
+    if submitted and verdict is None:
+        st.error("Pick a verdict (good, bad or unsure) before saving.")
+    elif submitted:
         with ui.guard():
             st.session_state["pk_reviewer_name"] = reviewer
             store.add_review(run_id=run.id, verdict=verdict, comment=comment, reviewer=reviewer.strip() or "anonymous")
             st.session_state[ui.KEY_NOTICE] = f"Review saved for run #{run.id}."
+            for key in ("pk_review_comment", "pk_review_verdict"):
+                st.session_state.pop(key, None)
             st.rerun()
 
 # --- Report ---------------------------------------------------------------------------

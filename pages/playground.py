@@ -5,7 +5,7 @@ import streamlit as st
 import ui_glue as ui
 from promptkit.templates import detect_variables, render_template
 
-ui.ensure_frame("pages/playground.py")
+ui.ensure_frame()
 st.title("Playground")
 st.caption(
     "Pick a prompt template, fill in its blanks, and press **Generate**. Edit the template and "

@@ -16,7 +16,7 @@ from promptkit.salience import (
     top_segments_figure,
 )
 
-ui.ensure_frame("pages/salience.py")
+ui.ensure_frame()
 st.title("Salience")
 st.caption(
     "Which parts of the prompt made the model write this? Pick a run and the part of its answer "

@@ -50,6 +50,7 @@ def test_review_saved_and_shown(app_env):
     assert any("**bad** by Ann" in item.value for item in at.markdown)
     assert any(item.value == "Copies the faulty first example." for item in at.text)
     assert at.dataframe[0].value.set_index("Run").loc[first, "Verdicts"] == "bad"
+    assert at.text_area(key="pk_review_comment").value == ""  # cleared after saving
     with Store.open() as store:
         (review,) = store.list_reviews(run_id=first)
     assert (review.verdict, review.reviewer) == ("bad", "Ann")
@@ -86,3 +87,15 @@ def test_report_has_diffs_and_escaped_reviews(app_env):
     assert "<script>alert(1)</script>" not in report and "&lt;script&gt;alert(1)" in report
     assert "<img src=x" not in report and "&lt;img src=x onerror=alert(1)&gt;" in report
     assert report.index("Reviewers' notes") < report.lower().rindex("</body>")
+
+
+def test_review_needs_a_verdict(app_env):
+    _seed_runs()
+    at = open_page(HISTORY)
+    at.text_area(key="pk_review_comment").set_value("No verdict yet")
+    button(at, "Save review").click()
+    at.run()
+    assert at.error and "Pick a verdict" in at.error[0].value
+    assert at.text_area(key="pk_review_comment").value == "No verdict yet"  # kept
+    with Store.open() as store:
+        assert store.list_reviews() == []

@@ -24,9 +24,12 @@ def open_app(browser, url: str, path: str = ""):
 
 
 def wait_idle(page, timeout_ms: int = GENERATE_TIMEOUT_MS) -> None:
-    """Waits until the script run is over (Streamlit's "Running…" widget is gone)."""
+    """Waits until the script run is over: no element is marked stale any more."""
     page.wait_for_timeout(300)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=timeout_ms)
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-stale=\"true\"]').length === 0", timeout=timeout_ms
+    )
+    page.wait_for_timeout(300)
 
 
 def generate(page) -> str:
@@ -49,6 +52,9 @@ def test_generate_then_salience_heatmap(server, browser, artifacts):
     caption = generate(page)
     assert "menu-analysis v1" in caption
     no_exception_on(page)
+    # The first session of a fresh server keeps its form after a run.
+    assert page.locator("textarea").first.input_value().startswith("Analyze a menu item")
+    assert page.get_by_label("Menu item").input_value() == "Quiche Lorraine"
     page.screenshot(path=str(artifacts / "02-playground-completion.png"), full_page=True)
 
     page.get_by_role("button", name=re.compile("Explain this completion")).click()
@@ -108,6 +114,7 @@ def test_compare_and_history_pages(server, browser, artifacts):
 
     page.get_by_role("link", name="History & review").click()
     page.get_by_role("button", name="Save review").wait_for(timeout=60_000)
+    page.get_by_text("bad", exact=True).click()
     page.get_by_label("Comment").fill("The recommendation ignores the egg restriction.")
     page.get_by_label("Your name").fill("Reviewer")
     page.get_by_role("button", name="Save review").click()
