@@ -62,6 +62,13 @@ def decode_rate(model, batch: int, new_tokens: int) -> float:
     return sum(len(c.tokens) for c in completions) / decode_s
 
 
+def keras_hub_rate(model, new_tokens: int) -> float:
+    """KerasHub's own XLA-compiled `generate`, batch 1, for reference."""
+    length = len(model.tokenize(PROMPT)) + 1 + new_tokens
+    model.causal_lm.generate(PROMPT, max_length=length, stop_token_ids=None)  # Compile.
+    return new_tokens / _seconds(lambda: model.causal_lm.generate(PROMPT, max_length=length, stop_token_ids=None))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-cold", action="store_true")
@@ -83,6 +90,7 @@ def main() -> None:
     bound = bandwidth * 1e9 / weight_bytes
     batch1 = decode_rate(model, 1, args.new_tokens)
     batch8 = decode_rate(model, 8, args.new_tokens)
+    reference = keras_hub_rate(model, args.new_tokens)
     rows += [
         ("read bandwidth (GB/s)", bandwidth),
         ("weights read per token (GB)", weight_bytes / 1e9),
@@ -91,6 +99,7 @@ def main() -> None:
         ("batch 1 / bound", batch1 / bound),
         ("greedy decode, batch 8 (tokens/s, all rows)", batch8),
         ("batch 8 / batch 1 throughput", batch8 / batch1),
+        ("KerasHub generate (XLA), batch 1, incl. prefill (tokens/s)", reference),
     ]
     print(f"Generation benchmark, {datetime.date.today()}, {platform.machine()}, {os.cpu_count()} cores, "
           f"dtype {args.dtype}, {len(model.tokenize(PROMPT)) + 1}-token prompt, {args.new_tokens} new tokens\n")
