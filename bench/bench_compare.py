@@ -4,7 +4,7 @@ Runs 3 versions × 8 cases of the menu-analysis family on the embedded Gemma
 3 270M (greedy, the versions' own settings), once with several prompts per
 model call and once one prompt per call, in the same process after a
 warm-up of each; then scores the 4 candidate outcomes of one cell in one
-batch and one at a time. Writes `docs/benchmarks-compare.md`.
+batch and one at a time. Writes `bench/results/compare.md`; copy the table into `docs/benchmarks.md`.
 
 Usage: python bench/bench_compare.py [--model NAME] [--out FILE]
 """
@@ -35,7 +35,7 @@ def main() -> None:
     """Runs the benchmark and writes the Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
-    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks-compare.md"))
+    parser.add_argument("--out", type=Path, default=Path("bench/results/compare.md"))
     args = parser.parse_args()
     family = load_family_file(default_templates_dir() / "menu-analysis.yaml")
     versions, cases = family.versions[:3], family.cases[:8]
