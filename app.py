@@ -19,6 +19,7 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
+ui_glue.keep_shared_state()
 with st.sidebar:
     st.caption("Write a prompt template, compare versions, see which parts of the prompt drove the answer.")
 ui_glue.model_sidebar()

@@ -70,6 +70,17 @@ def ensure_frame() -> None:
         st.rerun()
 
 
+def keep_shared_state() -> None:
+    """Keeps widget values shared between pages (e.g. the family) across page switches.
+
+    Streamlit forgets a widget's value when a run does not draw that widget;
+    re-assigning it once per run (in app.py) keeps it.
+    """
+    for key in (KEY_FAMILY,):
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 def default_model_name() -> str:
     """The model preselected in the sidebar: `PROMPTKIT_MODEL`, else the embedded Gemma."""
     from promptkit.models.loader import EMBEDDED_MODEL

@@ -109,12 +109,15 @@ with right:
             st.text(review.comment)
     if not run_reviews:
         st.caption("No reviews yet.")
-    with st.form("pk_review_form"):
-        verdict = st.radio("Your verdict", VERDICTS, index=None, horizontal=True, key="pk_review_verdict")
-        comment = st.text_area("Comment", key="pk_review_comment", placeholder="What is right or wrong with it?")
-        reviewer = st.text_input(
-            "Your name", value=st.session_state.get("pk_reviewer_name", ""), key="pk_review_reviewer"
+    form_number = st.session_state.setdefault("pk_review_n", 0)  # a fresh form after each saved review
+    with st.form(f"pk_review_form::{form_number}"):
+        verdict = st.radio(
+            "Your verdict", VERDICTS, index=None, horizontal=True, key=f"pk_review_verdict::{form_number}"
         )
+        comment = st.text_area(
+            "Comment", key=f"pk_review_comment::{form_number}", placeholder="What is right or wrong with it?"
+        )
+        reviewer = st.text_input("Your name", value=st.session_state.get("pk_reviewer_name", ""))
         submitted = st.form_submit_button("Save review", type="primary")
     if submitted and verdict is None:
         st.error("Pick a verdict (good, bad or unsure) before saving.")
@@ -123,8 +126,7 @@ with right:
             st.session_state["pk_reviewer_name"] = reviewer
             store.add_review(run_id=run.id, verdict=verdict, comment=comment, reviewer=reviewer.strip() or "anonymous")
             st.session_state[ui.KEY_NOTICE] = f"Review saved for run #{run.id}."
-            for key in ("pk_review_comment", "pk_review_verdict"):
-                st.session_state.pop(key, None)
+            st.session_state["pk_review_n"] = form_number + 1
             st.rerun()
 
 # --- Report ---------------------------------------------------------------------------

@@ -38,6 +38,9 @@ version_key = f"{ui.KEY_VERSION}::{family_name}"
 pending = st.session_state.pop("pk_pending_version", None)
 if pending in by_number:
     st.session_state[version_key] = pending
+source = st.session_state.get(ui.KEY_TEMPLATE_SOURCE)
+if st.session_state.get(version_key) not in by_number and source and source[0] == family_name and source[1] in by_number:
+    st.session_state[version_key] = source[1]  # back from another page: same version, same text
 if st.session_state.get(version_key) not in by_number:
     labelled = [v.number for v in family.versions if v.label == ui.DEFAULT_VERSION_LABEL]
     st.session_state[version_key] = labelled[0] if labelled else numbers[-1]
