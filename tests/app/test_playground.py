@@ -80,3 +80,17 @@ def test_bad_template_shows_error_and_keeps_text(app_env):
     with Store.open() as store:
         assert len(store.get_family(name="menu-analysis").versions) == 3
         assert store.list_runs() == []
+
+
+def test_back_from_another_page_keeps_version_and_text(app_env):
+    at = open_page(PLAYGROUND)
+    template = at.text_area(key="pk_template_widget")
+    template.set_value(template.value + "\n")
+    button(at, "Save as new version").click()
+    at.run()
+    assert at.selectbox(key="pk_version::menu-analysis").value == 4
+    at.switch_page("pages/history.py").run()
+    at.switch_page(PLAYGROUND).run()
+    no_errors(at)
+    assert at.selectbox(key="pk_version::menu-analysis").value == 4
+    assert at.text_area(key="pk_template_widget").value.endswith("Analysis:\n")
