@@ -223,6 +223,14 @@ def main() -> None:
         "| --- | --- | --- |",
         *[f"| {name} | {value} | {note} |" for name, value, note in rows],
         "",
+        "Notes:",
+        "- \"model ready\" counts from the `streamlit run` command: Python and TensorFlow imports,",
+        "  the first browser session, then (cold) the GGUF conversion and the preset load.",
+        "- The first completion is greedy, ~450 prompt tokens and ~25 new tokens, on the 2-core CPU.",
+        "- The first salience view includes tracing the gradient graph once per process; later targets",
+        "  reuse it. Granularity, aggregation, intensity and self-salience changes re-aggregate cached",
+        "  token scores (the AppTests assert no gradient call happens).",
+        "",
     ]
     Path(args.out).write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
