@@ -30,3 +30,23 @@ class StoreError(PromptkitError):
 
 class SalienceError(PromptkitError):
     """A salience request is invalid (target not found, empty target)."""
+
+
+def error_message(error: BaseException) -> str:
+    """Returns the text to show a user for `error`, never a traceback.
+
+    Args:
+        error: any exception.
+
+    Returns:
+        A `PromptkitError`'s own message; for anything else, its type and the
+        first line of its message (at most 300 characters) with what to do.
+    """
+    if isinstance(error, PromptkitError):
+        return str(error)
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    detail = detail[:300]
+    return (
+        f"Something went wrong ({type(error).__name__}{': ' + detail if detail else ''}). "
+        "Check your inputs and try again; if it keeps happening, reload the page."
+    )

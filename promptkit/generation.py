@@ -15,7 +15,8 @@ import numpy as np
 
 from promptkit.errors import PromptError
 
-DEFAULT_STOP_SEQUENCES = ("\n\n",)
+BLANK_LINE = "\n\n"
+DEFAULT_STOP_SEQUENCES = (BLANK_LINE,)
 
 
 class StopReason(str, enum.Enum):
@@ -68,6 +69,10 @@ class GenerationSettings:
         """Whether decoding takes the likeliest token at each step."""
         return self.temperature == 0
 
+    def to_dict(self) -> dict[str, object]:
+        """Returns the settings as JSON-ready data (how the store records them)."""
+        return {**dataclasses.asdict(self), "stop_sequences": list(self.stop_sequences)}
+
 
 @dataclasses.dataclass(frozen=True)
 class GeneratedToken:
@@ -78,6 +83,10 @@ class GeneratedToken:
     start: int
     end: int
     logprob: float
+
+    def to_dict(self) -> dict[str, object]:
+        """Returns the token as JSON-ready data (how the store records it)."""
+        return {"id": self.id, "text": self.text, "start": self.start, "end": self.end, "logprob": self.logprob}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +108,22 @@ class Completion:
     tokens: tuple[GeneratedToken, ...]
     stop_reason: StopReason
     timings: dict[str, float]
+
+
+def chosen_stop_sequences(defaults: Sequence[str], *, blank_line: bool, extra: str = "") -> tuple[str, ...]:
+    """Combines a version's stop sequences with a user's choices.
+
+    Args:
+        defaults: the version's stop sequences.
+        blank_line: whether to stop at a blank line (listed first when kept).
+        extra: one more stop text; empty for none.
+
+    Returns:
+        The stop sequences, blank line first, then the other defaults, then `extra`.
+    """
+    return tuple(
+        [BLANK_LINE] * blank_line + [stop for stop in defaults if stop != BLANK_LINE] + [extra] * bool(extra)
+    )
 
 
 def find_stop(text: str, stop_sequences: Sequence[str]) -> int | None:

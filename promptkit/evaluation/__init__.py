@@ -9,10 +9,11 @@ Public API:
     outcome_likelihoods(scorer, prefixes, candidates) -> list[dict[str, float]]
     classifier_metrics(acceptable, likelihoods, *, labels) -> ClassifierMetrics
     agreement_rate(outcomes) -> float | None
+    matrix_from_runs(family, runs) -> MatrixResult; save_completion(store, *, ...); RecordingSink(store)
     summary_figure(result) -> plotly Figure; render_report(result, ...) -> HTML text
 """
 
-from promptkit.evaluation.checks import CheckResult, find_line, run_checks
+from promptkit.evaluation.checks import CheckResult, find_line, line_of_interest, run_checks
 from promptkit.evaluation.matrix import RunSink, run_matrix, version_settings
 from promptkit.evaluation.outcomes import (
     ClassifierMetrics,
@@ -23,6 +24,7 @@ from promptkit.evaluation.outcomes import (
     outcome_prefix,
 )
 from promptkit.evaluation.results import Cell, MatrixResult, VersionSummary
+from promptkit.evaluation.runs import RecordingSink, matrix_from_runs, save_completion
 from promptkit.evaluation.stability import agreement_rate, sample_outcome
 
 __all__ = [
@@ -30,17 +32,21 @@ __all__ = [
     "CheckResult",
     "ClassifierMetrics",
     "MatrixResult",
+    "RecordingSink",
     "RunSink",
     "Scorer",
     "VersionSummary",
     "agreement_rate",
     "classifier_metrics",
     "find_line",
+    "line_of_interest",
+    "matrix_from_runs",
     "normalise",
     "outcome_likelihoods",
     "outcome_prefix",
     "run_checks",
     "run_matrix",
     "sample_outcome",
+    "save_completion",
     "version_settings",
 ]

@@ -12,7 +12,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
-from promptkit.templates import Expectation
+from promptkit.templates import Expectation, TestCase
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +50,22 @@ def find_line(text: str, line: str) -> str | None:
         stripped = candidate.strip()
         if stripped.startswith(line):
             return stripped[len(line) :].strip()
+    return None
+
+
+def line_of_interest(cases: Sequence[TestCase]) -> str | None:
+    """Returns the output line a family's test cases check (e.g. 'Recommendation:').
+
+    Args:
+        cases: the family's test cases.
+
+    Returns:
+        The first case's expected line, skipping cases that name none; None
+        when no case names one.
+    """
+    for case in cases:
+        if case.expect is not None and case.expect.line:
+            return case.expect.line
     return None
 
 

@@ -140,6 +140,21 @@ def write_report(
     path.write_text(render_report(result, salience_figures=salience_figures, title=title), encoding="utf-8")
 
 
+def add_section(report: str, section: str) -> str:
+    """Inserts an HTML section at the end of a report's body.
+
+    Args:
+        report: a page, e.g. from `render_report`.
+        section: HTML to add (already escaped).
+
+    Returns:
+        The page with `section` just before its closing `</body>`, or at the
+        very end when it has none.
+    """
+    index = report.lower().rfind("</body>")
+    return report + section if index < 0 else report[:index] + section + report[index:]
+
+
 def render_diff(spans: list[DiffSpan]) -> Markup:
     """Diff spans as escaped text with `<ins>` / `<del>` marks."""
     parts = []

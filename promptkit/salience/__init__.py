@@ -18,11 +18,22 @@ from promptkit.salience.export import segments_csv, to_dict, to_json, tokens_csv
 from promptkit.salience.figures import ab_figure, part_shift_table, text_heatmap, top_segments_figure
 from promptkit.salience.methods import Method, MethodOutput, get_method, method_names, register_method
 from promptkit.salience.segmentation import GRANULARITIES, Segment, assign_tokens, segment_text
-from promptkit.salience.targets import CharRange, LinePrefix, Selection, TokenRange, WholeTarget
+from promptkit.salience.targets import (
+    WHOLE_COMPLETION,
+    CharRange,
+    LinePrefix,
+    Selection,
+    TokenRange,
+    WholeTarget,
+    completion_lines,
+    default_line,
+    line_selection,
+)
 
 __all__ = [
     "AGGREGATIONS",
     "GRANULARITIES",
+    "WHOLE_COMPLETION",
     "CharRange",
     "LinePrefix",
     "Method",
@@ -38,7 +49,10 @@ __all__ = [
     "ab_figure",
     "aggregate",
     "assign_tokens",
+    "completion_lines",
+    "default_line",
     "get_method",
+    "line_selection",
     "method_names",
     "part_shift_table",
     "register_method",

@@ -133,3 +133,68 @@ def select_tokens(target: str, target_tokens: Sequence[TokenLike], selection: Se
     if not picked:
         raise SalienceError("The selected characters contain no target token.")
     return picked[0], picked[-1] + 1
+
+
+# The choice that stands for the whole completion in a list of its lines.
+WHOLE_COMPLETION = "(the whole completion)"
+
+
+def completion_lines(completion: str) -> list[tuple[str, int, int]]:
+    """Lists the non-blank lines of a completion.
+
+    Args:
+        completion: the text.
+
+    Returns:
+        `(text, start, end)` per line: the line without surrounding
+        whitespace, and its character offsets into `completion`.
+    """
+    lines, offset = [], 0
+    for raw in completion.splitlines(keepends=True):
+        text = raw.rstrip("\r\n")
+        if text.strip():
+            lead = len(text) - len(text.lstrip())
+            lines.append((text.strip(), offset + lead, offset + len(text.rstrip())))
+        offset += len(raw)
+    return lines
+
+
+def line_selection(completion: str, choice: str, *, prefix: str | None) -> Selection:
+    """The selection for a line of `completion` picked by its text.
+
+    A line that starts with the line of interest (e.g. 'Recommendation:') is
+    selected by that prefix, so the prefix itself is not part of the target;
+    other lines by their character range.
+
+    Args:
+        completion: the target text.
+        choice: a line's text as `completion_lines` gives it, or `WHOLE_COMPLETION`.
+        prefix: the family's line of interest, if any.
+
+    Returns:
+        A `LinePrefix`, a `CharRange`, or `WholeTarget` (also when no line matches).
+    """
+    if choice == WHOLE_COMPLETION:
+        return WholeTarget()
+    for text, start, end in completion_lines(completion):
+        if text == choice:
+            if prefix and text.startswith(prefix) and text[len(prefix) :].strip():
+                return LinePrefix(prefix)
+            return CharRange(start, end)
+    return WholeTarget()
+
+
+def default_line(completion: str, *, prefix: str | None) -> str:
+    """The line to explain first: the first one starting with `prefix`, else the whole completion.
+
+    Args:
+        completion: the target text.
+        prefix: the family's line of interest, if any.
+
+    Returns:
+        A line's text as `completion_lines` gives it, or `WHOLE_COMPLETION`.
+    """
+    for text, _, _ in completion_lines(completion):
+        if prefix and text.startswith(prefix):
+            return text
+    return WHOLE_COMPLETION

@@ -146,6 +146,15 @@ class ActivityMixin:
 
         return self._read(work)
 
+    def list_models(self) -> list[str]:
+        """Returns the names of the models that made any run, sorted."""
+
+        def work(session: Session) -> list[str]:
+            # Sorted here, not in SQL, so the order does not depend on the database's collation.
+            return sorted(session.scalars(select(RunRow.model).distinct()))
+
+        return self._read(work)
+
     def get_salience(self, *, run_id: int, target_start: int, target_end: int, method: str) -> SalienceRecord | None:
         """Returns stored salience for a run, target span and method, or None."""
 

@@ -74,6 +74,23 @@ class FamilyRecord:
 
 
 @dataclass(frozen=True)
+class StoredToken:
+    """A generated token read back from a run (the fields of `GeneratedToken` it was saved from).
+
+    Attributes:
+        text: The token's text.
+        start: Offset in the completion where it starts (0 when not recorded).
+        end: Offset where it ends (0 when not recorded).
+        logprob: Its log-probability, if recorded.
+    """
+
+    text: str
+    start: int
+    end: int
+    logprob: float | None
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One stored generation.
 
@@ -110,6 +127,14 @@ class RunRecord:
     timings: Mapping[str, Any]
     error: str | None
     created_at: datetime
+
+    def stored_tokens(self) -> list[StoredToken]:
+        """Returns the run's tokens as `StoredToken`s, skipping entries that are not objects."""
+        return [
+            StoredToken(item.get("text", ""), item.get("start", 0), item.get("end", 0), item.get("logprob"))
+            for item in (self.tokens or [])
+            if isinstance(item, dict)
+        ]
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,17 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from promptkit.errors import StoreError
+from promptkit.errors import PromptkitError, StoreError
 from promptkit.store import queries
 from promptkit.store.activity import ActivityMixin
 from promptkit.store.engine import connect, redacted, resolve_url, write_begin
-from promptkit.store.records import FamilyRecord, ImportReport, VersionRecord
+from promptkit.store.records import FamilyRecord, ImportReport, RunRecord, VersionRecord
 from promptkit.store.schema import FamilyRow, VersionRow
 from promptkit.store.sync import as_library_family, import_families
 from promptkit.templates.library import dump_family, load_library
 from promptkit.templates.models import GenerationDefaults, TestCase
-from promptkit.templates.rendering import detect_variables
+from promptkit.templates.parts import TemplatePart
+from promptkit.templates.rendering import detect_variables, render_template
 
 T = TypeVar("T")
 _ATTEMPTS = 8
@@ -215,6 +216,23 @@ class Store(ActivityMixin):
                 return case
         known = ", ".join(case.id for case in record.cases) or "none"
         raise StoreError(f"family {family!r} has no test case {case_id!r}; known cases: {known}.")
+
+    def template_parts(self, *, run: RunRecord) -> tuple[TemplatePart, ...]:
+        """Returns the template parts of a run's prompt, rebuilt from its version and values.
+
+        Args:
+            run: a stored run.
+
+        Returns:
+            The parts in order, or none when the version no longer renders
+            to exactly the run's prompt (the parts are optional everywhere).
+        """
+        try:
+            version = self.get_version(family=run.family, version=run.version)
+            rendered = render_template(version.text, run.variables)
+        except PromptkitError:
+            return ()
+        return rendered.parts if rendered.text == run.prompt else ()
 
     def import_library(self, *, templates_dir: Path) -> ImportReport:
         """Imports a folder of YAML families; idempotent (see `promptkit.store.sync`).

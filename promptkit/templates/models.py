@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -175,6 +175,10 @@ class Version:
             "generation": self.generation.to_dict(),
             "text": self.text,
         }
+
+    def with_max_new_tokens(self, max_new_tokens: int) -> Version:
+        """Returns a copy whose generation defaults ask for `max_new_tokens`."""
+        return replace(self, generation=replace(self.generation, max_new_tokens=max_new_tokens))
 
 
 @dataclass(frozen=True)

@@ -145,3 +145,10 @@ def test_classifier_metrics_on_a_labelled_set() -> None:
 
 def test_macro_f1_ignores_absent_classes() -> None:
     assert macro_f1(np.array([[2, 0, 0], [0, 2, 0], [0, 0, 0]])) == 1.0
+
+
+def test_line_of_interest_is_the_first_case_line(mini_family) -> None:
+    from promptkit.evaluation.checks import line_of_interest
+
+    assert line_of_interest(mini_family.cases) == "Recommendation:"
+    assert line_of_interest(()) is None

@@ -189,3 +189,30 @@ def test_unusable_urls_give_store_errors(url: str, phrase: str) -> None:
     with pytest.raises(StoreError, match=phrase) as caught:
         Store.open(url=url)
     assert "secret" not in str(caught.value)
+
+
+def test_list_models_is_distinct_and_sorted(store: Store, family: str) -> None:
+    assert store.list_models() == []
+    for model in ("zeta", "alpha", "zeta", "Beta"):
+        store.add_run(**run_kwargs(model=model))
+    assert store.list_models() == ["Beta", "alpha", "zeta"]
+
+
+def test_template_parts_rebuild_the_prompt_or_are_empty(store: Store, family: str) -> None:
+    run = store.add_run(**run_kwargs())
+    parts = store.template_parts(run=run)
+    assert [(part.start, part.end) for part in parts][-1][1] == len(run.prompt)
+    assert [(p.kind, run.prompt[p.start : p.end]) for p in parts if p.kind == "variable"] == [("variable", "why")]
+    # A prompt the version no longer renders to, or values it cannot render, give no parts.
+    assert store.template_parts(run=store.add_run(**run_kwargs(prompt="Q: edited\nA:"))) == ()
+    assert store.template_parts(run=store.add_run(**run_kwargs(variables={}))) == ()
+
+
+def test_stored_tokens_read_back_what_was_saved(store: Store, family: str) -> None:
+    tokens = [{"id": 5, "text": " bec", "start": 0, "end": 4, "logprob": -0.5}, {"text": "ause"}, "junk"]
+    run = store.add_run(**run_kwargs(tokens=tokens))
+    assert [(t.text, t.start, t.end, t.logprob) for t in run.stored_tokens()] == [
+        (" bec", 0, 4, -0.5),
+        ("ause", 0, 0, None),
+    ]
+    assert store.add_run(**run_kwargs(tokens=[])).stored_tokens() == []

@@ -114,3 +114,13 @@ def test_expectations_check_the_named_line() -> None:
     ]
     assert expect.check("no recommendation") == ["no output line starts with 'Recommendation:'"]
     assert Expectation(contains=("Transocean",)).check("TRANSOCEAN merges") == []
+
+
+def test_version_with_max_new_tokens_changes_only_that() -> None:
+    from promptkit.templates import GenerationDefaults, Version
+
+    version = Version(number=2, text="t", label="x", generation=GenerationDefaults(max_new_tokens=8, stop_sequences=("\n",)))
+    changed = version.with_max_new_tokens(32)
+    assert changed.generation == GenerationDefaults(max_new_tokens=32, stop_sequences=("\n",))
+    assert (changed.number, changed.text, changed.label) == (2, "t", "x")
+    assert version.generation.max_new_tokens == 8

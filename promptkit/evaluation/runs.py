@@ -1,0 +1,143 @@
+"""Comparisons and stored runs: saving a completion, remembering run ids, a matrix rebuilt from runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from promptkit.evaluation.checks import run_checks
+from promptkit.evaluation.matrix import RunSink
+from promptkit.evaluation.results import Cell, MatrixResult, summarise
+from promptkit.generation import Completion, GenerationSettings
+
+if TYPE_CHECKING:  # for type hints only: the evaluation works without a store.
+    from promptkit.store.records import FamilyRecord, RunRecord
+
+# More versions than this side by side make the report hard to read.
+MAX_REPORT_VERSIONS = 4
+
+
+def save_completion(
+    store: RunSink,
+    *,
+    family: str,
+    version: int,
+    model: str,
+    completion: Completion,
+    values: Mapping[str, str],
+    settings: GenerationSettings,
+    case_id: str | None,
+) -> Any:
+    """Saves one completion as a run.
+
+    Args:
+        store: where runs go, e.g. `promptkit.store.Store`.
+        family: the family's name.
+        version: the version number the prompt was rendered from.
+        model: the model's name.
+        completion: what the model generated.
+        values: the values the prompt was rendered with.
+        settings: the settings it was generated with.
+        case_id: the test case the values came from, if any.
+
+    Returns:
+        What `store.add_run` returns (a `RunRecord` for the store).
+    """
+    return store.add_run(
+        family=family,
+        version=version,
+        model=model,
+        prompt=completion.prompt,
+        completion=completion.text,
+        variables=dict(values),
+        generation=settings.to_dict(),
+        seed=settings.seed if not settings.greedy else None,
+        tokens=[token.to_dict() for token in completion.tokens],
+        stop_reason=completion.stop_reason.value,
+        timings=completion.timings,
+        case_id=case_id,
+    )
+
+
+class RecordingSink:
+    """Forwards runs to a store and remembers their ids by (version, prompt).
+
+    `run_matrix` saves each cell but returns no run ids; a caller that wants
+    to open a cell's run later (e.g. in the Salience page) looks it up here.
+
+    Args:
+        store: where the runs go, e.g. `promptkit.store.Store`.
+    """
+
+    def __init__(self, store: RunSink) -> None:
+        self.store = store
+        self.run_ids: dict[tuple[int, str], int] = {}
+
+    def add_run(self, **fields: Any) -> Any:
+        """Saves a run through the store and records its id.
+
+        Args:
+            **fields: the arguments of `RunSink.add_run`.
+
+        Returns:
+            The store's record of the run.
+        """
+        record = self.store.add_run(**fields)
+        self.run_ids[(int(fields["version"]), fields["prompt"])] = record.id
+        return record
+
+
+def matrix_from_runs(
+    family: FamilyRecord, runs: Sequence[RunRecord], *, max_versions: int = MAX_REPORT_VERSIONS
+) -> MatrixResult:
+    """Rebuilds a comparison from the newest stored run of each (version, case).
+
+    Args:
+        family: the stored family the runs belong to.
+        runs: its runs, in any order; runs without a test case, or of a case
+            or version the family lacks, are left out.
+        max_versions: keep only this many versions, the newest.
+
+    Returns:
+        The matrix, with the checks run again on the stored completions; a
+        (version, case) pair without a run is a cell with the error
+        "not run yet".
+    """
+    cases = {case.id: case for case in family.cases}
+    versions = {version.number: version for version in family.versions}
+    newest: dict[tuple[int, str], RunRecord] = {}
+    for run in sorted(runs, key=lambda r: r.id):
+        if run.case_id in cases and run.version in versions:
+            newest[(run.version, run.case_id)] = run
+    numbers = sorted({number for number, _ in newest})[-max_versions:]
+    case_ids = [case_id for case_id in cases if any((n, case_id) in newest for n in numbers)]
+    cells = []
+    for number in numbers:
+        for case_id in case_ids:
+            found = newest.get((number, case_id))
+            if found is None:
+                cells.append(Cell(version=number, case=case_id, prompt=None, error="not run yet"))
+                continue
+            expect = cases[case_id].expect
+            checks = tuple(run_checks(expect, prompt=found.prompt, completion=found.completion)) if expect else ()
+            cells.append(
+                Cell(
+                    version=number,
+                    case=case_id,
+                    prompt=found.prompt,
+                    completion=found.completion,
+                    checks=checks,
+                    acceptable=tuple(expect.labels) if expect else (),
+                    error=found.error,
+                )
+            )
+    labels = tuple(family.candidate_labels)
+    return MatrixResult(
+        model=", ".join(sorted({run.model for run in newest.values()})),
+        family=family.name,
+        versions=tuple(versions[n].as_version() for n in numbers),
+        cases=tuple(cases[c] for c in case_ids),
+        cells=tuple(cells),
+        summary={n: summarise([c for c in cells if c.version == n], labels=labels) for n in numbers},
+        labels=labels,
+    )

@@ -1,0 +1,147 @@
+"""Small HTML snippets and labels the dashboard shows: shaded tokens, diffs, text boxes, reviews.
+
+Every piece of user text (completions, prompts, comments, names) is
+HTML-escaped here, so callers can hand the result to an HTML renderer as is.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # for type hints only: drawing a label needs no store.
+    from promptkit.diff import DiffSpan
+    from promptkit.store.records import ReviewRecord, RunRecord, VersionRecord
+    from promptkit.templates import Version
+
+# Insertions green, deletions red and struck through.
+_DIFF_STYLES = {
+    "insert": ("ins", "background:#c8f7c5;text-decoration:none;"),
+    "delete": ("del", "background:#f9c6c6;text-decoration:line-through;"),
+}
+
+
+class ShadedToken(Protocol):
+    """A token's text and log-probability, e.g. `GeneratedToken` or `StoredToken`."""
+
+    text: str
+    logprob: float | None
+
+
+def token_shading_html(tokens: Sequence[ShadedToken]) -> str:
+    """Renders tokens shaded by probability (darker = less likely); hovering shows p.
+
+    Args:
+        tokens: the tokens in order; one without a log-probability counts as certain.
+
+    Returns:
+        One `<div>` of `<span>`s, line breaks shown as `↵`.
+    """
+    pieces = []
+    for token in tokens:
+        probability = math.exp(token.logprob) if token.logprob is not None else 1.0
+        alpha = 0.65 * (1.0 - probability)
+        text = html.escape(token.text).replace("\n", "↵<br>")
+        pieces.append(
+            f'<span title="p = {probability:.3f}" style="background: rgba(230, 120, 30, {alpha:.2f}); '
+            f'border-radius: 3px; padding: 1px 0;">{text}</span>'
+        )
+    return (
+        '<div style="font-family: monospace; white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.9;">'
+        + "".join(pieces)
+        + "</div>"
+    )
+
+
+def diff_html(spans: Sequence[DiffSpan]) -> str:
+    """Renders diff spans: insertions as green `<ins>`, deletions as red, struck `<del>`.
+
+    Args:
+        spans: from `promptkit.diff.diff_texts`.
+
+    Returns:
+        One `<div>`, line breaks as `<br>`.
+    """
+    pieces = []
+    for span in spans:
+        escaped = html.escape(span.text).replace("\n", "<br>")
+        if span.op in _DIFF_STYLES:
+            tag, style = _DIFF_STYLES[span.op]
+            pieces.append(f'<{tag} style="{style}">{escaped}</{tag}>')
+        else:
+            pieces.append(escaped)
+    return '<div style="white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.6;">' + "".join(pieces) + "</div>"
+
+
+def pre_html(text: str) -> str:
+    """Renders plain text in a grey box, whitespace kept.
+
+    Args:
+        text: any text.
+
+    Returns:
+        One `<div>` holding the escaped text.
+    """
+    return (
+        '<div style="white-space: pre-wrap; overflow-wrap: anywhere; font-family: monospace; background: #f6f6f9; '
+        'padding: 0.6em; border-radius: 6px;">' + html.escape(text) + "</div>"
+    )
+
+
+def version_label(version: Version | VersionRecord) -> str:
+    """Returns a version's name for menus, e.g. 'v2 · fewshot-fixed' (or 'v2' without a label).
+
+    Args:
+        version: a library or a stored version.
+
+    Returns:
+        The label text (plain, not escaped).
+    """
+    return f"v{version.number}" + (f" · {version.label}" if version.label else "")
+
+
+def run_label(run: RunRecord) -> str:
+    """Returns a run's name for menus, e.g. '#12 · menu-analysis v2 · quiche-cant-eat-eggs · 2025-01-31 14:02'.
+
+    Args:
+        run: a stored run.
+
+    Returns:
+        The label text (plain, not escaped); runs without a case say 'own values'.
+    """
+    when = run.created_at.strftime("%Y-%m-%d %H:%M") if run.created_at else ""
+    case = run.case_id or "own values"
+    return f"#{run.id} · {run.family} v{run.version} · {case} · {when}"
+
+
+def reviews_html(reviews: Sequence[ReviewRecord], runs_by_id: Mapping[int, RunRecord]) -> str:
+    """Renders reviewers' notes as an HTML `<section id="reviews">` table.
+
+    Args:
+        reviews: the reviews, in the order to show.
+        runs_by_id: runs a review may be about, named by `run_label` when found.
+
+    Returns:
+        The section; all user text escaped, comments' line breaks as `<br>`.
+    """
+    rows = []
+    for review in reviews:
+        run = runs_by_id.get(review.run_id) if review.run_id is not None else None
+        subject = run_label(run) if run is not None else (review.subject or f"run #{review.run_id}")
+        rows.append(
+            "<tr><td>{}</td><td>{}</td><td><b>{}</b></td><td>{}</td><td>{}</td></tr>".format(
+                html.escape(review.created_at.strftime("%Y-%m-%d %H:%M")),
+                html.escape(subject),
+                html.escape(review.verdict),
+                html.escape(review.comment).replace("\n", "<br>"),
+                html.escape(review.reviewer),
+            )
+        )
+    body = "".join(rows) or '<tr><td colspan="5">No reviews yet.</td></tr>'
+    return (
+        '<section id="reviews"><h2>Reviewers\' notes</h2><table border="1" cellpadding="4" '
+        'style="border-collapse:collapse"><tr><th>When</th><th>About</th><th>Verdict</th>'
+        f"<th>Comment</th><th>Reviewer</th></tr>{body}</table></section>"
+    )
