@@ -5,9 +5,10 @@ import streamlit as st
 
 import ui_glue as ui
 from promptkit.diff import diff_texts
-from promptkit.evaluation import find_line, run_matrix
+from promptkit.evaluation import RecordingSink, find_line, line_of_interest, run_matrix
 from promptkit.evaluation.checks import output_text
 from promptkit.evaluation.figures import summary_figure
+from promptkit.presentation import diff_html, pre_html, version_label
 
 ui.ensure_frame()
 st.title("Compare versions")
@@ -40,7 +41,7 @@ with st.form("compare_form"):
         "Versions (2 to 4; the first is the baseline)",
         list(versions),
         default=default_versions,
-        format_func=lambda n: ui.version_label(versions[n]),
+        format_func=lambda n: version_label(versions[n]),
         max_selections=4,
         key=f"pk_cmp_versions::{family_name}",
     )
@@ -73,11 +74,11 @@ if run:
         with ui.guard():
             total = len(chosen_versions) * len(chosen_cases)
             bar = st.progress(0.0, text=f"Generating {total} completions in batches…")
-            sink = ui.RecordingSink(store)
+            sink = RecordingSink(store)
             result = run_matrix(
                 model,
                 family,
-                versions=[ui.with_max_new_tokens(versions[n].as_version(), int(max_new_tokens)) for n in chosen_versions],
+                versions=[versions[n].as_version().with_max_new_tokens(int(max_new_tokens)) for n in chosen_versions],
                 cases=[cases[c] for c in chosen_cases],
                 progress=lambda done, all_: bar.progress(
                     done / max(all_, 1), text=f"{done} of {all_} completions done"
@@ -93,9 +94,9 @@ if stored is None or stored[0].family != family_name:
     st.stop()
 
 result, run_ids = stored
-line = ui.line_of_interest(family)
+line = line_of_interest(family.cases)
 baseline = result.versions[0]
-names_by_number = {version.number: ui.version_label(version) for version in result.versions}
+names_by_number = {version.number: version_label(version) for version in result.versions}
 
 # --- Summary over cases ------------------------------------------------------------
 st.subheader("Summary")
@@ -134,9 +135,9 @@ for case in result.cases:
                 st.error(cell.error)
                 continue
             if version is baseline:
-                st.html(ui.pre_html(cell.completion))
+                st.html(pre_html(cell.completion))
             else:
-                st.html(ui.diff_html(diff_texts(base_cell.completion, cell.completion)))
+                st.html(diff_html(diff_texts(base_cell.completion, cell.completion)))
             for check in cell.checks:
                 st.caption(("✓ " if check.passed else "✗ ") + check.name)
             run_id = run_ids.get((version.number, cell.prompt or ""))
@@ -153,4 +154,4 @@ for version in result.versions[1:]:
     with st.expander(f"{names_by_number[version.number]} vs {names_by_number[baseline.number]}"):
         if version.note:
             st.caption(f"Note: {version.note}")
-        st.html(ui.diff_html(diff_texts(baseline.text, version.text)))
+        st.html(diff_html(diff_texts(baseline.text, version.text)))

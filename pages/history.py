@@ -4,7 +4,9 @@ import pandas as pd
 import streamlit as st
 
 import ui_glue as ui
-from promptkit.evaluation.report import render_report
+from promptkit.evaluation import matrix_from_runs
+from promptkit.evaluation.report import add_section, render_report
+from promptkit.presentation import pre_html, reviews_html, run_label, version_label
 from promptkit.store.records import VERDICTS
 
 ui.ensure_frame()
@@ -32,16 +34,14 @@ family = families.get(family_name)
 version = columns[1].selectbox(
     "Version",
     [ALL, *(v.number for v in family.versions)] if family else [ALL],
-    format_func=lambda n: n if n == ALL else ui.version_label(next(v for v in family.versions if v.number == n)),
+    format_func=lambda n: n if n == ALL else version_label(next(v for v in family.versions if v.number == n)),
     key=f"pk_hist_version::{family_name}",
 )
 case_id = columns[2].selectbox(
     "Test case", [ALL, *(c.id for c in family.cases)] if family else [ALL], key=f"pk_hist_case::{family_name}"
 )
 try:
-    all_runs = store.list_runs(limit=1000)
-    models = sorted({run.model for run in all_runs})
-    model = columns[3].selectbox("Model", [ALL, *models], key="pk_hist_model")
+    model = columns[3].selectbox("Model", [ALL, *store.list_models()], key="pk_hist_model")
     runs = store.list_runs(
         family=family.name if family else None,
         version=None if version == ALL else version,
@@ -85,7 +85,7 @@ ids = list(runs_by_id)
 if st.session_state.get("pk_hist_run") not in runs_by_id:
     st.session_state["pk_hist_run"] = ids[0]
 run_id = st.selectbox(
-    "Open a run", ids, format_func=lambda i: ui.run_label(runs_by_id[i]), key="pk_hist_run"
+    "Open a run", ids, format_func=lambda i: run_label(runs_by_id[i]), key="pk_hist_run"
 )
 run = runs_by_id[run_id]
 left, right = st.columns([3, 2])
@@ -93,9 +93,9 @@ with left:
     st.markdown("**Completion**")
     if run.error:
         st.warning(run.error)
-    st.html(ui.pre_html(run.completion or "(empty)"))
+    st.html(pre_html(run.completion or "(empty)"))
     with st.expander("The prompt the model saw"):
-        st.html(ui.pre_html(run.prompt))
+        st.html(pre_html(run.prompt))
     if st.button("Explain this run (Salience)", key="pk_hist_to_salience", icon=":material/insights:"):
         st.session_state[ui.KEY_SALIENCE_RUN] = run.id
         st.switch_page("pages/salience.py")
@@ -139,11 +139,11 @@ else:
         if not family_runs:
             st.caption("The report covers runs of test cases; none match the filters yet.")
         else:
-            result = ui.matrix_from_runs(family, family_runs)
+            result = matrix_from_runs(family, family_runs)
             report = render_report(result, title=f"{family.name}: versions, cases and reviews")
             in_report = {r.id: r for r in family_runs}
-            report = ui.add_section(
-                report, ui.reviews_html([r for r in reviews if r.run_id in in_report], in_report)
+            report = add_section(
+                report, reviews_html([r for r in reviews if r.run_id in in_report], in_report)
             )
             st.download_button(
                 "Download report (HTML)",

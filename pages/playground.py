@@ -3,6 +3,8 @@
 import streamlit as st
 
 import ui_glue as ui
+from promptkit.evaluation import save_completion
+from promptkit.presentation import pre_html, token_shading_html, version_label
 from promptkit.templates import detect_variables, render_template
 
 ui.ensure_frame()
@@ -45,7 +47,7 @@ if st.session_state.get(version_key) not in by_number:
     labelled = [v.number for v in family.versions if v.label == ui.DEFAULT_VERSION_LABEL]
     st.session_state[version_key] = labelled[0] if labelled else numbers[-1]
 number = middle.selectbox(
-    "Version", numbers, format_func=lambda n: ui.version_label(by_number[n]), key=version_key
+    "Version", numbers, format_func=lambda n: version_label(by_number[n]), key=version_key
 )
 version = by_number[number]
 if version.note:
@@ -178,11 +180,11 @@ if generate:
                 completion = model.generate([rendered.text], settings=settings)[0]
             case = cases.get(st.session_state[case_key])
             same_values = case is not None and all(case.values.get(k) == v for k, v in values.items())
-            run = ui.save_completion(
+            run = save_completion(
                 store,
                 family=family_name,
                 version=run_version,
-                model=model,
+                model=model.info.name,
                 completion=completion,
                 values=values,
                 settings=settings,
@@ -206,12 +208,12 @@ if last_run_id is not None:
         if not run.completion.strip():
             st.warning("The model produced no text before stopping. Try more new tokens or another stop text.")
         if st.session_state.get("pk_shade", True) and run.tokens:
-            st.html(ui.token_shading_html(ui.stored_tokens(run)))
+            st.html(token_shading_html(run.stored_tokens()))
             st.caption("Darker = the model was less sure of that word. Hover for its probability.")
         else:
-            st.html(ui.pre_html(run.completion))
+            st.html(pre_html(run.completion))
         with st.expander("The prompt the model saw"):
-            st.html(ui.pre_html(run.prompt))
+            st.html(pre_html(run.prompt))
         if st.button("Explain this completion (Salience)", key="pk_to_salience", icon=":material/insights:"):
             st.session_state[ui.KEY_SALIENCE_RUN] = run.id
             st.switch_page("pages/salience.py")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from apphelpers import button, no_errors, open_page
 
-import ui_glue
-from promptkit.evaluation.report import render_report
+from promptkit.evaluation import matrix_from_runs
+from promptkit.evaluation.report import add_section, render_report
+from promptkit.presentation import reviews_html
 from promptkit.store import Store
 from promptkit.templates import default_templates_dir, render_template
 
@@ -80,11 +81,9 @@ def test_report_has_diffs_and_escaped_reviews(app_env):
         family = store.get_family(name="menu-analysis")
         runs = store.list_runs(family="menu-analysis")
         reviews = store.list_reviews()
-    result = ui_glue.matrix_from_runs(family, runs)
+    result = matrix_from_runs(family, runs)
     assert [version.number for version in result.versions] == [1, 2]
-    report = ui_glue.add_section(
-        render_report(result), ui_glue.reviews_html(reviews, {run.id: run for run in runs})
-    )
+    report = add_section(render_report(result), reviews_html(reviews, {run.id: run for run in runs}))
     assert "<script>alert(1)</script>" not in report and "&lt;script&gt;alert(1)" in report
     assert "<img src=x" not in report and "&lt;img src=x onerror=alert(1)&gt;" in report
     assert report.index("Reviewers' notes") < report.lower().rindex("</body>")
