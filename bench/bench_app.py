@@ -1,6 +1,6 @@
 """Dashboard benchmark: startup to first completion, salience re-render, Compare run.
 
-    .venv/bin/python bench/bench_app.py [--skip-cold] [--out docs/benchmarks-app.md]
+    .venv/bin/python bench/bench_app.py [--skip-cold] [--out bench/results/app.md]
 
 Measures, with the real embedded Gemma 3 270M:
 - time from `streamlit run app.py` to the first completion shown in a
@@ -171,7 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-cold", action="store_true", help="skip the cold-cache startup (conversion)")
     parser.add_argument("--skip-browser", action="store_true", help="skip both startup measurements")
-    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks-app.md"))
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "app.md"))
     parser.add_argument(
         "--reuse-startup", action="store_true", help="reuse the startup numbers saved in bench/results/ by an earlier run"
     )
@@ -232,6 +232,7 @@ def main() -> None:
         "  token scores (the AppTests assert no gradient call happens).",
         "",
     ]
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
 
