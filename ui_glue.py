@@ -318,3 +318,48 @@ def salience_engine(model: Any) -> Any:
         if engine is None:
             engine = registry.engines[id(model)] = SalienceEngine(model)
     return engine
+
+
+_VERDICT_ICONS = {"good": ":material/thumb_up:", "bad": ":material/thumb_down:", "unsure": ":material/help:"}
+
+
+def review_panel(store: Any, *, reviews: list[Any], key: str, run_id: int | None = None, subject: str | None = None) -> None:
+    """Shows the reviews of one run or comparison and a form to add one.
+
+    Args:
+        store: the store to save to.
+        reviews: the reviews already given on this subject, oldest first.
+        key: distinguishes this panel's widgets from other panels'.
+        run_id: the run reviewed, or
+        subject: the comparison reviewed (`comparison_subject`).
+    """
+    from promptkit.store.records import VERDICTS
+
+    for review in reviews:
+        st.markdown(
+            f"{_VERDICT_ICONS.get(review.verdict, '')} **{review.verdict}** by {review.reviewer} · "
+            f"{review.created_at:%Y-%m-%d %H:%M}"
+        )
+        if review.comment:
+            st.text(review.comment)
+    if not reviews:
+        st.caption("No reviews yet.")
+    form_number = st.session_state.setdefault(f"pk_review_n::{key}", 0)  # A fresh form after each save.
+    with st.form(f"pk_review_form::{key}::{form_number}"):
+        verdict = st.radio("Your verdict", VERDICTS, index=None, horizontal=True, key=f"pk_verdict::{key}::{form_number}")
+        comment = st.text_area(
+            "Comment", key=f"pk_comment::{key}::{form_number}", placeholder="What is right or wrong with it?"
+        )
+        reviewer = st.text_input("Your name", value=st.session_state.get("pk_reviewer_name", ""))
+        submitted = st.form_submit_button("Save review", type="primary")
+    if submitted and verdict is None:
+        st.error("Pick a verdict (good, bad or unsure) before saving.")
+    elif submitted:
+        with guard():
+            st.session_state["pk_reviewer_name"] = reviewer
+            store.add_review(
+                run_id=run_id, subject=subject, verdict=verdict, comment=comment, reviewer=reviewer.strip() or "anonymous"
+            )
+            st.session_state[KEY_NOTICE] = f"Review saved for {f'run #{run_id}' if run_id is not None else 'this comparison'}."
+            st.session_state[f"pk_review_n::{key}"] = form_number + 1
+            st.rerun()

@@ -5,7 +5,7 @@ import streamlit as st
 
 import ui_glue as ui
 from promptkit.diff import diff_texts
-from promptkit.evaluation import RecordingSink, find_line, line_of_interest, run_matrix
+from promptkit.evaluation import RecordingSink, comparison_subject, find_line, line_of_interest, run_matrix
 from promptkit.evaluation.checks import output_text
 from promptkit.evaluation.figures import summary_figure
 from promptkit.presentation import diff_html, pre_html, version_label
@@ -17,6 +17,7 @@ st.caption(
     "pick is the baseline: the other completions show what changed against it "
     "(green = added, red = removed)."
 )
+ui.notice()
 
 model = ui.get_model()
 try:
@@ -155,3 +156,9 @@ for version in result.versions[1:]:
         if version.note:
             st.caption(f"Note: {version.note}")
         st.html(diff_html(diff_texts(baseline.text, version.text)))
+
+st.subheader("Your verdict on this comparison")
+st.caption("Did the change fix the problem, for the right reason, on every case? Reviews show up in History & review.")
+subject = comparison_subject(family.name, versions=[v.number for v in result.versions], case_ids=[c.id for c in result.cases])
+with ui.guard():
+    ui.review_panel(store, reviews=store.list_reviews(subject=subject), key="comparison", subject=subject)

@@ -7,7 +7,6 @@ import ui_glue as ui
 from promptkit.evaluation import matrix_from_runs
 from promptkit.evaluation.report import add_section, render_report
 from promptkit.presentation import pre_html, reviews_html, run_label, version_label
-from promptkit.store.records import VERDICTS
 
 ui.ensure_frame()
 st.title("History & review")
@@ -101,33 +100,9 @@ with left:
         st.switch_page("pages/salience.py")
 with right:
     st.markdown("**Reviews**")
-    run_reviews = [review for review in reviews if review.run_id == run.id]
-    for review in run_reviews:
-        icon = {"good": ":material/thumb_up:", "bad": ":material/thumb_down:", "unsure": ":material/help:"}.get(review.verdict, "")
-        st.markdown(f"{icon} **{review.verdict}** by {review.reviewer} · {review.created_at:%Y-%m-%d %H:%M}")
-        if review.comment:
-            st.text(review.comment)
-    if not run_reviews:
-        st.caption("No reviews yet.")
-    form_number = st.session_state.setdefault("pk_review_n", 0)  # a fresh form after each saved review
-    with st.form(f"pk_review_form::{form_number}"):
-        verdict = st.radio(
-            "Your verdict", VERDICTS, index=None, horizontal=True, key=f"pk_review_verdict::{form_number}"
-        )
-        comment = st.text_area(
-            "Comment", key=f"pk_review_comment::{form_number}", placeholder="What is right or wrong with it?"
-        )
-        reviewer = st.text_input("Your name", value=st.session_state.get("pk_reviewer_name", ""))
-        submitted = st.form_submit_button("Save review", type="primary")
-    if submitted and verdict is None:
-        st.error("Pick a verdict (good, bad or unsure) before saving.")
-    elif submitted:
-        with ui.guard():
-            st.session_state["pk_reviewer_name"] = reviewer
-            store.add_review(run_id=run.id, verdict=verdict, comment=comment, reviewer=reviewer.strip() or "anonymous")
-            st.session_state[ui.KEY_NOTICE] = f"Review saved for run #{run.id}."
-            st.session_state["pk_review_n"] = form_number + 1
-            st.rerun()
+    ui.review_panel(
+        store, reviews=[review for review in reviews if review.run_id == run.id], key="run", run_id=run.id
+    )
 
 # --- Report ---------------------------------------------------------------------------
 st.subheader("Report")

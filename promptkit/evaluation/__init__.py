@@ -24,7 +24,7 @@ from promptkit.evaluation.outcomes import (
     outcome_prefix,
 )
 from promptkit.evaluation.results import Cell, MatrixResult, VersionSummary
-from promptkit.evaluation.runs import RecordingSink, matrix_from_runs, save_completion
+from promptkit.evaluation.runs import RecordingSink, comparison_subject, matrix_from_runs, save_completion
 from promptkit.evaluation.stability import agreement_rate, sample_outcome
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "classifier_metrics",
     "find_line",
     "line_of_interest",
+    "comparison_subject",
     "matrix_from_runs",
     "normalise",
     "outcome_likelihoods",

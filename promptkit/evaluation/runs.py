@@ -141,3 +141,13 @@ def matrix_from_runs(
         summary={n: summarise([c for c in cells if c.version == n], labels=labels) for n in numbers},
         labels=labels,
     )
+
+
+def comparison_subject(family: str, *, versions: Sequence[int], case_ids: Sequence[str]) -> str:
+    """The review subject naming one comparison: family, versions and cases.
+
+    Reviews of the same versions over the same cases share the subject, so a
+    comparison run again later shows the verdicts already given on it.
+    """
+    version_part = ",".join(f"v{number}" for number in versions)
+    return f"compare {family} {version_part} over {', '.join(case_ids)}"

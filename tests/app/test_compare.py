@@ -45,3 +45,22 @@ def test_compare_needs_two_versions(small_library):
     button(at, "Run comparison").click()
     at.run()
     assert at.error and "at least two versions" in at.error[0].value
+
+
+def test_comparison_review_saved_and_shown_again(small_library):
+    at = open_page(COMPARE)
+    at.multiselect(key="pk_cmp_cases::tiny-menu").set_value(["quiche"])
+    at.number_input(key="pk_cmp_max_tokens").set_value(4)
+    button(at, "Run comparison").click()
+    at.run()
+    at.radio(key="pk_verdict::comparison::0").set_value("good")
+    at.text_area(key="pk_comment::comparison::0").set_value("v2 fixes the quiche case.")
+    next(item for item in at.text_input if item.label == "Your name").set_value("Lee")
+    button(at, "Save review").click()
+    at.run()
+    no_errors(at)
+    assert any("Review saved for this comparison" in item.value for item in at.success)
+    assert any("**good** by Lee" in item.value for item in at.markdown)
+    with Store.open() as store:
+        (review,) = store.list_reviews(subject="compare tiny-menu v1,v2,v3 over quiche")
+    assert (review.verdict, review.comment, review.run_id) == ("good", "v2 fixes the quiche case.", None)

@@ -41,8 +41,8 @@ def test_review_saved_and_shown(app_env):
     at.selectbox(key="pk_hist_family").set_value("menu-analysis").run()
     assert list(at.dataframe[0].value["Run"]) == [second, first]
     at.selectbox(key="pk_hist_run").set_value(first).run()
-    at.radio(key="pk_review_verdict::0").set_value("bad")
-    at.text_area(key="pk_review_comment::0").set_value("Copies the faulty first example.")
+    at.radio(key="pk_verdict::run::0").set_value("bad")
+    at.text_area(key="pk_comment::run::0").set_value("Copies the faulty first example.")
     next(item for item in at.text_input if item.label == "Your name").set_value("Ann")
     button(at, "Save review").click()
     at.run()
@@ -51,7 +51,7 @@ def test_review_saved_and_shown(app_env):
     assert any("**bad** by Ann" in item.value for item in at.markdown)
     assert any(item.value == "Copies the faulty first example." for item in at.text)
     assert at.dataframe[0].value.set_index("Run").loc[first, "Verdicts"] == "bad"
-    assert at.text_area(key="pk_review_comment::1").value == ""  # a fresh form after saving
+    assert at.text_area(key="pk_comment::run::1").value == ""  # a fresh form after saving
     assert next(item for item in at.text_input if item.label == "Your name").value == "Ann"  # name kept
     with Store.open() as store:
         (review,) = store.list_reviews(run_id=first)
@@ -92,10 +92,10 @@ def test_report_has_diffs_and_escaped_reviews(app_env):
 def test_review_needs_a_verdict(app_env):
     _seed_runs()
     at = open_page(HISTORY)
-    at.text_area(key="pk_review_comment::0").set_value("No verdict yet")
+    at.text_area(key="pk_comment::run::0").set_value("No verdict yet")
     button(at, "Save review").click()
     at.run()
     assert at.error and "Pick a verdict" in at.error[0].value
-    assert at.text_area(key="pk_review_comment::0").value == "No verdict yet"  # kept
+    assert at.text_area(key="pk_comment::run::0").value == "No verdict yet"  # kept
     with Store.open() as store:
         assert store.list_reviews() == []
