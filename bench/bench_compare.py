@@ -15,9 +15,12 @@ import argparse
 import datetime
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # Run as a script from anywhere.
 from promptkit.evaluation.matrix import run_matrix
 from promptkit.evaluation.outcomes import outcome_likelihoods, outcome_prefix
 from promptkit.models.loader import load_model

@@ -12,18 +12,21 @@ import json
 import platform
 import resource
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # Run as a script from anywhere.
 from promptkit.generation import GenerationSettings
 from promptkit.models.backend import keras_modules
 from promptkit.models.loader import load_model
 from promptkit.salience import SalienceEngine, TokenRange, WholeTarget
 
-EXAMPLES = Path("/work/shared/reference/lit_prompt_examples.jsonl")
+EXAMPLES = Path(__file__).resolve().parents[1] / "tests/models/data/codelab_prompts.jsonl"
 
 
 def best_of(function: Callable[[], object], repeats: int = 3) -> float:
