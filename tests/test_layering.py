@@ -15,6 +15,7 @@ PACKAGES = [
     "promptkit.salience",
     "promptkit.evaluation",
     "promptkit.diff",
+    "promptkit.presentation",
     "promptkit.cli",
 ]
 
