@@ -21,7 +21,7 @@ from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # Run as a script from anywhere.
-from promptkit.evaluation.matrix import run_matrix
+from promptkit.evaluation.matrix import DEFAULT_BATCH_SIZE, run_matrix
 from promptkit.evaluation.outcomes import outcome_likelihoods, outcome_prefix
 from promptkit.models.loader import load_model
 from promptkit.models.scoring import ContinuationScorer
@@ -39,6 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
     parser.add_argument("--out", type=Path, default=Path("bench/results/compare.md"))
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     args = parser.parse_args()
     family = load_family_file(default_templates_dir() / "menu-analysis.yaml")
     versions, cases = family.versions[:3], family.cases[:8]
@@ -48,9 +49,9 @@ def main() -> None:
         return run_matrix(model, family, versions=versions, cases=cases, batch_size=batch_size)
 
     # Warm-up: trace the compiled steps for both batch shapes.
-    run_matrix(model, family, versions=versions[:1], cases=cases[:8], batch_size=8)
+    run_matrix(model, family, versions=versions, cases=cases, batch_size=args.batch_size)
     run_matrix(model, family, versions=versions[:1], cases=cases[:1], batch_size=1)
-    batched_s, batched = _timed(lambda: matrix(8))
+    batched_s, batched = _timed(lambda: matrix(args.batch_size))
     single_s, single = _timed(lambda: matrix(1))
     same = sum(a.completion == b.completion for a, b in zip(batched.cells, single.cells))
 
@@ -72,7 +73,7 @@ def main() -> None:
         "",
         "| measurement | batched | one-by-one | ratio |",
         "| --- | --- | --- | --- |",
-        f"| matrix, 3 versions × 8 cases, greedy (batch 8) | {batched_s:.1f} s | {single_s:.1f} s | "
+        f"| matrix, 3 versions × 8 cases, greedy (batch {args.batch_size}) | {batched_s:.1f} s | {single_s:.1f} s | "
         f"{batched_s / single_s:.2f}× |",
         f"| outcome likelihoods, 4 candidates, 1 prefix | {scored_batched_s:.2f} s | {scored_single_s:.2f} s | "
         f"{scored_batched_s / scored_single_s:.2f}× |",

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import ui_glue as ui
-from promptkit.evaluation import matrix_from_runs
+from promptkit.evaluation import matrix_from_runs, reviews_of_family, stored_heatmaps
 from promptkit.evaluation.report import add_section, render_report
 from promptkit.presentation import pre_html, reviews_html, run_label, version_label
 
@@ -115,11 +115,11 @@ else:
             st.caption("The report covers runs of test cases; none match the filters yet.")
         else:
             result = matrix_from_runs(family, family_runs)
-            report = render_report(result, title=f"{family.name}: versions, cases and reviews")
             in_report = {r.id: r for r in family_runs}
-            report = add_section(
-                report, reviews_html([r for r in reviews if r.run_id in in_report], in_report)
-            )
+            heatmaps = stored_heatmaps(store, list(in_report.values()))
+            report = render_report(result, salience_figures=heatmaps, title=f"{family.name}: versions, cases and reviews")
+            notes = reviews_of_family(reviews, family=family.name, run_ids=list(in_report))
+            report = add_section(report, reviews_html(notes, in_report))
             st.download_button(
                 "Download report (HTML)",
                 data=report.encode("utf-8"),

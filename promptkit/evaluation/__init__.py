@@ -24,7 +24,7 @@ from promptkit.evaluation.outcomes import (
     outcome_prefix,
 )
 from promptkit.evaluation.results import Cell, MatrixResult, VersionSummary
-from promptkit.evaluation.runs import RecordingSink, comparison_subject, matrix_from_runs, save_completion
+from promptkit.evaluation.runs import RecordingSink, comparison_subject, matrix_from_runs, reviews_of_family, save_completion, stored_heatmaps
 from promptkit.evaluation.stability import agreement_rate, sample_outcome
 
 __all__ = [
@@ -48,6 +48,8 @@ __all__ = [
     "run_checks",
     "run_matrix",
     "sample_outcome",
+    "reviews_of_family",
     "save_completion",
+    "stored_heatmaps",
     "version_settings",
 ]

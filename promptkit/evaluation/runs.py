@@ -143,6 +143,9 @@ def matrix_from_runs(
     )
 
 
+_COMPARISON = "compare"  # First word of every comparison's review subject.
+
+
 def comparison_subject(family: str, *, versions: Sequence[int], case_ids: Sequence[str]) -> str:
     """The review subject naming one comparison: family, versions and cases.
 
@@ -150,4 +153,46 @@ def comparison_subject(family: str, *, versions: Sequence[int], case_ids: Sequen
     comparison run again later shows the verdicts already given on it.
     """
     version_part = ",".join(f"v{number}" for number in versions)
-    return f"compare {family} {version_part} over {', '.join(case_ids)}"
+    return f"{_COMPARISON} {family} {version_part} over {', '.join(case_ids)}"
+
+
+def stored_heatmaps(
+    store: Any, runs: Sequence[Any], *, granularity: str = "sentences", gain: float = 0.4
+) -> dict[str, Any]:
+    """Salience heatmaps of the runs' stored scores, for the HTML report.
+
+    Args:
+        store: a `promptkit.store.Store`.
+        runs: the runs the report covers.
+        granularity: how the heatmaps group tokens.
+        gain: colormap intensity, 0–1.
+
+    Returns:
+        Caption → Plotly heatmap, one per stored (run, target span, method),
+        in the order they were computed. Nothing is recomputed.
+    """
+    from promptkit.salience import SalienceResult, text_heatmap
+
+    by_id = {run.id: run for run in runs}
+    figures = {}
+    for record in store.list_salience(run_ids=list(by_id)):
+        run = by_id[record.run_id]
+        result = SalienceResult.from_token_scores(
+            model=run.model,
+            prompt=run.prompt,
+            target=run.completion,
+            method=record.method,
+            tokens=record.scores,
+            target_start=record.target_start,
+            target_end=record.target_end,
+        )
+        target = run.completion[record.target_start : record.target_end].strip()
+        caption = f"Run #{run.id} · v{run.version} · {run.case_id or 'ad hoc'} · {record.method} · explaining “{target}”"
+        figures[caption] = text_heatmap(result.segments(granularity), gain=gain)
+    return figures
+
+
+def reviews_of_family(reviews: Sequence[Any], *, family: str, run_ids: Sequence[int]) -> list[Any]:
+    """The reviews of the given runs and of comparisons within `family`."""
+    prefix = f"{_COMPARISON} {family} "
+    return [r for r in reviews if r.run_id in set(run_ids) or (r.subject or "").startswith(prefix)]

@@ -61,6 +61,43 @@ class SalienceResult:
     loss: float
     details: Mapping[str, float]
 
+    @classmethod
+    def from_token_scores(
+        cls, *, model: str, prompt: str, target: str, method: str, tokens: Sequence[Mapping[str, Any]], target_start: int, target_end: int
+    ) -> SalienceResult:
+        """Rebuilds a result from stored token scores (as `Store.put_salience` keeps them).
+
+        Args:
+            model: the model's name.
+            prompt: the prompt text.
+            target: the target text that followed it.
+            method: the method's name.
+            tokens: `{"text", "start", "end", "score"}` per token, offsets into
+                `prompt + target`.
+            target_start: start of the explained span, offset into `target`.
+            target_end: its end.
+
+        Returns:
+            A result whose `segments(...)` and figures work as for a fresh one.
+        """
+        scored = tuple(TokenScore(t["text"], int(t["start"]), int(t["end"]), float(t["score"])) for t in tokens)
+        start, end = len(prompt) + target_start, len(prompt) + target_end
+        inside = [i for i, t in enumerate(scored) if t.end > start and t.start < end]
+        if not inside:
+            raise SalienceError(f"no stored token lies in the target span [{target_start}, {target_end}).")
+        return cls(
+            model=model,
+            prompt=prompt,
+            target=target,
+            method=method,
+            signed=get_method(method).signed,
+            params={},
+            tokens=scored,
+            target_tokens=(inside[0], inside[-1] + 1),
+            loss=float("nan"),
+            details={},
+        )
+
     @property
     def text(self) -> str:
         """prompt + target."""

@@ -171,6 +171,17 @@ class ActivityMixin:
 
         return self._read(work)
 
+    def list_salience(self, *, run_ids: Sequence[int]) -> list[SalienceRecord]:
+        """Lists the stored salience of the given runs, oldest first."""
+
+        def work(session: Session) -> list[SalienceRecord]:
+            rows = session.scalars(
+                select(SalienceRow).where(SalienceRow.run_id.in_(list(run_ids))).order_by(SalienceRow.id)
+            )
+            return [_salience_record(row) for row in rows]
+
+        return self._read(work)
+
     def put_salience(
         self, *, run_id: int, target_start: int, target_end: int, method: str, scores: Any
     ) -> SalienceRecord:

@@ -1,0 +1,60 @@
+"""Report inputs read back from the store: heatmaps of stored salience, reviews."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from promptkit.evaluation import comparison_subject, reviews_of_family, stored_heatmaps
+from promptkit.salience import SalienceResult
+from promptkit.store import Store
+
+PROMPT = "Taste-likes: Cheese\nAnalysis:"
+COMPLETION = " it has eggs.\nRecommendation: Avoid."
+
+
+def _scores() -> list[dict]:
+    text = PROMPT + COMPLETION
+    words, position = [], 0
+    for index, word in enumerate(text.split(" ")):
+        piece = word if position + len(word) == len(text) else word + " "
+        words.append({"text": piece, "start": position, "end": position + len(piece), "score": float(index)})
+        position += len(piece)
+    return words
+
+
+def _store_with_run(tmp_path: Path) -> tuple[Store, object]:
+    store = Store.open(url=f"sqlite:///{tmp_path / 'report.db'}")
+    store.add_family(name="menu", description="", candidate_labels=())
+    store.add_version(family="menu", text=PROMPT, author="t", note="first")
+    run = store.add_run(family="menu", version=1, model="tiny", prompt=PROMPT, completion=COMPLETION, variables={})
+    return store, run
+
+
+def test_stored_scores_become_heatmaps_without_a_model(tmp_path):
+    store, run = _store_with_run(tmp_path)
+    start = COMPLETION.index("Avoid")
+    store.put_salience(run_id=run.id, target_start=start, target_end=len(COMPLETION), method="grad_l2", scores=_scores())
+    (caption, figure), = stored_heatmaps(store, [run]).items()
+    assert f"Run #{run.id}" in caption and "grad_l2" in caption and "“Avoid.”" in caption
+    assert figure.data[0].type == "heatmap"
+
+
+def test_rebuilt_result_marks_the_stored_target_span():
+    start = COMPLETION.index("Avoid")
+    result = SalienceResult.from_token_scores(
+        model="tiny", prompt=PROMPT, target=COMPLETION, method="grad_dot_input",
+        tokens=_scores(), target_start=start, target_end=len(COMPLETION),
+    )
+    assert result.text[slice(*result.target_span)] == "Avoid."
+    assert result.signed
+    assert "".join(segment.text for segment in result.segments("lines").segments) == PROMPT + COMPLETION
+
+
+def test_reviews_of_family_keep_its_runs_and_comparisons(tmp_path):
+    store, run = _store_with_run(tmp_path)
+    mine = comparison_subject("menu", versions=[1, 2], case_ids=["quiche"])
+    store.add_review(run_id=run.id, verdict="bad", reviewer="a")
+    store.add_review(subject=mine, verdict="good", reviewer="b")
+    store.add_review(subject=comparison_subject("menu-2", versions=[1, 2], case_ids=["x"]), verdict="good", reviewer="c")
+    kept = reviews_of_family(store.list_reviews(), family="menu", run_ids=[run.id])
+    assert [review.reviewer for review in kept] == ["a", "b"]
