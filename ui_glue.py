@@ -363,3 +363,14 @@ def review_panel(store: Any, *, reviews: list[Any], key: str, run_id: int | None
             st.session_state[KEY_NOTICE] = f"Review saved for {f'run #{run_id}' if run_id is not None else 'this comparison'}."
             st.session_state[f"pk_review_n::{key}"] = form_number + 1
             st.rerun()
+
+
+def store_and_families() -> tuple[Any, dict[str, Any]]:
+    """The store and its template families by name; stops the page with a message if unreadable."""
+    try:
+        store = get_store()
+        return store, {family.name: family for family in store.list_families()}
+    except Exception as error:  # noqa: BLE001 - any failure becomes a message, not a traceback.
+        show_error(error)
+        st.stop()
+        raise  # st.stop() raises; this keeps type checkers and readers sure.

@@ -20,12 +20,7 @@ st.caption(
 ui.notice()
 
 model = ui.get_model()
-try:
-    store = ui.get_store()
-    families = {family.name: family for family in store.list_families()}
-except Exception as error:  # noqa: BLE001
-    ui.show_error(error)
-    st.stop()
+store, families = ui.store_and_families()
 
 names = list(families)
 if st.session_state.get(ui.KEY_FAMILY) not in families:

@@ -16,12 +16,7 @@ st.caption(
 )
 ui.notice()
 
-try:
-    store = ui.get_store()
-    families = {family.name: family for family in store.list_families()}
-except Exception as error:  # noqa: BLE001
-    ui.show_error(error)
-    st.stop()
+store, families = ui.store_and_families()
 
 ALL = "(all)"
 columns = st.columns(4)
