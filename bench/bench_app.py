@@ -19,72 +19,49 @@ import datetime
 import os
 import platform
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))  # the app server helper shared with the e2e tests
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from app_server import Server, launch_chromium  # noqa: E402 - needs the path above.
 
 
 def startup_to_first_completion(cache_dir: str | None, workdir: Path) -> dict[str, float]:
-    """Seconds from `streamlit run` to health, to model loaded, to a completion on screen."""
+    """Seconds from `streamlit run` to health, to model loaded, to a completion on screen.
+
+    Args:
+        cache_dir: PROMPTKIT_CACHE for the server (an empty one for a cold
+            start), or None for the usual cache.
+        workdir: a folder to create for the server's store and logs.
+
+    Returns:
+        `health_s`, `model_ready_s` and `first_completion_s`, each counted
+        from the start of the server process.
+    """
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("PROMPTKIT_MODEL", "PROMPTKIT_DB_URL")}
-    env["PROMPTKIT_DB"] = str(workdir / f"store-{port}.db")
-    if cache_dir is not None:
-        env["PROMPTKIT_CACHE"] = cache_dir
-    started = time.perf_counter()
-    log = (workdir / f"server-{port}.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    workdir.mkdir()  # a store and logs of its own for each start
+    server = Server(workdir, {"PROMPTKIT_CACHE": cache_dir} if cache_dir is not None else None)
     try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
-                    if answer.read().strip() == b"ok":
-                        break
-            except OSError:
-                time.sleep(0.2)
-        healthy = time.perf_counter() - started
+        healthy = server.wait_healthy()
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = launch_chromium(playwright)
             page = browser.new_page(viewport={"width": 1400, "height": 1200})
-            page.goto(f"http://127.0.0.1:{port}/")
+            page.goto(f"{server.url}/")
             page.get_by_text(re.compile(r"Loaded in \d")).first.wait_for(timeout=600_000)
-            loaded = time.perf_counter() - started
+            loaded = time.perf_counter() - server.started
             page.get_by_role("button", name="Generate").click()
             page.get_by_text(re.compile(r"Run #\d+ ·")).first.wait_for(timeout=600_000)
-            completed = time.perf_counter() - started
+            completed = time.perf_counter() - server.started
             browser.close()
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+        server.stop()
     return {"health_s": healthy, "model_ready_s": loaded, "first_completion_s": completed}
 
 
@@ -186,7 +163,7 @@ def main() -> None:
         startup: dict[str, dict[str, float]] = json.loads(saved.read_text()) if args.reuse_startup else {}
         if not args.skip_browser:
             if not args.skip_cold:
-                cold = startup.get("cold") or startup_to_first_completion(str(workdir / "cold-cache"), workdir)
+                cold = startup.get("cold") or startup_to_first_completion(str(workdir / "cold-cache"), workdir / "cold")
                 startup["cold"] = cold
                 print("cold", cold, flush=True)
                 rows += [
@@ -194,7 +171,7 @@ def main() -> None:
                     ("Cold cache: → model ready (convert + load)", f"{cold['model_ready_s']:.1f} s", "GGUF → KerasHub preset"),
                     ("Cold cache: → first completion on screen", f"{cold['first_completion_s']:.1f} s", "menu-analysis v1, quiche case"),
                 ]
-            warm = startup.get("warm") or startup_to_first_completion(None, workdir)
+            warm = startup.get("warm") or startup_to_first_completion(None, workdir / "warm")
             startup["warm"] = warm
             saved.parent.mkdir(exist_ok=True)
             saved.write_text(json.dumps(startup))
