@@ -8,8 +8,7 @@ adapts the library to Streamlit.
 Environment:
     PROMPTKIT_MODEL: model preselected in the sidebar (default: the embedded
         Gemma 3 270M; tests use `tiny:gemma3`).
-    PROMPTKIT_LOAD_LOG: if set, one line is appended to this file each time a
-        model is actually loaded (tests check the model loads once).
+    PROMPTKIT_LOAD_LOG: see promptkit.model_registry.
     PROMPTKIT_DB / PROMPTKIT_DB_URL: the store (see promptkit.store).
 """
 
@@ -17,15 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
 
 from promptkit.errors import PromptkitError, error_message
+from promptkit.model_registry import ModelRegistry
 
 # --- Session-state keys shared between pages.
 KEY_MODEL_NAME = "pk_model_name"  # name picked in the sidebar
@@ -104,52 +101,25 @@ def guard() -> Iterator[None]:
 
 
 # --- The model: loaded once per process, shared by all sessions.
-@dataclass
-class _ModelRegistry:
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    models: dict[tuple[str, str | None], Any] = field(default_factory=dict)
-    failures: dict[tuple[str, str | None], str] = field(default_factory=dict)
-    engines: dict[int, Any] = field(default_factory=dict)
-
-
 @st.cache_resource(show_spinner=False)
-def _registry() -> _ModelRegistry:
-    return _ModelRegistry()
-
-
-def _log_load(name: str, seconds: float) -> None:
-    path = os.environ.get("PROMPTKIT_LOAD_LOG")
-    if path:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(f"{time.time():.3f}\t{os.getpid()}\t{name}\t{seconds:.2f}\n")
+def _registry() -> ModelRegistry:
+    return ModelRegistry()
 
 
 def _load_once(name: str, dtype: str | None) -> Any:
     """Loads `name` once per process, with a visible status while loading."""
-    from promptkit.models.loader import load_model
-
     registry = _registry()
-    key = (name, dtype)
-    if key in registry.models:
-        return registry.models[key]
-    if key in registry.failures:
-        raise PromptkitError(registry.failures[key])
+    model = registry.loaded(name, dtype)
+    if model is not None:
+        return model
     with st.status(f"Preparing {name}…", expanded=True) as status:
-        if registry.lock.locked():
+        if registry.loading():
             status.write("Another session is loading a model; waiting for it…")
-        with registry.lock:
-            if key in registry.models:  # loaded meanwhile by another session
-                status.update(label=f"{name} is ready", state="complete", expanded=False)
-                return registry.models[key]
-            started = time.perf_counter()
-            try:
-                model = load_model(name, dtype=dtype, progress=status.write)
-            except PromptkitError as error:
-                registry.failures[key] = str(error)
-                status.update(label=f"Could not load {name}", state="error", expanded=False)
-                raise
-            registry.models[key] = model
-            _log_load(name, time.perf_counter() - started)
+        try:
+            model = registry.get(name, dtype, progress=status.write)
+        except Exception:
+            status.update(label=f"Could not load {name}", state="error", expanded=False)
+            raise
         status.update(
             label=f"{name} loaded in {model.info.load_seconds:.1f} s", state="complete", expanded=False
         )
@@ -310,14 +280,7 @@ GRANULARITY_LABELS = {
 
 def salience_engine(model: Any) -> Any:
     """The SalienceEngine of `model`, shared by all sessions so its cache is too."""
-    from promptkit.salience import SalienceEngine
-
-    registry = _registry()
-    with registry.lock:
-        engine = registry.engines.get(id(model))
-        if engine is None:
-            engine = registry.engines[id(model)] = SalienceEngine(model)
-    return engine
+    return _registry().salience_engine(model)
 
 
 _VERDICT_ICONS = {"good": ":material/thumb_up:", "bad": ":material/thumb_down:", "unsure": ":material/help:"}

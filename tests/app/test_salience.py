@@ -34,7 +34,7 @@ def _seed(completions: dict[int, str]) -> dict[int, int]:
 
 
 def _engine_calls() -> int:
-    return sum(engine.gradient_calls for engine in ui_glue._registry().engines.values())
+    return sum(engine.gradient_calls for engine in ui_glue._registry().salience_engines())
 
 
 def test_granularity_switch_does_not_recompute(small_library):

@@ -1,0 +1,149 @@
+"""Models loaded once per process and shared by threads, with one salience engine each.
+
+A dashboard process serves every browser session from its own thread; they
+all share one `ModelRegistry`, so a model is loaded (and held in memory)
+once, however many sessions ask for it at the same moment.
+
+Importing this module imports neither TensorFlow nor Keras: the loader is
+imported on the first load.
+
+Environment:
+    PROMPTKIT_LOAD_LOG: if set, one line (time, process id, name, seconds) is
+        appended to this file each time a model is actually loaded, so tests
+        can check that it loads once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from promptkit.errors import PromptkitError
+
+Progress = Callable[[str], None]
+Loader = Callable[..., Any]
+
+
+def _silent(message: str) -> None:
+    del message
+
+
+def _default_loader(name: str, *, dtype: str | None, progress: Progress) -> Any:
+    from promptkit.models.loader import load_model
+
+    return load_model(name, dtype=dtype, progress=progress)
+
+
+def _log_load(name: str, seconds: float) -> None:
+    path = os.environ.get("PROMPTKIT_LOAD_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(f"{time.time():.3f}\t{os.getpid()}\t{name}\t{seconds:.2f}\n")
+
+
+class ModelRegistry:
+    """Loads each (model name, dtype) at most once; threads share the models.
+
+    A load that fails with a `PromptkitError` (unknown name, no Kaggle
+    credentials, …) is remembered and raised again without retrying, so the
+    sessions do not each retry a load that cannot work. Other errors are not
+    remembered: they may be passing (e.g. out of memory).
+    """
+
+    def __init__(self, *, loader: Loader | None = None) -> None:
+        """Makes an empty registry.
+
+        Args:
+            loader: called as `loader(name, dtype=..., progress=...)` to load a
+                model; default `promptkit.models.loader.load_model`.
+        """
+        self._loader = loader or _default_loader
+        # One load at a time, whatever the model: two loads at once would
+        # need both models' memory at the peak, on a machine sized for one.
+        self._load_lock = threading.Lock()
+        self._models: dict[tuple[str, str | None], Any] = {}
+        self._failures: dict[tuple[str, str | None], str] = {}
+        # A separate lock, so a page asking for an engine never waits for a load.
+        self._engine_lock = threading.Lock()
+        self._engines: dict[int, Any] = {}
+
+    def loading(self) -> bool:
+        """Whether a model is being loaded right now (a `get` would wait for it)."""
+        return self._load_lock.locked()
+
+    def loaded(self, name: str, dtype: str | None = None) -> Any | None:
+        """Returns the model if it is already loaded, without waiting.
+
+        Args:
+            name: the model name (see `promptkit.load_model`).
+            dtype: the dtype asked for; None means the device's default.
+
+        Returns:
+            The model, or None when it has not been loaded yet.
+
+        Raises:
+            PromptkitError: the remembered failure of an earlier load.
+        """
+        key = (name, dtype)
+        model = self._models.get(key)
+        if model is None and key in self._failures:
+            raise PromptkitError(self._failures[key])
+        return model
+
+    def get(self, name: str, dtype: str | None = None, *, progress: Progress = _silent) -> Any:
+        """Returns the model, loading it first unless loaded (or loading) already.
+
+        Args:
+            name: the model name (see `promptkit.load_model`).
+            dtype: the dtype asked for; None means the device's default.
+            progress: receives status messages while this call loads.
+
+        Returns:
+            The loaded model, the same object for every caller.
+
+        Raises:
+            PromptkitError: if loading failed now or in an earlier call.
+        """
+        model = self.loaded(name, dtype)
+        if model is not None:
+            return model
+        with self._load_lock:
+            # Another thread may have loaded it, or failed to, while this one waited.
+            model = self.loaded(name, dtype)
+            if model is not None:
+                return model
+            started = time.perf_counter()
+            try:
+                model = self._loader(name, dtype=dtype, progress=progress)
+            except PromptkitError as error:
+                self._failures[(name, dtype)] = str(error)
+                raise
+            self._models[(name, dtype)] = model
+            _log_load(name, time.perf_counter() - started)
+        return model
+
+    def salience_engine(self, model: Any) -> Any:
+        """Returns the `SalienceEngine` of `model`, made once, so its score cache is shared.
+
+        Args:
+            model: a loaded model.
+
+        Returns:
+            The model's engine.
+        """
+        from promptkit.salience import SalienceEngine
+
+        with self._engine_lock:
+            # Keyed by id: the engine holds the model, so the id cannot be reused.
+            engine = self._engines.get(id(model))
+            if engine is None:
+                engine = self._engines[id(model)] = SalienceEngine(model)
+        return engine
+
+    def salience_engines(self) -> list[Any]:
+        """Returns the engines made so far (e.g. to count their gradient calls)."""
+        with self._engine_lock:
+            return list(self._engines.values())
