@@ -5,10 +5,9 @@ import streamlit as st
 
 import ui_glue as ui
 from promptkit.diff import diff_texts
-from promptkit.evaluation import RecordingSink, comparison_subject, find_line, line_of_interest, run_matrix
-from promptkit.evaluation.checks import output_text
+from promptkit.evaluation import RecordingSink, comparison_subject, line_of_interest, run_matrix
 from promptkit.evaluation.figures import summary_figure
-from promptkit.presentation import diff_html, pre_html, version_label
+from promptkit.presentation import compare_summary_rows, diff_html, pre_html, version_label
 
 ui.ensure_frame()
 st.title("Compare versions")
@@ -96,19 +95,7 @@ names_by_number = {version.number: version_label(version) for version in result.
 
 # --- Summary over cases ------------------------------------------------------------
 st.subheader("Summary")
-rows = []
-for case in result.cases:
-    row = {"Test case": case.id}
-    for version in result.versions:
-        cell = result.cell(version.number, case.id)
-        if cell.error:
-            shown = "⚠ " + cell.error[:80]
-        else:
-            found = find_line(output_text(cell.prompt or "", cell.completion), line) if line else None
-            shown = found if found is not None else cell.completion.strip().splitlines()[0] if cell.completion.strip() else "(empty)"
-        mark = {True: "✓ ", False: "✗ ", None: ""}[cell.passed]
-        row[names_by_number[version.number]] = mark + shown
-    rows.append(row)
+rows = compare_summary_rows(result, line=line)
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 st.caption(
     (f"Each column shows the **{line}** line. " if line else "Each column shows the first line. ")

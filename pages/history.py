@@ -6,7 +6,7 @@ import streamlit as st
 import ui_glue as ui
 from promptkit.evaluation import matrix_from_runs, reviews_of_family, stored_heatmaps
 from promptkit.evaluation.report import add_section, render_report
-from promptkit.presentation import pre_html, reviews_html, run_label, version_label
+from promptkit.presentation import pre_html, reviews_html, run_label, run_table_rows, version_label
 
 ui.ensure_frame()
 st.title("History & review")
@@ -52,25 +52,7 @@ if not runs:
     st.info("No runs match yet. Generate in the Playground or run a comparison, then come back.")
     st.stop()
 
-verdicts_by_run: dict[int, list[str]] = {}
-for review in reviews:
-    if review.run_id is not None:
-        verdicts_by_run.setdefault(review.run_id, []).append(review.verdict)
-table = pd.DataFrame(
-    [
-        {
-            "Run": run.id,
-            "When": run.created_at.strftime("%Y-%m-%d %H:%M"),
-            "Family": run.family,
-            "Version": run.version,
-            "Case": run.case_id or "(own values)",
-            "Model": run.model,
-            "Completion": (run.error and "⚠ " + run.error) or run.completion.strip().replace("\n", " ⏎ ")[:120],
-            "Verdicts": ", ".join(verdicts_by_run.get(run.id, [])),
-        }
-        for run in runs
-    ]
-)
+table = pd.DataFrame(run_table_rows(runs, reviews))
 st.dataframe(table, hide_index=True, width="stretch", height=min(400, 40 + 35 * len(runs)))
 
 # --- One run ------------------------------------------------------------------------

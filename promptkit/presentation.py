@@ -1,4 +1,4 @@
-"""Small HTML snippets and labels the dashboard shows: shaded tokens, diffs, text boxes, reviews.
+"""Small HTML snippets, labels and table rows the dashboard shows: shaded tokens, diffs, reviews, runs.
 
 Every piece of user text (completions, prompts, comments, names) is
 HTML-escaped here, so callers can hand the result to an HTML renderer as is.
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # for type hints only: drawing a label needs no store.
     from promptkit.diff import DiffSpan
+    from promptkit.evaluation import MatrixResult
     from promptkit.store.records import ReviewRecord, RunRecord, VersionRecord
     from promptkit.templates import Version
 
@@ -145,3 +146,69 @@ def reviews_html(reviews: Sequence[ReviewRecord], runs_by_id: Mapping[int, RunRe
         'style="border-collapse:collapse"><tr><th>When</th><th>About</th><th>Verdict</th>'
         f"<th>Comment</th><th>Reviewer</th></tr>{body}</table></section>"
     )
+
+
+def compare_summary_rows(result: MatrixResult, *, line: str | None) -> list[dict[str, str]]:
+    """Builds the Compare summary table: one row per case, one column per version.
+
+    Args:
+        result: the comparison.
+        line: the output line the cases check (e.g. 'Recommendation:'): a
+            cell shows what follows it; None shows the completion's first line.
+
+    Returns:
+        One dict per case, keyed 'Test case' then each version's
+        `version_label`. A value is '✓ ' (passed) or '✗ ' (failed; nothing when
+        unchecked) followed by the text shown, or by '⚠ ' and the start of the
+        error for a failed cell. Plain text, not escaped.
+    """
+    # Imported here: the evaluation package pulls in the store, which labels need not.
+    from promptkit.evaluation.checks import find_line, output_text
+
+    rows = []
+    for case in result.cases:
+        row = {"Test case": case.id}
+        for version in result.versions:
+            cell = result.cell(version.number, case.id)
+            if cell.error:
+                shown = "⚠ " + cell.error[:80]
+            else:
+                found = find_line(output_text(cell.prompt or "", cell.completion), line) if line else None
+                first_line = cell.completion.strip().splitlines()[0] if cell.completion.strip() else "(empty)"
+                shown = found if found is not None else first_line
+            mark = {True: "✓ ", False: "✗ ", None: ""}[cell.passed]
+            row[version_label(version)] = mark + shown
+        rows.append(row)
+    return rows
+
+
+def run_table_rows(runs: Sequence[RunRecord], reviews: Sequence[ReviewRecord]) -> list[dict[str, str | int]]:
+    """Builds the History table: one row per run, with the verdicts given on it.
+
+    Args:
+        runs: the runs, in the order to show.
+        reviews: reviews; those about one of `runs` fill its 'Verdicts',
+            oldest first as given.
+
+    Returns:
+        One dict per run, keyed Run, When, Family, Version, Case, Model,
+        Completion (one line, at most 120 characters, or '⚠ ' and the error)
+        and Verdicts (comma-separated). Plain text, not escaped.
+    """
+    verdicts_by_run: dict[int, list[str]] = {}
+    for review in reviews:
+        if review.run_id is not None:
+            verdicts_by_run.setdefault(review.run_id, []).append(review.verdict)
+    return [
+        {
+            "Run": run.id,
+            "When": run.created_at.strftime("%Y-%m-%d %H:%M"),
+            "Family": run.family,
+            "Version": run.version,
+            "Case": run.case_id or "(own values)",
+            "Model": run.model,
+            "Completion": (run.error and "⚠ " + run.error) or run.completion.strip().replace("\n", " ⏎ ")[:120],
+            "Verdicts": ", ".join(verdicts_by_run.get(run.id, [])),
+        }
+        for run in runs
+    ]

@@ -1,4 +1,4 @@
-"""HTML snippets and labels: escaping, probability shading, diff marks, reviews."""
+"""HTML snippets, labels and table rows: escaping, probability shading, diff marks, reviews, runs."""
 
 from __future__ import annotations
 
@@ -6,10 +6,20 @@ import math
 from datetime import datetime, timezone
 
 from promptkit.diff import diff_texts
+from promptkit.evaluation import Cell, CheckResult, MatrixResult
 from promptkit.generation import GeneratedToken
-from promptkit.presentation import diff_html, pre_html, reviews_html, run_label, token_shading_html, version_label
+from promptkit.presentation import (
+    compare_summary_rows,
+    diff_html,
+    pre_html,
+    reviews_html,
+    run_label,
+    run_table_rows,
+    token_shading_html,
+    version_label,
+)
 from promptkit.store.records import ReviewRecord, RunRecord, StoredToken
-from promptkit.templates import Version
+from promptkit.templates import TestCase, Version
 
 WHEN = datetime(2025, 1, 31, 14, 2, tzinfo=timezone.utc)
 
@@ -83,3 +93,67 @@ def test_reviews_html_subject_falls_back_and_empty_says_so() -> None:
     assert "run #99" in reviews_html([_review(run_id=99)], {})
     assert "a:v1-vs-v2" in reviews_html([_review(run_id=None, subject="a:v1-vs-v2")], {})
     assert "No reviews yet." in reviews_html([], {})
+
+
+def _comparison(cells: list[Cell]) -> MatrixResult:
+    versions = (Version(number=1, text="", label="base"), Version(number=2, text=""))
+    cases = (TestCase("quiche", {"dish": "Quiche"}), TestCase("salad", {"dish": "Salad"}))
+    return MatrixResult(model="m", family="menu", versions=versions, cases=cases, cells=tuple(cells), summary={})
+
+
+def test_compare_summary_rows_show_the_checked_line_with_pass_marks() -> None:
+    passed, failed = (CheckResult(name="label", passed=True),), (CheckResult(name="label", passed=False),)
+    result = _comparison(
+        [
+            Cell(1, "quiche", "Dish: Quiche\nRecommendation:", " Avoid\nWhy: eggs", checks=passed),
+            Cell(1, "salad", "Dish: Salad\nRecommendation:", " Likely good", checks=failed),
+            Cell(2, "quiche", "p", error="prompt too long " + "x" * 100),
+            Cell(2, "salad", "p", "  \n"),
+        ]
+    )
+    rows = compare_summary_rows(result, line="Recommendation:")
+    assert rows == [
+        {"Test case": "quiche", "v1 · base": "✓ Avoid", "v2": "✗ ⚠ prompt too long " + "x" * 64},
+        {"Test case": "salad", "v1 · base": "✗ Likely good", "v2": "(empty)"},
+    ]
+
+
+def test_compare_summary_rows_without_a_line_show_the_first_line() -> None:
+    result = _comparison(
+        [
+            Cell(1, "quiche", "p", "\n first\nsecond"),
+            Cell(1, "salad", "p", "Recommendation: x"),
+            Cell(2, "quiche", "p", "only"),
+            Cell(2, "salad", "p", ""),
+        ]
+    )
+    rows = compare_summary_rows(result, line=None)
+    assert [list(row.values()) for row in rows] == [["quiche", "first", "only"], ["salad", "Recommendation: x", "(empty)"]]
+
+
+def test_compare_summary_rows_fall_back_to_the_first_line_when_the_line_is_missing() -> None:
+    result = _comparison([Cell(v, c, "p", "no such line\nmore") for v in (1, 2) for c in ("quiche", "salad")])
+    assert compare_summary_rows(result, line="Recommendation:")[0]["v2"] == "no such line"
+
+
+def test_run_table_rows_one_line_per_run_with_its_verdicts() -> None:
+    runs = [
+        _run(id=12, completion=" Avoid\nWhy: eggs\n"),
+        _run(id=13, case_id=None, error="prompt too long", completion=""),
+        _run(id=14, completion="x" * 200),
+    ]
+    reviews = [_review(run_id=12, verdict="bad"), _review(run_id=None, subject="s"), _review(run_id=12, verdict="good")]
+    rows = run_table_rows(runs, reviews)
+    assert rows[0] == {
+        "Run": 12,
+        "When": "2025-01-31 14:02",
+        "Family": "menu-analysis",
+        "Version": 2,
+        "Case": "quiche",
+        "Model": "m",
+        "Completion": "Avoid ⏎ Why: eggs",
+        "Verdicts": "bad, good",
+    }
+    assert rows[1]["Case"] == "(own values)" and rows[1]["Completion"] == "⚠ prompt too long"
+    assert rows[1]["Verdicts"] == "" and rows[2]["Completion"] == "x" * 120
+    assert run_table_rows([], reviews) == []
