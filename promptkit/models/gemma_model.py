@@ -1,8 +1,11 @@
 """Wraps a KerasHub Gemma causal LM (Gemma 1, 2 or 3) as a `LanguageModel`.
 
-Decoding runs one compiled step per token from Python, so stop sequences are
-checked on text as it appears, each token's log-probability is recorded,
-and sampling follows `promptkit.generation` exactly. Prompts of different
+Greedy decoding runs a compiled loop of several tokens per call (the
+per-token Python round trip and the full log-probability rows it would copy
+out cost as much as the model on a CPU); stop sequences are checked on the
+text between calls, and tokens past a stop are dropped. Sampling runs one
+compiled step per token so that it follows `promptkit.generation` exactly.
+Either way each token's log-probability is recorded. Prompts of different
 lengths share a batch the way KerasHub does it: right-padded, decoding
 starts at the shortest prompt's end, and longer prompts are fed their own
 next token until they reach theirs. Rows that finish leave the batch.
@@ -34,6 +37,9 @@ from promptkit.tokenization import PieceVocabulary, TokenSpan
 # Cache lengths are rounded up to this so compiled steps are reused across
 # requests instead of being traced again for every new length.
 _LENGTH_BUCKET = 128
+# Greedy tokens per compiled call: large enough that the per-call overhead
+# is small, small enough that few steps are wasted after a row stops.
+_GREEDY_CHUNK = 8
 
 
 class GemmaModel:
@@ -60,6 +66,7 @@ class GemmaModel:
         self._is_gemma3 = isinstance(causal_lm, keras_hub.models.Gemma3CausalLM)
         self._prefill = tf.function(self._prefill_fn, reduce_retracing=True)
         self._step = tf.function(self._step_fn, reduce_retracing=True)
+        self._greedy_steps = tf.function(self._greedy_steps_fn, reduce_retracing=True)
 
     @property
     def backbone(self) -> Any:
@@ -110,6 +117,47 @@ class GemmaModel:
         )
         return self._tf.nn.log_softmax(self._tf.cast(logits[:, 0, :], "float32")), cache
 
+    def _greedy_steps_fn(self, token_ids: Any, cache: Any, index: Any, lengths: Any, steps: Any) -> tuple[Any, ...]:
+        """Runs `steps` greedy decode steps in one graph.
+
+        Args:
+            token_ids: prompts so far, right-padded, shape `(batch, total)`.
+            cache: the key/value cache filled up to `index - 1`.
+            index: first position to fill, a scalar.
+            lengths: each row's prompt length, shape `(batch,)`; a row whose
+                prompt reaches past a position is fed its own token there.
+            steps: positions to fill, a scalar.
+
+        Returns:
+            `token_ids` with `steps` more positions filled, the cache, and
+            the chosen tokens and their log-probabilities, each shape
+            `(batch, steps)`.
+        """
+        tf = self._tf
+        rows = tf.range(tf.shape(token_ids)[0])
+
+        def step(offset, token_ids, cache, tokens, logprobs):
+            position = index + offset
+            logits, _, cache = self.causal_lm.call_with_cache(
+                token_ids=tf.gather(token_ids, [position - 1], axis=1),
+                cache=cache,
+                cache_update_index=position - 1,
+            )
+            step_logprobs = tf.nn.log_softmax(tf.cast(logits[:, 0, :], "float32"))
+            best = tf.argmax(step_logprobs, axis=-1, output_type=tf.int32)
+            token = tf.where(position < lengths, tf.gather(token_ids, position, axis=1), best)
+            where = tf.stack([rows, tf.fill(tf.shape(rows), position)], axis=1)
+            token_ids = tf.tensor_scatter_nd_update(token_ids, where, token)
+            chosen = tf.gather(step_logprobs, token, axis=1, batch_dims=1)
+            return offset + 1, token_ids, cache, tokens.write(offset, token), logprobs.write(offset, chosen)
+
+        _, token_ids, cache, tokens, logprobs = tf.while_loop(
+            lambda offset, *_: offset < steps,
+            step,
+            (0, token_ids, cache, tf.TensorArray(tf.int32, size=steps), tf.TensorArray(tf.float32, size=steps)),
+        )
+        return token_ids, cache, tf.transpose(tokens.stack()), tf.transpose(logprobs.stack())
+
     def generate(
         self, prompts: Sequence[str], *, settings: GenerationSettings
     ) -> list[Completion]:
@@ -151,18 +199,20 @@ class GemmaModel:
         index = min(lengths)
         active = list(range(len(prompts)))  # Rows still decoding, in cache order.
         while index < total and active:
-            logprobs, cache = self._step(
-                tf.constant(token_ids[active, index - 1 : index]), cache, tf.constant(index - 1)
-            )
-            logprobs = logprobs.numpy()
-            for position, row in enumerate(active):
-                if index < lengths[row]:
-                    continue  # Still reading its own prompt.
-                token = int(choose_tokens(logprobs[position : position + 1], settings, generators[row])[0])
-                token_ids[row, index] = token
-                generated[row].append((token, float(logprobs[position, token])))
-                reasons[row] = self._stop_reason(generated[row], settings)
-            index += 1
+            if settings.greedy:
+                remaining = max(settings.max_new_tokens - len(generated[row]) + max(lengths[row] - index, 0) for row in active)
+                steps = min(_GREEDY_CHUNK, total - index, remaining)
+                chosen, cache = self._greedy_chunk(token_ids, active, lengths, cache, index, steps)
+            else:
+                steps = 1
+                chosen, cache = self._sampled_step(token_ids, active, lengths, cache, index, settings, generators)
+            for offset, (step_tokens, step_logprobs) in enumerate(chosen):
+                for position, row in enumerate(active):
+                    if index + offset < lengths[row] or reasons[row] is not None:
+                        continue  # Still reading its own prompt, or already done.
+                    generated[row].append((int(step_tokens[position]), float(step_logprobs[position])))
+                    reasons[row] = self._stop_reason(generated[row], settings)
+            index += steps
             still = [position for position, row in enumerate(active) if reasons[row] is None]
             if still and len(still) < len(active):
                 # Finished rows leave the batch so later steps compute less.
@@ -179,6 +229,48 @@ class GemmaModel:
             self._completion(prompt, tokens, reason or StopReason.MAX_NEW_TOKENS, settings, timings)
             for prompt, tokens, reason in zip(prompts, generated, reasons)
         ]
+
+    def _greedy_chunk(
+        self, token_ids: np.ndarray, active: list[int], lengths: list[int], cache: Any, index: int, steps: int
+    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], Any]:
+        """Fills positions `index … index + steps - 1` of the active rows greedily.
+
+        Returns:
+            Per position, the active rows' tokens and their log-probabilities
+            (each shape `(len(active),)`), and the updated cache.
+        """
+        tf = self._tf
+        ids, cache, tokens, logprobs = self._greedy_steps(
+            tf.constant(token_ids[active]), cache, tf.constant(index),
+            tf.constant([lengths[row] for row in active]), tf.constant(steps),
+        )
+        token_ids[active] = ids.numpy()
+        return list(zip(tokens.numpy().T, logprobs.numpy().T)), cache
+
+    def _sampled_step(
+        self,
+        token_ids: np.ndarray,
+        active: list[int],
+        lengths: list[int],
+        cache: Any,
+        index: int,
+        settings: GenerationSettings,
+        generators: list[np.random.Generator],
+    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], Any]:
+        """Fills position `index` of the active rows by `choose_tokens`.
+
+        Returns:
+            Like `_greedy_chunk`, for one position.
+        """
+        tf = self._tf
+        logprobs, cache = self._step(tf.constant(token_ids[active, index - 1 : index]), cache, tf.constant(index - 1))
+        logprobs = logprobs.numpy()
+        picked = token_ids[active, index].copy()
+        for position, row in enumerate(active):
+            if index >= lengths[row]:  # Rows still reading their prompt draw nothing.
+                picked[position] = choose_tokens(logprobs[position : position + 1], settings, generators[row])[0]
+        token_ids[active, index] = picked
+        return [(picked, logprobs[np.arange(len(active)), picked])], cache
 
     def _stop_reason(self, tokens: list[tuple[int, float]], settings: GenerationSettings) -> StopReason | None:
         if tokens[-1][0] == self.vocabulary.eos_id:

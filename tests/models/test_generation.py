@@ -89,3 +89,25 @@ def test_prompt_longer_than_context_names_both_lengths(tiny_gemma3):
 def test_invalid_settings_are_refused(kwargs):
     with pytest.raises(PromptError, match="Invalid generation settings"):
         GenerationSettings(**kwargs)
+
+
+def test_greedy_tokens_and_logprobs_match_a_full_forward_pass(tiny_model):
+    from promptkit.models.scoring import ContinuationScorer
+
+    for completion in tiny_model.generate(PROMPTS, settings=GREEDY):
+        ids = [t.id for t in completion.tokens]
+        scored = ContinuationScorer(tiny_model).score_ids([([tiny_model.vocabulary.bos_id, *tiny_model.tokenize(completion.prompt)], ids)])[0]
+        np.testing.assert_allclose([t.logprob for t in completion.tokens], scored.token_logprobs, atol=1e-4)
+
+
+@pytest.mark.parametrize("chunk", [1, 3])
+def test_greedy_output_does_not_depend_on_tokens_per_call(tiny_gemma3, monkeypatch, chunk):
+    from promptkit.models import gemma_model
+
+    settings = dataclasses.replace(GREEDY, max_new_tokens=10, stop_sequences=("e",))
+    expected = tiny_gemma3.generate(PROMPTS, settings=settings)
+    monkeypatch.setattr(gemma_model, "_GREEDY_CHUNK", chunk)
+    chunked = tiny_gemma3.generate(PROMPTS, settings=settings)
+    assert [(c.text, c.stop_reason, [t.id for t in c.tokens]) for c in chunked] == [
+        (c.text, c.stop_reason, [t.id for t in c.tokens]) for c in expected
+    ]
