@@ -104,12 +104,26 @@ class GemmaModel:
             batches.append(ids)
         return batches
 
-    def _prefill_fn(self, token_ids: Any, padding_mask: Any) -> Any:
+    def _prefill_fn(self, token_ids: Any, total: Any) -> Any:
+        """Key/value cache of a prompt prefix, with room for `total` positions.
+
+        Args:
+            token_ids: the prefix every row has in full (no padding), shape
+                `(batch, width)`.
+            total: cache length, a scalar ≥ width.
+
+        Returns:
+            The cache; positions past `width` are zeros for decoding to fill.
+        """
+        tf = self._tf
+        width = tf.shape(token_ids)[1]
         if self._is_gemma3:
-            _, cache = self.causal_lm._build_cache(token_ids, None, None, padding_mask, None)
-        else:
-            _, cache = self.causal_lm._build_cache(token_ids)
-        return cache
+            _, cache = self.causal_lm._build_cache(token_ids, None, None, tf.ones_like(token_ids, "bool"), None)
+            # One (key, value) pair of (batch, length, heads, head_dim) per layer.
+            return tf.nest.map_structure(lambda c: tf.pad(c, [[0, 0], [0, total - width], [0, 0], [0, 0]]), cache)
+        _, cache = self.causal_lm._build_cache(token_ids)
+        # One (batch, layers, 2, length, heads, head_dim) tensor.
+        return tf.pad(cache, [[0, 0], [0, 0], [0, 0], [0, total - width], [0, 0], [0, 0]])
 
     def _step_fn(self, token_column: Any, cache: Any, index: Any) -> tuple[Any, Any]:
         logits, _, cache = self.causal_lm.call_with_cache(
@@ -190,7 +204,10 @@ class GemmaModel:
         token_ids = np.full((len(prompts), total), self.vocabulary.pad_id, dtype=np.int32)
         for row, ids in enumerate(prompt_ids):
             token_ids[row, : len(ids)] = ids
-        cache = self._prefill(tf.constant(token_ids), tf.constant(token_ids != self.vocabulary.pad_id))
+        # Only the part every prompt has is run at once; decoding then starts
+        # at the shortest prompt's last token (KerasHub's scheme), so running
+        # the padded width here would be wasted.
+        cache = self._prefill(tf.constant(token_ids[:, : min(lengths) - 1]), tf.constant(total))
         prefilled = time.perf_counter()
 
         generated: list[list[tuple[int, float]]] = [[] for _ in prompts]

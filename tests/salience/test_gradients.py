@@ -82,19 +82,22 @@ def test_batched_targets_equal_one_at_a_time(tiny_model):
         assert batched.losses[row] == pytest.approx(single.losses[0], rel=1e-5)
 
 
-def test_new_lengths_and_batch_sizes_do_not_retrace(tiny_gemma3):
+def test_new_lengths_do_not_retrace_and_each_target_count_traces_once(tiny_gemma3):
     computer = GradientComputer(tiny_gemma3)
     ids, first = _sequence(tiny_gemma3)
     masks = _masks(len(ids), first)
     computer.gradients(ids, masks[:1])
     traced = computer.trace_count
-    computer.gradients(ids, masks)
     computer.gradients(ids[:-2], masks[1:2, :-2])
     computer.gradients(np.concatenate([ids, ids[1:]]), np.pad(masks[:1], ((0, 0), (0, len(ids) - 1))))
     assert computer.trace_count == traced
+    computer.gradients(ids, masks)  # The backward passes are unrolled per target count.
+    assert computer.trace_count == traced + 1
+    computer.gradients(ids[:-2], masks[:, :-2])
+    assert computer.trace_count == traced + 1
 
 
-def test_integrated_gradients_completeness_error_shrinks_with_steps(tiny_model):
+def test_integrated_gradients_pad_baseline_error_shrinks_with_steps(tiny_model):
     computer = GradientComputer(tiny_model)
     ids, first = _sequence(tiny_model)
     masks = _masks(len(ids), first)[:2]
@@ -104,6 +107,19 @@ def test_integrated_gradients_completeness_error_shrinks_with_steps(tiny_model):
     ]
     assert np.all(errors[2] < errors[0])
     assert np.all(errors[2] < 0.05)
+
+
+def test_integrated_gradients_zero_baseline_error_shrinks_with_steps(tiny_model):
+    # The loss changes over α from 1e-17 to 1 here, in features a tenth of a
+    # decade wide, so below ~128 steps the error is not yet in its asymptotic regime.
+    computer = GradientComputer(tiny_model)
+    ids, first = _sequence(tiny_model)
+    masks = _masks(len(ids), first)[:2]
+    results = [computer.integrated_gradients(ids, masks, steps=steps, batch_size=256) for steps in (16, 128, 1024)]
+    errors = [result.completeness_error for result in results]
+    assert np.all(errors[0] > errors[1]) and np.all(errors[1] > errors[2])
+    difference = np.abs(results[-1].losses - results[-1].baseline_losses)
+    assert np.all(errors[2] < 0.05 * difference)
 
 
 def test_integrated_gradients_zero_baseline_reports_its_error(tiny_gemma3):
