@@ -73,9 +73,15 @@ class GemmaModel:
             if embedding.tie_weights
             else embedding.reverse_embeddings
         )
-        self._prefill = tf.function(self._prefill_fn, reduce_retracing=True)
-        self._step = tf.function(self._step_fn, reduce_retracing=True)
-        self._greedy_steps = tf.function(self._greedy_steps_fn, reduce_retracing=True)
+        # Batch and length dimensions are left open so each function is traced
+        # once per process (each trace of the 18-layer graph takes seconds).
+        ids, scalar = tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int32)
+        cache = self._cache_spec()
+        self._prefill = tf.function(self._prefill_fn, input_signature=[ids, scalar])
+        self._step = tf.function(self._step_fn, input_signature=[ids, cache, scalar])
+        self._greedy_steps = tf.function(
+            self._greedy_steps_fn, input_signature=[ids, cache, scalar, tf.TensorSpec([None], tf.int32), scalar]
+        )
 
     @property
     def backbone(self) -> Any:
@@ -112,6 +118,15 @@ class GemmaModel:
                 )
             batches.append(ids)
         return batches
+
+    def _cache_spec(self) -> Any:
+        """The key/value cache's structure, with open batch and length dimensions."""
+        tf, backbone = self._tf, self.backbone
+        dtype = self.causal_lm.compute_dtype
+        if self._is_gemma3:
+            layer = tf.TensorSpec([None, None, backbone.num_key_value_heads, backbone.head_dim], dtype)
+            return tuple((layer, layer) for _ in range(backbone.num_layers))
+        return tf.TensorSpec([None, backbone.num_layers, 2, None, backbone.num_key_value_heads, backbone.head_dim], dtype)
 
     def _prefill_fn(self, token_ids: Any, total: Any) -> Any:
         """Key/value cache of a prompt prefix, with room for `total` positions.
@@ -198,7 +213,8 @@ class GemmaModel:
         """Completes each prompt.
 
         Args:
-            prompts: prompts of any lengths, decoded together as one batch.
+            prompts: prompts of any lengths, decoded in as few batches as
+                pays: see `length_groups`.
             settings: decoding settings; each prompt gets its own random
                 stream seeded by `settings.seed`, so a sampled completion does
                 not depend on what else was in the batch.
@@ -210,8 +226,14 @@ class GemmaModel:
         if not prompts:
             return []
         prompt_ids = self.prompt_ids(prompts, new_tokens=settings.max_new_tokens)
+        completions: list[Completion | None] = [None] * len(prompts)
+        max_gap = max(_GREEDY_CHUNK, settings.max_new_tokens // 2)
         with self.lock:
-            return self._decode(prompts, prompt_ids, settings)
+            for group in length_groups([len(ids) for ids in prompt_ids], max_gap=max_gap):
+                decoded = self._decode([prompts[i] for i in group], [prompt_ids[i] for i in group], settings)
+                for index, completion in zip(group, decoded):
+                    completions[index] = completion
+        return [completion for completion in completions if completion is not None]
 
     def _decode(
         self, prompts: list[str], prompt_ids: list[list[int]], settings: GenerationSettings
@@ -341,3 +363,26 @@ class GemmaModel:
         if timings["decode_s"] > 0:
             timings["new_tokens_per_s"] = len(tokens) / timings["decode_s"]
         return Completion(prompt, text, generated, reason, timings)
+
+
+def length_groups(lengths: Sequence[int], *, max_gap: int) -> list[list[int]]:
+    """Splits prompts into batches whose lengths differ by at most `max_gap`.
+
+    A batch decodes from its shortest prompt's end and feeds each longer
+    prompt's tail one decode step per token, so a prompt much longer than
+    the shortest costs more steps in that batch than a batch of its own.
+
+    Args:
+        lengths: each prompt's length in tokens.
+        max_gap: largest length difference allowed within a batch.
+
+    Returns:
+        Prompt indices per batch, shortest prompts first.
+    """
+    groups: list[list[int]] = []
+    for index in sorted(range(len(lengths)), key=lengths.__getitem__):
+        if groups and lengths[index] - lengths[groups[-1][0]] <= max_gap:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    return groups

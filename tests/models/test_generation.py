@@ -111,3 +111,28 @@ def test_greedy_output_does_not_depend_on_tokens_per_call(tiny_gemma3, monkeypat
     assert [(c.text, c.stop_reason, [t.id for t in c.tokens]) for c in chunked] == [
         (c.text, c.stop_reason, [t.id for t in c.tokens]) for c in expected
     ]
+
+
+def test_length_groups_bound_the_gap_and_keep_every_prompt():
+    from promptkit.models.gemma_model import length_groups
+
+    lengths = [40, 5, 12, 300, 9, 305, 41]
+    groups = length_groups(lengths, max_gap=8)
+    assert sorted(i for group in groups for i in group) == list(range(len(lengths)))
+    assert groups == [[1, 4, 2], [0, 6], [3, 5]]
+    assert length_groups(lengths, max_gap=1000) == [[1, 4, 2, 0, 6, 3, 5]]
+
+
+def test_prompts_of_very_different_lengths_decode_as_they_would_alone(tiny_gemma3):
+    prompts = ["Hi", "Taste-likes: Cheese\nAnalysis: " * 6]
+    batched = tiny_gemma3.generate(prompts, settings=GREEDY)
+    assert [c.text for c in batched] == [tiny_gemma3.generate([p], settings=GREEDY)[0].text for p in prompts]
+
+
+def test_new_batch_sizes_and_lengths_do_not_retrace(tiny_gemma3):
+    tiny_gemma3.generate(PROMPTS, settings=GREEDY)
+    tiny_gemma3.generate(["A much longer prompt than before, " * 5], settings=GREEDY)
+    tiny_gemma3.generate(PROMPTS[:2], settings=dataclasses.replace(GREEDY, temperature=1.0, seed=1))
+    tiny_gemma3.generate(PROMPTS * 2, settings=dataclasses.replace(GREEDY, temperature=1.0, seed=1))
+    for function in (tiny_gemma3._prefill, tiny_gemma3._greedy_steps, tiny_gemma3._step):
+        assert function.experimental_get_tracing_count() == 1
