@@ -227,7 +227,7 @@ class GemmaModel:
             return []
         prompt_ids = self.prompt_ids(prompts, new_tokens=settings.max_new_tokens)
         completions: list[Completion | None] = [None] * len(prompts)
-        max_gap = max(_GREEDY_CHUNK, settings.max_new_tokens // 2)
+        max_gap = max(_GREEDY_CHUNK, settings.max_new_tokens)
         with self.lock:
             for group in length_groups([len(ids) for ids in prompt_ids], max_gap=max_gap):
                 decoded = self._decode([prompts[i] for i in group], [prompt_ids[i] for i in group], settings)
