@@ -134,5 +134,5 @@ def test_new_batch_sizes_and_lengths_do_not_retrace(tiny_gemma3):
     tiny_gemma3.generate(["A much longer prompt than before, " * 5], settings=GREEDY)
     tiny_gemma3.generate(PROMPTS[:2], settings=dataclasses.replace(GREEDY, temperature=1.0, seed=1))
     tiny_gemma3.generate(PROMPTS * 2, settings=dataclasses.replace(GREEDY, temperature=1.0, seed=1))
-    for function in (tiny_gemma3._prefill, tiny_gemma3._greedy_steps, tiny_gemma3._step):
+    for function in (tiny_gemma3.graphs.prefill, tiny_gemma3.graphs.greedy_steps, tiny_gemma3.graphs.step):
         assert function.experimental_get_tracing_count() == 1
