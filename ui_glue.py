@@ -6,23 +6,21 @@ promptkit's job, HTML snippets included: `promptkit.presentation`); it only
 adapts the library to Streamlit.
 
 Environment:
-    PROMPTKIT_MODEL: model preselected in the sidebar (default: the embedded
-        Gemma 3 270M; tests use `tiny:gemma3`).
-    PROMPTKIT_LOAD_LOG: see promptkit.model_registry.
+    PROMPTKIT_MODEL, PROMPTKIT_LOAD_LOG: see promptkit.model_registry.
     PROMPTKIT_DB / PROMPTKIT_DB_URL: the store (see promptkit.store).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import streamlit as st
 
 from promptkit.errors import PromptkitError, error_message
-from promptkit.model_registry import ModelRegistry
+from promptkit.model_registry import ModelRegistry, default_model_name
+from promptkit.presentation import model_summary_markdown, review_markdown
 
 # --- Session-state keys shared between pages.
 KEY_MODEL_NAME = "pk_model_name"  # name picked in the sidebar
@@ -73,13 +71,6 @@ def keep_shared_state() -> None:
     for key in (KEY_FAMILY,):
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
-
-
-def default_model_name() -> str:
-    """The model preselected in the sidebar: `PROMPTKIT_MODEL`, else the embedded Gemma."""
-    from promptkit.models.loader import EMBEDDED_MODEL
-
-    return os.environ.get("PROMPTKIT_MODEL") or EMBEDDED_MODEL
 
 
 # --- Errors: a short message, never a traceback.
@@ -183,13 +174,7 @@ def model_sidebar() -> Any:
             )
         model = get_model()
         if model is not None:
-            info = model.info
-            st.markdown(
-                f"**{info.name}**  \n"
-                f"Device: {info.device} · {info.dtype}  \n"
-                f"Loaded in {info.load_seconds:.1f} s"
-                + (f"  \n_{info.note}_" if info.note else "")
-            )
+            st.markdown(model_summary_markdown(model.info))
     return model
 
 
@@ -268,22 +253,9 @@ def settings_widgets(defaults: Any = None, *, key: str) -> Any:
 
 
 # --- Salience: one engine (with its score cache) per loaded model.
-GRANULARITY_LABELS = {
-    "parts": "template parts",
-    "paragraphs": "paragraphs",
-    "lines": "lines",
-    "sentences": "sentences",
-    "words": "words",
-    "tokens": "tokens",
-}
-
-
 def salience_engine(model: Any) -> Any:
     """The SalienceEngine of `model`, shared by all sessions so its cache is too."""
     return _registry().salience_engine(model)
-
-
-_VERDICT_ICONS = {"good": ":material/thumb_up:", "bad": ":material/thumb_down:", "unsure": ":material/help:"}
 
 
 def review_panel(store: Any, *, reviews: list[Any], key: str, run_id: int | None = None, subject: str | None = None) -> None:
@@ -299,10 +271,7 @@ def review_panel(store: Any, *, reviews: list[Any], key: str, run_id: int | None
     from promptkit.store.records import VERDICTS
 
     for review in reviews:
-        st.markdown(
-            f"{_VERDICT_ICONS.get(review.verdict, '')} **{review.verdict}** by {review.reviewer} · "
-            f"{review.created_at:%Y-%m-%d %H:%M}"
-        )
+        st.markdown(review_markdown(review))
         if review.comment:
             st.text(review.comment)
     if not reviews:

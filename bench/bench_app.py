@@ -104,6 +104,7 @@ def salience_rerender(at, run_id: int) -> dict[str, float]:
     from streamlit.testing.v1 import AppTest
 
     import ui_glue
+    from promptkit.presentation import GRANULARITY_LABELS
 
     timed = AppTest.from_file(str(ROOT / "bench" / "_timed_page.py"), default_timeout=900)
     timed.session_state[ui_glue.KEY_SALIENCE_RUN] = run_id
@@ -112,7 +113,7 @@ def salience_rerender(at, run_id: int) -> dict[str, float]:
     assert not timed.exception and not timed.error, [e.value for e in (*timed.exception, *timed.error)]
     results = {"salience_first_s": time.perf_counter() - started}
     script, round_trip = [], []
-    granularities = [g for g in ui_glue.GRANULARITY_LABELS if g != "parts"] + ["parts"]
+    granularities = [g for g in GRANULARITY_LABELS if g != "parts"] + ["parts"]
     for granularity in granularities * 3:
         timed.selectbox(key="pk_sal_granularity").set_value(granularity)
         started = time.perf_counter()

@@ -5,7 +5,7 @@ import streamlit as st
 
 import ui_glue as ui
 from promptkit.evaluation import line_of_interest
-from promptkit.presentation import pre_html, run_label
+from promptkit.presentation import GRANULARITY_LABELS, completeness_note, pre_html, run_label
 from promptkit.salience import (
     AGGREGATIONS,
     WHOLE_COMPLETION,
@@ -96,11 +96,11 @@ method = c1.selectbox(
     help="\n".join(f"- **{name}**: {get_method(name).description}" for name in methods),
 )
 parts = store.template_parts(run=run)
-granularities = [g for g in ui.GRANULARITY_LABELS if g != "parts" or parts]
+granularities = [g for g in GRANULARITY_LABELS if g != "parts" or parts]
 if st.session_state.get("pk_sal_granularity") not in granularities:
     st.session_state["pk_sal_granularity"] = "parts" if parts else "sentences"
 granularity = c2.selectbox(
-    "Show by", granularities, format_func=ui.GRANULARITY_LABELS.get, key="pk_sal_granularity",
+    "Show by", granularities, format_func=GRANULARITY_LABELS.get, key="pk_sal_granularity",
     help="Template parts: each few-shot example, instruction and filled-in blank. Start there, then drill down.",
 )
 aggregation = c3.selectbox(
@@ -138,12 +138,13 @@ with left:
         key="pk_sal_top",
     )
 with right:
-    details = ", ".join(f"{k.replace('_', ' ')} {v:.3g}" for k, v in result.details.items())
-    st.caption(
-        f"Method: {method.replace('_', ' ')} · target loss {result.loss:.2f}"
-        + (f" · {details}" if details else "")
-        + f" · {len(result.tokens)} tokens"
-    )
+    st.caption(f"Method: {method.replace('_', ' ')} · target loss {result.loss:.2f} · {len(result.tokens)} tokens")
+    note = completeness_note(result)
+    if note is not None:
+        if note.large:
+            st.warning(note.text, icon=":material/warning:")
+        else:
+            st.caption(note.text)
     st.download_button(
         "Download token scores (CSV)", tokens_csv(result), file_name=f"run{run.id}-tokens.csv",
         mime="text/csv", key="pk_sal_dl_tokens", icon=":material/download:",

@@ -8,6 +8,8 @@ Importing this module imports neither TensorFlow nor Keras: the loader is
 imported on the first load.
 
 Environment:
+    PROMPTKIT_MODEL: the model the dashboard loads first (default: the
+        embedded Gemma 3 270M; tests use `tiny:gemma3`); see `default_model_name`.
     PROMPTKIT_LOAD_LOG: if set, one line (time, process id, name, seconds) is
         appended to this file each time a model is actually loaded, so tests
         can check that it loads once.
@@ -25,6 +27,18 @@ from promptkit.errors import PromptkitError
 
 Progress = Callable[[str], None]
 Loader = Callable[..., Any]
+
+
+def default_model_name() -> str:
+    """The model the dashboard preselects: `PROMPTKIT_MODEL`, else the embedded Gemma.
+
+    Returns:
+        A model name `ModelRegistry.get` accepts.
+    """
+    # Imported here, as in `_default_loader`, so importing this module stays cheap.
+    from promptkit.models.loader import EMBEDDED_MODEL
+
+    return os.environ.get("PROMPTKIT_MODEL") or EMBEDDED_MODEL
 
 
 def _silent(message: str) -> None:

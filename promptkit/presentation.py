@@ -1,7 +1,8 @@
-"""Small HTML snippets, labels and table rows the dashboard shows: shaded tokens, diffs, reviews, runs.
+"""Small HTML snippets, labels, texts and table rows the dashboard shows: shaded tokens, diffs, reviews, runs.
 
-Every piece of user text (completions, prompts, comments, names) is
-HTML-escaped here, so callers can hand the result to an HTML renderer as is.
+Every piece of user text (completions, prompts, comments, names) in an
+HTML snippet is escaped here, so callers can hand it to an HTML renderer as
+is. The `*_markdown` texts are Streamlit Markdown and are not escaped.
 """
 
 from __future__ import annotations
@@ -9,13 +10,31 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:  # for type hints only: drawing a label needs no store.
     from promptkit.diff import DiffSpan
     from promptkit.evaluation import MatrixResult
+    from promptkit.model_api import ModelInfo
+    from promptkit.salience import SalienceResult
     from promptkit.store.records import ReviewRecord, RunRecord, VersionRecord
     from promptkit.templates import Version
+
+# The granularities the Salience page offers, in menu order, with their menu names.
+GRANULARITY_LABELS = {
+    "parts": "template parts",
+    "paragraphs": "paragraphs",
+    "lines": "lines",
+    "sentences": "sentences",
+    "words": "words",
+    "tokens": "tokens",
+}
+
+# Above this share of the loss change, integrated gradients' attributions are
+# too far from summing to it to be read as exact shares.
+COMPLETENESS_WARNING_SHARE = 0.10
+
+_VERDICT_ICONS = {"good": ":material/thumb_up:", "bad": ":material/thumb_down:", "unsure": ":material/help:"}
 
 # Insertions green, deletions red and struck through.
 _DIFF_STYLES = {
@@ -212,3 +231,77 @@ def run_table_rows(runs: Sequence[RunRecord], reviews: Sequence[ReviewRecord]) -
         }
         for run in runs
     ]
+
+
+class CompletenessNote(NamedTuple):
+    """How far integrated gradients' attributions are from summing to the loss change."""
+
+    text: str
+    large: bool  # the error is above COMPLETENESS_WARNING_SHARE of the loss change
+
+
+def completeness_note(result: SalienceResult) -> CompletenessNote | None:
+    """Says in one sentence how complete an integrated-gradients result is.
+
+    Integrated gradients' attributions should sum to the loss change from
+    the baseline to the prompt; the completeness error is how far they miss.
+
+    Args:
+        result: a salience result; only one whose `details` hold
+            `baseline_loss` and `completeness_error` (integrated gradients)
+            gets a note.
+
+    Returns:
+        The sentence (plain text), e.g. 'Integrated gradients: attributions
+        sum to 344.4 of the loss change 415.0 (completeness error 17%); more
+        steps lower it.', and whether the error is large; None for other
+        results (other methods, scores read back from the store).
+    """
+    if "baseline_loss" not in result.details or "completeness_error" not in result.details:
+        return None
+    change = result.loss - result.details["baseline_loss"]
+    error = result.details["completeness_error"]
+    # <bos> is not among the tokens, but the baseline keeps it, so its attribution is 0.
+    total = sum(token.score for token in result.tokens)
+    if change == 0:  # no share to give: the absolute error is all there is
+        share, error_text = math.inf if error else 0.0, f"{error:.3g}"
+    else:
+        share = error / abs(change)
+        error_text = f"{share:.0%}"
+    text = (
+        f"Integrated gradients: attributions sum to {total:.1f} of the loss change {change:.1f} "
+        f"(completeness error {error_text}); more steps lower it."
+    )
+    return CompletenessNote(text, share > COMPLETENESS_WARNING_SHARE)
+
+
+def model_summary_markdown(info: ModelInfo) -> str:
+    """Describes a loaded model for the sidebar: name, device, precision, load time, note.
+
+    Args:
+        info: the model's info.
+
+    Returns:
+        Streamlit Markdown, one item a line (the note in italics).
+    """
+    return (
+        f"**{info.name}**  \n"
+        f"Device: {info.device} · {info.dtype}  \n"
+        f"Loaded in {info.load_seconds:.1f} s"
+        + (f"  \n_{info.note}_" if info.note else "")
+    )
+
+
+def review_markdown(review: ReviewRecord) -> str:
+    """Heads one review in a review panel: verdict icon, verdict, reviewer, time.
+
+    Args:
+        review: a stored review.
+
+    Returns:
+        Streamlit Markdown (a material icon for known verdicts); the comment is not included.
+    """
+    return (
+        f"{_VERDICT_ICONS.get(review.verdict, '')} **{review.verdict}** by {review.reviewer} · "
+        f"{review.created_at:%Y-%m-%d %H:%M}"
+    )

@@ -1,23 +1,29 @@
-"""HTML snippets, labels and table rows: escaping, probability shading, diff marks, reviews, runs."""
+"""HTML snippets, labels, texts and table rows: escaping, probability shading, diff marks, reviews, runs, salience notes."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import datetime, timezone
 
 from promptkit.diff import diff_texts
 from promptkit.evaluation import Cell, CheckResult, MatrixResult
 from promptkit.generation import GeneratedToken
+from promptkit.model_api import ModelInfo
 from promptkit.presentation import (
     compare_summary_rows,
+    completeness_note,
     diff_html,
+    model_summary_markdown,
     pre_html,
+    review_markdown,
     reviews_html,
     run_label,
     run_table_rows,
     token_shading_html,
     version_label,
 )
+from promptkit.salience import SalienceResult, TokenScore
 from promptkit.store.records import ReviewRecord, RunRecord, StoredToken
 from promptkit.templates import TestCase, Version
 
@@ -157,3 +163,56 @@ def test_run_table_rows_one_line_per_run_with_its_verdicts() -> None:
     assert rows[1]["Case"] == "(own values)" and rows[1]["Completion"] == "⚠ prompt too long"
     assert rows[1]["Verdicts"] == "" and rows[2]["Completion"] == "x" * 120
     assert run_table_rows([], reviews) == []
+
+
+def _salience(*, scores: list[float], loss: float, details: dict[str, float], method: str = "integrated_gradients") -> SalienceResult:
+    tokens = tuple(TokenScore(f"t{i}", i, i + 1, score) for i, score in enumerate(scores))
+    return SalienceResult(
+        model="m", prompt="p" * (len(scores) - 1), target="t", method=method, signed=True, params={},
+        tokens=tokens, target_tokens=(len(scores) - 1, len(scores)), loss=loss, details=details,
+    )
+
+
+def test_completeness_note_gives_the_sums_and_the_error_share() -> None:
+    # Attributions 344.4 of a loss change 415.0: the error is 70.6, 17% of the change.
+    result = _salience(scores=[300.0, 44.4], loss=420.0, details={"baseline_loss": 5.0, "completeness_error": 70.6})
+    note = completeness_note(result)
+    assert note is not None
+    assert note.text == (
+        "Integrated gradients: attributions sum to 344.4 of the loss change 415.0 "
+        "(completeness error 17%); more steps lower it."
+    )
+    assert note.large
+
+
+def test_completeness_note_small_error_is_not_large() -> None:
+    result = _salience(scores=[400.0, 10.0], loss=420.0, details={"baseline_loss": 5.0, "completeness_error": 5.0})
+    note = completeness_note(result)
+    assert note is not None and "completeness error 1%" in note.text and not note.large
+
+
+def test_completeness_note_without_a_loss_change_reports_the_absolute_error() -> None:
+    result = _salience(scores=[0.5, 0.0], loss=3.0, details={"baseline_loss": 3.0, "completeness_error": 0.5})
+    note = completeness_note(result)
+    assert note is not None and "completeness error 0.5)" in note.text and note.large
+
+
+def test_completeness_note_is_none_without_integrated_gradients_details() -> None:
+    assert completeness_note(_salience(scores=[1.0, 2.0], loss=1.0, details={}, method="grad_l2")) is None
+    stored = SalienceResult.from_token_scores(
+        model="m", prompt="ab", target="c", method="integrated_gradients",
+        tokens=[{"text": "ab", "start": 0, "end": 2, "score": 1.0}, {"text": "c", "start": 2, "end": 3, "score": 0.5}],
+        target_start=0, target_end=1,
+    )
+    assert completeness_note(stored) is None  # scores read back from the store keep no details
+
+
+def test_model_summary_markdown_lists_device_precision_and_note() -> None:
+    info = ModelInfo(name="tiny", family="gemma3", device="CPU", dtype="float32", context_length=64, load_seconds=1.25)
+    assert model_summary_markdown(info) == "**tiny**  \nDevice: CPU · float32  \nLoaded in 1.2 s"
+    assert model_summary_markdown(dataclasses.replace(info, note="fallback")).endswith("  \n_fallback_")
+
+
+def test_review_markdown_has_the_verdict_icon_reviewer_and_time() -> None:
+    assert review_markdown(_review()) == ":material/thumb_down: **bad** by Ann · 2025-01-31 14:02"
+    assert review_markdown(_review(verdict="odd")).startswith(" **odd**")

@@ -98,3 +98,12 @@ def test_no_runs_says_what_to_do(app_env):
     at = open_page(SALIENCE)
     no_errors(at)
     assert any("No runs to explain yet" in item.value for item in at.info)
+
+
+def test_integrated_gradients_says_how_complete_its_attributions_are(small_library):
+    ids = _seed({1: " Avoid."})
+    at = open_page(SALIENCE, state={ui_glue.KEY_SALIENCE_RUN: ids[1]})
+    at.selectbox(key="pk_sal_method").set_value("integrated_gradients").run()
+    no_errors(at)
+    notes = [item.value for item in (*at.caption, *at.warning) if item.value.startswith("Integrated gradients:")]
+    assert len(notes) == 1 and "completeness error" in notes[0]
