@@ -253,8 +253,8 @@ def completeness_note(result: SalienceResult) -> CompletenessNote | None:
 
     Returns:
         The sentence (plain text), e.g. 'Integrated gradients: attributions
-        sum to 344.4 of the loss change 415.0 (completeness error 17%); more
-        steps lower it.', and whether the error is large; None for other
+        sum to 344.4 of the loss change 415.0 (completeness error 17%), so read small
+        differences between segments with care.', and whether the error is large; None for other
         results (other methods, scores read back from the store).
     """
     if "baseline_loss" not in result.details or "completeness_error" not in result.details:
@@ -270,7 +270,7 @@ def completeness_note(result: SalienceResult) -> CompletenessNote | None:
         error_text = f"{share:.0%}"
     text = (
         f"Integrated gradients: attributions sum to {total:.1f} of the loss change {change:.1f} "
-        f"(completeness error {error_text}); more steps lower it."
+        f"(completeness error {error_text}), so read small differences between segments with care."
     )
     return CompletenessNote(text, share > COMPLETENESS_WARNING_SHARE)
 

@@ -180,7 +180,7 @@ def test_completeness_note_gives_the_sums_and_the_error_share() -> None:
     assert note is not None
     assert note.text == (
         "Integrated gradients: attributions sum to 344.4 of the loss change 415.0 "
-        "(completeness error 17%); more steps lower it."
+        "(completeness error 17%), so read small differences between segments with care."
     )
     assert note.large
 
