@@ -80,9 +80,10 @@ def generate_each(
     Returns:
         Per prompt, its completion or the error it raised.
     """
-    # Prompts of similar length share a batch: a batch decodes from its
-    # shortest prompt's end, so mixing lengths wastes steps.
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    # In text order, prompts of one template sit together: a batch runs the
+    # tokens its prompts share once, and their lengths differ only by the
+    # filled-in values (a batch decodes from its shortest prompt's end).
+    order = sorted(range(len(prompts)), key=prompts.__getitem__)
     results: list[Completion | PromptkitError | None] = [None] * len(prompts)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]

@@ -24,6 +24,8 @@ class DecodeGraphs:
     Attributes:
         prefill: `(token_ids (batch, width), total) -> cache` with room for
             `total` positions.
+        extend: `(token_ids (batch, width), cache, index) -> cache` with
+            those tokens' keys and values added from `index` on.
         step: `(token_column (batch, 1), cache, index) -> (logprobs (batch,
             vocabulary), cache)`.
         greedy_steps: `(token_ids (batch, total), cache, index, lengths
@@ -51,6 +53,7 @@ class DecodeGraphs:
         ids, scalar = tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int32)
         cache = self._cache_spec()
         self.prefill = tf.function(self._prefill_fn, input_signature=[ids, scalar])
+        self.extend = tf.function(self._extend_fn, input_signature=[ids, cache, scalar])
         self.step = tf.function(self._step_fn, input_signature=[ids, cache, scalar])
         self.greedy_steps = tf.function(
             self._greedy_steps_fn, input_signature=[ids, cache, scalar, tf.TensorSpec([None], tf.int32), scalar]
@@ -85,6 +88,21 @@ class DecodeGraphs:
         _, cache = self.causal_lm._build_cache(token_ids)
         # One (batch, layers, 2, length, heads, head_dim) tensor.
         return tf.pad(cache, [[0, 0], [0, 0], [0, 0], [0, total - width], [0, 0], [0, 0]])
+
+    def _extend_fn(self, token_ids: Any, cache: Any, index: Any) -> Any:
+        """Adds the keys and values of several tokens per row to the cache.
+
+        Args:
+            token_ids: tokens at positions `index …`, shape `(batch, width)`.
+            cache: the key/value cache filled up to `index - 1`.
+            index: position of the first token, a scalar.
+
+        Returns:
+            The cache filled up to `index + width - 1`.
+        """
+        # Keras' own logits go unused, so the compiled graph drops them.
+        _, _, cache = self.causal_lm.call_with_cache(token_ids=token_ids, cache=cache, cache_update_index=index)
+        return cache
 
     def _step_fn(self, token_column: Any, cache: Any, index: Any) -> tuple[Any, Any]:
         """Next-token log-probabilities after one decode step.

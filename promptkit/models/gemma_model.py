@@ -140,10 +140,7 @@ class GemmaModel:
         token_ids = np.full((len(prompts), total), self.vocabulary.pad_id, dtype=np.int32)
         for row, ids in enumerate(prompt_ids):
             token_ids[row, : len(ids)] = ids
-        # Only the part every prompt has is run at once; decoding then starts
-        # at the shortest prompt's last token (KerasHub's scheme), so running
-        # the padded width here would be wasted.
-        cache = self.graphs.prefill(tf.constant(token_ids[:, : min(lengths) - 1]), tf.constant(total))
+        cache = self._prefill(token_ids, prompt_ids, total)
         prefilled = time.perf_counter()
 
         generated: list[list[tuple[int, float]]] = [[] for _ in prompts]
@@ -182,6 +179,27 @@ class GemmaModel:
             self._completion(prompt, tokens, reason or StopReason.MAX_NEW_TOKENS, settings, timings)
             for prompt, tokens, reason in zip(prompts, generated, reasons)
         ]
+
+    def _prefill(self, token_ids: np.ndarray, prompt_ids: list[list[int]], total: int) -> Any:
+        """The cache of every prompt up to (not including) the shortest one's last token.
+
+        Decoding starts at the shortest prompt's last token (KerasHub's
+        scheme), so running the padded width would be wasted. Tokens that all
+        prompts share (a template's few-shot examples, say) are run once and
+        their keys and values copied to every row.
+
+        Returns:
+            The cache, with room for `total` positions.
+        """
+        tf = self._tf
+        start = min(len(ids) for ids in prompt_ids) - 1
+        shared = min(start, _shared_prefix_length(prompt_ids))
+        cache = self.graphs.prefill(tf.constant(token_ids[:1, :shared]), tf.constant(total))
+        if len(prompt_ids) > 1:
+            cache = tf.nest.map_structure(lambda c: tf.repeat(c, len(prompt_ids), axis=0), cache)
+        if shared < start:
+            cache = self.graphs.extend(tf.constant(token_ids[:, shared:start]), cache, tf.constant(shared))
+        return cache
 
     def _greedy_chunk(
         self, token_ids: np.ndarray, active: list[int], lengths: list[int], cache: Any, index: int, steps: int
@@ -280,3 +298,12 @@ def length_groups(lengths: Sequence[int], *, max_gap: int) -> list[list[int]]:
         else:
             groups.append([index])
     return groups
+
+
+def _shared_prefix_length(prompt_ids: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens all prompts have in common."""
+    first = prompt_ids[0]
+    length = min(len(ids) for ids in prompt_ids)
+    for ids in prompt_ids[1:]:
+        length = next((i for i in range(length) if ids[i] != first[i]), length)
+    return length

@@ -134,5 +134,28 @@ def test_new_batch_sizes_and_lengths_do_not_retrace(tiny_gemma3):
     tiny_gemma3.generate(["A much longer prompt than before, " * 5], settings=GREEDY)
     tiny_gemma3.generate(PROMPTS[:2], settings=dataclasses.replace(GREEDY, temperature=1.0, seed=1))
     tiny_gemma3.generate(PROMPTS * 2, settings=dataclasses.replace(GREEDY, temperature=1.0, seed=1))
-    for function in (tiny_gemma3.graphs.prefill, tiny_gemma3.graphs.greedy_steps, tiny_gemma3.graphs.step):
+    graphs = tiny_gemma3.graphs
+    for function in (graphs.prefill, graphs.extend, graphs.greedy_steps, graphs.step):
         assert function.experimental_get_tracing_count() == 1
+
+
+def test_prompts_sharing_a_prefix_decode_as_they_would_alone(tiny_model):
+    from promptkit.models.gemma_model import _shared_prefix_length
+
+    examples = "Taste-likes: Cheese\nRecommendation: Likely good\n\n" * 3
+    prompts = [examples + "Taste-likes: Fish\nRecommendation:", examples + "Taste-likes: Eggs and ham\nRecommendation:"]
+    ids = [tiny_model.prompt_ids([p], new_tokens=1)[0] for p in prompts]
+    assert _shared_prefix_length(ids) > len(ids[0]) // 2  # The shared part is run once.
+    batched = tiny_model.generate(prompts, settings=GREEDY)
+    for prompt, completion in zip(prompts, batched):
+        alone = tiny_model.generate([prompt], settings=GREEDY)[0]
+        assert [t.id for t in completion.tokens] == [t.id for t in alone.tokens]
+        np.testing.assert_allclose([t.logprob for t in completion.tokens], [t.logprob for t in alone.tokens], atol=1e-4)
+
+
+def test_shared_prefix_length():
+    from promptkit.models.gemma_model import _shared_prefix_length
+
+    assert _shared_prefix_length([[2, 5, 6, 7], [2, 5, 6, 9], [2, 5, 6]]) == 3
+    assert _shared_prefix_length([[2, 5], [2, 4]]) == 1
+    assert _shared_prefix_length([[2, 5, 6]]) == 3
