@@ -34,9 +34,6 @@ from promptkit.models.backend import keras_modules
 from promptkit.models.decode_graphs import DecodeGraphs
 from promptkit.tokenization import PieceVocabulary, TokenSpan
 
-# Cache lengths are rounded up to this so compiled steps are reused across
-# requests instead of being traced again for every new length.
-_LENGTH_BUCKET = 128
 # Greedy tokens per compiled call: large enough that the per-call overhead
 # is small, small enough that few steps are wasted after a row stops.
 _GREEDY_CHUNK = 8
@@ -135,8 +132,8 @@ class GemmaModel:
         tf = self._tf
         started = time.perf_counter()
         lengths = [len(ids) for ids in prompt_ids]
-        needed = max(lengths) + settings.max_new_tokens
-        total = min(-(-needed // _LENGTH_BUCKET) * _LENGTH_BUCKET, self.info.context_length)
+        # `prompt_ids` checked that this fits the context; the graphs take any length.
+        total = max(lengths) + settings.max_new_tokens
         token_ids = np.full((len(prompts), total), self.vocabulary.pad_id, dtype=np.int32)
         for row, ids in enumerate(prompt_ids):
             token_ids[row, : len(ids)] = ids

@@ -31,3 +31,12 @@ def button(at: AppTest, label: str):
     matches = [item for item in at.button if item.label == label]
     assert matches, f"no button {label!r}; buttons: {[item.label for item in at.button]}"
     return matches[0]
+
+
+def save_review(at: AppTest, *, subject: str, verdict: str, comment: str, name: str) -> AppTest:
+    """Fills the review panel of `subject` (`"run"` or `"comparison"`) and saves it."""
+    at.radio(key=f"pk_verdict::{subject}::0").set_value(verdict)
+    at.text_area(key=f"pk_comment::{subject}::0").set_value(comment)
+    next(item for item in at.text_input if item.label == "Your name").set_value(name)
+    button(at, "Save review").click()
+    return at.run()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apphelpers import button, no_errors, open_page
+from apphelpers import button, no_errors, open_page, save_review
 
 from promptkit.store import Store
 
@@ -53,11 +53,7 @@ def test_comparison_review_saved_and_shown_again(small_library):
     at.number_input(key="pk_cmp_max_tokens").set_value(4)
     button(at, "Run comparison").click()
     at.run()
-    at.radio(key="pk_verdict::comparison::0").set_value("good")
-    at.text_area(key="pk_comment::comparison::0").set_value("v2 fixes the quiche case.")
-    next(item for item in at.text_input if item.label == "Your name").set_value("Lee")
-    button(at, "Save review").click()
-    at.run()
+    save_review(at, subject="comparison", verdict="good", comment="v2 fixes the quiche case.", name="Lee")
     no_errors(at)
     assert any("Review saved for this comparison" in item.value for item in at.success)
     assert any("**good** by Lee" in item.value for item in at.markdown)

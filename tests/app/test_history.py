@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apphelpers import button, no_errors, open_page
+from apphelpers import button, no_errors, open_page, save_review
 
 from promptkit.evaluation import matrix_from_runs
 from promptkit.evaluation.report import add_section, render_report
@@ -41,11 +41,7 @@ def test_review_saved_and_shown(app_env):
     at.selectbox(key="pk_hist_family").set_value("menu-analysis").run()
     assert list(at.dataframe[0].value["Run"]) == [second, first]
     at.selectbox(key="pk_hist_run").set_value(first).run()
-    at.radio(key="pk_verdict::run::0").set_value("bad")
-    at.text_area(key="pk_comment::run::0").set_value("Copies the faulty first example.")
-    next(item for item in at.text_input if item.label == "Your name").set_value("Ann")
-    button(at, "Save review").click()
-    at.run()
+    save_review(at, subject="run", verdict="bad", comment="Copies the faulty first example.", name="Ann")
     no_errors(at)
     assert any(f"Review saved for run #{first}" in item.value for item in at.success)
     assert any("**bad** by Ann" in item.value for item in at.markdown)
