@@ -22,6 +22,7 @@ from promptkit.errors import ModelLoadError
 from promptkit.model_api import ModelInfo
 from promptkit.models.backend import default_dtype, device_name, keras_modules
 from promptkit.models.gemma_model import GemmaModel
+from promptkit.models.preset_weights import from_preset_without_random_init
 from promptkit.models.preset_cache import EMBEDDED_PRESET_NAME, cache_root, ensure_preset
 
 EMBEDDED_MODEL = "gemma3-270m (embedded)"
@@ -86,7 +87,7 @@ def _from_preset(preset: str, family: str, dtype: str) -> Any:
     _, keras_hub, tf = keras_modules()
     task = keras_hub.models.Gemma3CausalLM if family == "gemma3" else keras_hub.models.GemmaCausalLM
     try:
-        return task.from_preset(preset, dtype=dtype)
+        return from_preset_without_random_init(task, preset, dtype=dtype)
     except (MemoryError, tf.errors.ResourceExhaustedError) as error:
         raise ModelLoadError(
             f"Not enough memory to load {preset} in {dtype}. Close other models, choose a "
