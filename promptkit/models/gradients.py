@@ -14,7 +14,10 @@ Speed, on a CPU:
   transformer layers of Gemma 3 270M).
 - Several masks of one sequence share one forward pass: a persistent tape
   records it once and each mask gets its own backward pass from it, so k
-  masks cost F + k·B rather than k·(F + B).
+  masks cost F + k·B rather than k·(F + B). The backward pass through the
+  vocabulary projection is shared too: each position's loss depends only on
+  its own final hidden state, so one pass gives every position's hidden
+  gradient and each mask's pass starts from its positions' share of it.
 - Only gradients with respect to the embeddings are requested; inside a
   compiled function the weight-gradient ops are pruned.
 - Every function has dynamic batch and length dimensions, so a new prompt
@@ -89,8 +92,8 @@ class GradientComputer:
         """Embedding lookup of ids `(length,)`, shape `(1, length, hidden)`."""
         return self.model.backbone.token_embedding(ids[None, :])
 
-    def _logits_fn(self, embeddings: Any, positions: Any) -> Any:
-        """Logits at `positions` from unscaled embeddings.
+    def _final_hidden(self, embeddings: Any, positions: Any) -> Any:
+        """Final-norm hidden states at `positions` from unscaled embeddings.
 
         Args:
             embeddings: shape `(rows, length, hidden)`.
@@ -98,9 +101,8 @@ class GradientComputer:
                 shape `(num_positions,)`.
 
         Returns:
-            float32 logits, shape `(rows, num_positions, vocabulary)`.
+            shape `(rows, num_positions, hidden)`.
         """
-        self._count_trace()
         keras, tf = self._keras, self.tf
         backbone = self.model.backbone
         # Same scaling expression as the backbones, so the logits match theirs.
@@ -109,15 +111,25 @@ class GradientComputer:
         padding_mask = tf.ones(tf.shape(embeddings)[:2], tf.int32)
         for layer in backbone.transformer_layers:
             x = layer(x, padding_mask=padding_mask)
-        x = backbone.layer_norm(x)
-        x = tf.gather(x, positions, axis=1)
+        return tf.gather(backbone.layer_norm(x), positions, axis=1)
+
+    def _hidden_logits(self, hidden: Any) -> Any:
+        """float32 logits `(rows, num_positions, vocabulary)` of final hidden states."""
         # `reverse=True` applies Gemma 2's final logit soft cap when configured.
-        return tf.cast(backbone.token_embedding(x, reverse=True), tf.float32)
+        return self.tf.cast(self.model.backbone.token_embedding(hidden, reverse=True), self.tf.float32)
+
+    def _logits_fn(self, embeddings: Any, positions: Any) -> Any:
+        """float32 logits `(rows, num_positions, vocabulary)` at `positions` from unscaled embeddings."""
+        self._count_trace()
+        return self._hidden_logits(self._final_hidden(embeddings, positions))
 
     def _position_losses(self, embeddings: Any, ids: Any, positions: Any) -> Any:
         """−log p(ids[positions[p] + 1]) at each position, shape `(rows, num_positions)`."""
+        return self._hidden_losses(self._logits_fn(embeddings, positions), ids, positions)
+
+    def _hidden_losses(self, logits: Any, ids: Any, positions: Any) -> Any:
+        """−log p(ids[positions[p] + 1]) from logits `(rows, P, vocabulary)`, shape `(rows, P)`."""
         tf = self.tf
-        logits = self._logits_fn(embeddings, positions)
         targets = tf.gather(ids, positions + 1)
         # gather → (rows, P, P); its diagonal is each position's own target.
         picked = tf.linalg.diag_part(tf.gather(logits, targets, axis=2))
@@ -142,13 +154,20 @@ class GradientComputer:
             losses `(num_targets,)`, float32 gradients `(num_targets, length, hidden)`.
         """
         tf = self.tf
+        self._count_trace()
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(embeddings)
-            nll = self._position_losses(embeddings, ids, positions)
-        # Target t's loss is weights[t]·nll, so its gradient is the backward
-        # pass seeded with weights[t]; each reuses the recorded forward.
+            hidden = self._final_hidden(embeddings, positions)
+            nll = self._hidden_losses(self._hidden_logits(hidden), ids, positions)
+        # Position p's loss depends on hidden[p] alone, so one backward pass
+        # through the vocabulary projection gives every position's gradient.
+        hidden_gradient = tape.gradient(nll, hidden)
+        seeds = tf.cast(weights, hidden_gradient.dtype)
+        # Target t's loss is weights[t]·nll: its gradient is the backward pass
+        # through the layers seeded with the weighted hidden gradient.
         gradients = [
-            tape.gradient(nll, embeddings, output_gradients=weights[t][None])[0] for t in range(weights.shape[0])
+            tape.gradient(hidden, embeddings, output_gradients=hidden_gradient * seeds[t][None, :, None])[0]
+            for t in range(weights.shape[0])
         ]
         return tf.linalg.matvec(weights, nll[0]), tf.cast(tf.stack(gradients), tf.float32)
 
