@@ -5,7 +5,8 @@ one decode step returning full log-probabilities (for sampling in numpy),
 and a loop of several greedy steps in one graph (the per-token Python round
 trip and the log-probability rows it would copy out cost as much as the
 model on a CPU). Each is traced once per process with open batch and length
-dimensions.
+dimensions. Single-token steps go through `DecodeStep` (plain matmuls instead
+of KerasHub's einsums); prefill and multi-token extends use KerasHub's layers.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from promptkit.models.backend import keras_modules
+from promptkit.models.decode_step import DecodeStep
 
 
 class DecodeGraphs:
@@ -39,6 +41,9 @@ class DecodeGraphs:
         self.backbone = causal_lm.backbone
         self._tf = tf
         self._is_gemma3 = isinstance(causal_lm, keras_hub.models.Gemma3CausalLM)
+        self._decode_step = (
+            DecodeStep(self.backbone, is_gemma3=self._is_gemma3) if DecodeStep.supports(self.backbone) else None
+        )
         embedding = causal_lm.backbone.token_embedding
         # A (hidden, vocabulary) copy of the tied embedding: oneDNN multiplies a
         # row by it ~1.4× faster than by the transposed table, and this product
@@ -116,10 +121,13 @@ class DecodeGraphs:
             float32 log-probabilities, shape `(batch, vocabulary)`, and the cache.
         """
         tf = self._tf
-        # Keras' own logits go unused, so the compiled graph drops them.
-        _, hidden, cache = self.causal_lm.call_with_cache(
-            token_ids=token_column, cache=cache, cache_update_index=index
-        )
+        if self._decode_step is not None:
+            hidden, cache = self._decode_step(token_column, cache, index)
+        else:
+            # Keras' own logits go unused, so the compiled graph drops them.
+            _, hidden, cache = self.causal_lm.call_with_cache(
+                token_ids=token_column, cache=cache, cache_update_index=index
+            )
         logits = tf.matmul(tf.cast(hidden[:, 0, :], self._output_kernel.dtype), self._output_kernel)
         soft_cap = self.backbone.token_embedding.logit_soft_cap
         if soft_cap is not None:  # Gemma 2's final logit soft cap.
