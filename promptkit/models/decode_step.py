@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from promptkit.models.backend import keras_modules
 
 
@@ -124,9 +126,18 @@ class DecodeStep:
             hidden = block.post_ffw_norm(hidden)
         return hidden + attention_x, cache
 
+    def _write(self, cache: Any, index: Any, update: Any) -> Any:
+        """`cache (batch, length, kv_heads, head_dim)` with `update (batch, 1, kv_heads, head_dim)` at `index`."""
+        tf = self.tf
+        # A native scatter: KerasHub's `slice_update` runs as a separately
+        # launched XLA computation, twice per layer and step.
+        rows = tf.range(tf.shape(cache)[0])
+        where = tf.stack([rows, tf.fill(tf.shape(rows), index)], axis=1)
+        return tf.tensor_scatter_nd_update(cache, where, update[:, 0])
+
     def _attention(self, layer: Any, qkv_kernel: Any, x: Any, mask: Any, cache: Any, index: Any) -> tuple[Any, Any]:
         """The attention layer's `call` with a cache, for one position."""
-        keras, tf = self.keras, self.tf
+        tf = self.tf
         heads, kv_heads, head_dim = layer.num_query_heads, layer.num_key_value_heads, layer.head_dim
         qkv = tf.matmul(x[:, 0, :], tf.cast(qkv_kernel, x.dtype))
         query, key, value = tf.split(qkv, [heads * head_dim, kv_heads * head_dim, kv_heads * head_dim], axis=1)
@@ -136,18 +147,43 @@ class DecodeStep:
         if self.is_gemma3 and layer.use_query_key_norm:
             query, key = layer.query_norm(query), layer.key_norm(key)
         query, key = layer._apply_rope(query, index), layer._apply_rope(key, index)
-        start = [0, index, 0, 0]
         if self.is_gemma3:
-            keys = keras.ops.slice_update(cache[0], start, key)
-            values = keras.ops.slice_update(cache[1], start, value)
+            keys, values = self._write(cache[0], index, key), self._write(cache[1], index, value)
             cache = (keys, values)
         else:
-            keys = keras.ops.slice_update(cache[:, 0, ...], start, key)
-            values = keras.ops.slice_update(cache[:, 1, ...], start, value)
+            keys, values = self._write(cache[:, 0, ...], index, key), self._write(cache[:, 1, ...], index, value)
             cache = tf.stack((keys, values), axis=1)
+        vectors = self._attend(layer, query, keys, values, mask, index)
+        kernel = tf.reshape(_kernel(layer.output_dense, x), [heads * head_dim, -1])
+        return tf.matmul(vectors, kernel)[:, None, :], cache
+
+    def _attend(self, layer: Any, query: Any, keys: Any, values: Any, mask: Any, index: Any) -> Any:
+        """The attention layer's `_compute_attention` for one query position.
+
+        Args:
+            query: shape `(batch, 1, heads, head_dim)`.
+            keys, values: the whole cache, shape `(batch, length, kv_heads, head_dim)`.
+            mask: `bool (batch, 1, length)`, the positions up to `index`.
+
+        Returns:
+            The attended values of all heads, shape `(batch, heads · head_dim)`.
+        """
+        tf = self.tf
+        heads, kv_heads, head_dim = layer.num_query_heads, layer.num_key_value_heads, layer.head_dim
+        normalization = 1 / np.sqrt(head_dim if layer.query_head_dim_normalize else layer.hidden_dim // heads)
+        query = query * tf.cast(normalization, query.dtype)
+        # Heads grouped by the key/value head they share, as KerasHub groups them.
+        query = tf.reshape(query, [-1, kv_heads, heads // kv_heads, head_dim])
+        # (batch, kv_heads, group, length): a matmul per key/value head, where
+        # KerasHub's einsum transposes its operands on every call.
+        logits = tf.matmul(query, tf.transpose(keys, [0, 2, 1, 3]), transpose_b=True)
+        if layer.logit_soft_cap is not None:
+            logits = tf.tanh(logits / layer.logit_soft_cap) * layer.logit_soft_cap
+        if layer.use_sliding_window_attention:
+            length = tf.shape(keys)[1]
+            mask = mask & (tf.range(length) > index - layer.sliding_window_size)[None, None, :]
+        weights = tf.cast(layer.softmax(logits, mask=mask[:, :, None, :]), values.dtype)
         # Every row attends at least to its own position, so KerasHub's wipe of
         # rows with nothing to attend to never applies here.
-        vectors = layer._compute_attention(query, keys, values, mask, cache_update_index=index)
-        kernel = tf.reshape(_kernel(layer.output_dense, x), [heads * head_dim, -1])
-        output = tf.matmul(tf.reshape(vectors, [-1, heads * head_dim]), kernel)
-        return output[:, None, :], cache
+        vectors = tf.matmul(weights, tf.transpose(values, [0, 2, 1, 3]))
+        return tf.reshape(vectors, [-1, heads * head_dim])
