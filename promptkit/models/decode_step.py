@@ -8,8 +8,10 @@ is bound by memory bandwidth and those einsums cost it a third of its speed.
 This step computes the same layers with plain 2-D matmuls: the query, key
 and value kernels of each layer side by side in one copied matrix (71 MB
 for Gemma 3 270M), the other kernels as stored through reshapes that copy
-nothing. It reuses the layers' own norms, rotary embedding and attention
-core, so the arithmetic is KerasHub's.
+nothing. Attention for the single query position is two matmuls per
+key/value head, the cache is written with a native scatter. The layers' own
+norms, rotary embedding and softmax are reused, so the arithmetic is
+KerasHub's.
 
 Tests compare it with `call_with_cache` on tiny Gemma 1, 2 and 3 models.
 """
