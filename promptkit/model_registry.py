@@ -17,6 +17,7 @@ Environment:
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -51,6 +52,22 @@ def _default_loader(name: str, *, dtype: str | None, progress: Progress) -> Any:
     return load_model(name, dtype=dtype, progress=progress)
 
 
+# Two prompts that share their first tokens, so a greedy call runs every
+# compiled decode graph a dashboard request needs: prefill, the extend of
+# the rows' own tokens, and the greedy loop.
+_WARM_UP_PROMPTS = ("Warm-up: one two", "Warm-up: three four five")
+
+
+def _warm_up(model: Any) -> None:
+    """Generates two tokens for a small batch, so the decode graphs are traced before a user asks."""
+    from promptkit.generation import GenerationSettings
+
+    try:
+        model.generate(list(_WARM_UP_PROMPTS), settings=GenerationSettings(max_new_tokens=2, stop_sequences=()))
+    except Exception:  # noqa: BLE001 - a user's own first request reports the error, with its context.
+        logging.getLogger(__name__).warning("Warming up the model's decode graphs failed", exc_info=True)
+
+
 def _log_load(name: str, seconds: float) -> None:
     path = os.environ.get("PROMPTKIT_LOAD_LOG")
     if path:
@@ -67,14 +84,19 @@ class ModelRegistry:
     remembered: they may be passing (e.g. out of memory).
     """
 
-    def __init__(self, *, loader: Loader | None = None) -> None:
+    def __init__(self, *, loader: Loader | None = None, warm_up: bool = True) -> None:
         """Makes an empty registry.
 
         Args:
             loader: called as `loader(name, dtype=..., progress=...)` to load a
                 model; default `promptkit.models.loader.load_model`.
+            warm_up: after each load, trace the model's decode graphs in a
+                background thread (a first generation in a fresh process
+                otherwise spends ~12 s tracing, on a 2-core CPU).
         """
         self._loader = loader or _default_loader
+        self._warm_up = warm_up
+        self._warm_ups: list[threading.Thread] = []
         # One load at a time, whatever the model: two loads at once would
         # need both models' memory at the peak, on a machine sized for one.
         self._load_lock = threading.Lock()
@@ -137,7 +159,20 @@ class ModelRegistry:
                 raise
             self._models[(name, dtype)] = model
             _log_load(name, time.perf_counter() - started)
+            if self._warm_up and hasattr(model, "generate"):
+                thread = threading.Thread(target=_warm_up, args=(model,), name=f"warm-up {name}", daemon=True)
+                thread.start()
+                self._warm_ups.append(thread)
         return model
+
+    def join_warm_ups(self, timeout: float | None = None) -> None:
+        """Waits for the background warm-ups started so far (for tests and benchmarks).
+
+        Args:
+            timeout: seconds to wait for each; None waits until they end.
+        """
+        for thread in list(self._warm_ups):
+            thread.join(timeout)
 
     def salience_engine(self, model: Any) -> Any:
         """Returns the `SalienceEngine` of `model`, made once, so its score cache is shared.

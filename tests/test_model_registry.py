@@ -131,3 +131,40 @@ def _outcome(registry: ModelRegistry, name: str) -> object:
         return registry.get(name)
     except PromptkitError as error:
         return error
+
+
+def test_a_loaded_model_has_its_decode_graphs_traced_in_the_background() -> None:
+    registry = ModelRegistry()
+    model = registry.get("tiny:gemma3")
+    registry.join_warm_ups(timeout=120)
+    graphs = model.graphs
+    # Traced by the warm-up alone: no request has generated anything yet.
+    assert graphs.prefill.experimental_get_tracing_count() == 1
+    assert graphs.extend.experimental_get_tracing_count() == 1
+    assert graphs.greedy_steps.experimental_get_tracing_count() == 1
+
+
+def test_a_failing_warm_up_is_logged_and_leaves_the_model_usable(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken:
+        def generate(self, prompts, *, settings):
+            raise RuntimeError("no graphs today")
+
+    registry = ModelRegistry(loader=lambda name, **_: Broken())
+    model = registry.get("broken")
+    registry.join_warm_ups(timeout=10)
+    assert registry.get("broken") is model
+    assert "Warming up the model's decode graphs failed" in caplog.text
+
+
+def test_warm_up_can_be_switched_off() -> None:
+    calls = []
+
+    class Recording:
+        def generate(self, prompts, *, settings):
+            calls.append(prompts)
+
+    ModelRegistry(loader=lambda name, **_: Recording(), warm_up=False).get("m")
+    registry = ModelRegistry(loader=lambda name, **_: Recording())
+    registry.get("m")
+    registry.join_warm_ups(timeout=10)
+    assert len(calls) == 1 and len(calls[0]) == 2
