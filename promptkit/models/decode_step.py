@@ -51,6 +51,9 @@ def _kernel(layer: Any, like: Any) -> Any:
 class DecodeStep:
     """The decode step of one Gemma backbone (Gemma 1, 2 or 3).
 
+    The query/key/value copies are made here, so weights changed after
+    construction are not seen (as with `DecodeGraphs`' output-kernel copy).
+
     Args:
         backbone: a `keras_hub.models.GemmaBackbone` or `Gemma3Backbone`.
         is_gemma3: whether the cache is Gemma 3's tuple of `(key, value)`
