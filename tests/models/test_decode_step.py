@@ -6,6 +6,7 @@ import numpy as np
 
 from promptkit.models.backend import keras_modules
 from promptkit.models.decode_step import DecodeStep
+from promptkit.models.loader import load_model
 from promptkit.models.tiny import tiny_causal_lm
 
 
@@ -35,3 +36,19 @@ def test_projections_that_are_not_plain_kernels_are_left_to_keras():
     backbone = tiny_causal_lm("gemma3").backbone  # Its own copy: the shared fixtures stay plain.
     backbone.transformer_layers[0].gating_ffw.enable_lora(2)
     assert not DecodeStep.supports(backbone)
+
+
+def test_a_model_the_step_does_not_support_decodes_through_keras_alike():
+    from promptkit.generation import GenerationSettings
+    from promptkit.models.gemma_model import GemmaModel
+
+    plain = load_model("tiny:gemma3")
+    causal_lm = tiny_causal_lm("gemma3")  # Same seed: the same weights as `plain`.
+    # LoRA's second matrix starts at zero, so the model's outputs are unchanged.
+    causal_lm.backbone.transformer_layers[0].gating_ffw.enable_lora(2)
+    with_lora = GemmaModel(causal_lm, info=plain.info)
+    assert with_lora.graphs._decode_step is None and plain.graphs._decode_step is not None
+    settings = GenerationSettings(max_new_tokens=6, stop_sequences=())
+    ours, keras = plain.generate(["Hi there"], settings=settings)[0], with_lora.generate(["Hi there"], settings=settings)[0]
+    assert [t.id for t in ours.tokens] == [t.id for t in keras.tokens]
+    np.testing.assert_allclose([t.logprob for t in ours.tokens], [t.logprob for t in keras.tokens], atol=1e-4)
