@@ -1,12 +1,13 @@
 """Benchmarks model start-up and greedy decoding of the embedded Gemma.
 
 Measures, in one run: cold start (GGUF conversion into an empty cache, in a
-subprocess), warm start (loading the cached preset, in a subprocess), greedy
+subprocess), warm start (loading the cached preset, in a subprocess, with and
+without the huge-page malloc setting the Makefile exports), greedy
 decode tokens/s at batch 1 and batch 8, and batch-1 tokens/s as a fraction
 of the memory-bandwidth bound (bytes of weights read per token vs. a numpy
 read-bandwidth measurement taken in the same run). Prints a markdown table.
 
-    .venv/bin/python bench/bench_generation.py [--skip-cold] [--dtype bfloat16]
+    make bench, or .venv/bin/python bench/bench_generation.py [--skip-cold] [--dtype bfloat16]
 """
 
 from __future__ import annotations
@@ -90,10 +91,15 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as cache:
             rows.append(("cold start: convert GGUF + load (s)", _timed_subprocess(load, {"PROMPTKIT_CACHE": cache})))
     # Page faults on fresh memory dominate a load on a VM and swing with the
-    # host, so the median of three fresh processes, with their range.
-    warm = sorted(_timed_subprocess(load, {}) for _ in range(3))
-    rows.append(("warm start: python + import + load cached preset (s), median of 3", warm[1]))
-    rows.append(("warm start, fastest and slowest of the 3 (s)", f"{warm[0]:.2f}–{warm[2]:.2f}"))
+    # host, so the median of three fresh processes, with their range; with
+    # the malloc setting `make run` exports and without it, alternately.
+    huge_pages = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
+    runs = [(_timed_subprocess(load, huge_pages), _timed_subprocess(load, {"GLIBC_TUNABLES": ""})) for _ in range(3)]
+    for label, times in (("as `make run` starts it (huge pages)", [a for a, _ in runs]),
+                         ("without huge pages", [b for _, b in runs])):
+        times.sort()
+        rows.append((f"warm start {label}: python + import + load cached preset (s), median of 3", times[1]))
+        rows.append((f"warm start {label}, fastest and slowest of the 3 (s)", f"{times[0]:.2f}–{times[2]:.2f}"))
 
     from promptkit.models.loader import load_model
 
