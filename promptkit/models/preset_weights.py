@@ -12,6 +12,7 @@ Keras creates every variable once, from that value.
 
 from __future__ import annotations
 
+import concurrent.futures
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,14 @@ def from_preset_without_random_init(task: Any, preset: str, *, dtype: str) -> An
         equal those `task.from_preset(preset, dtype=dtype)` loads.
     """
     keras, _, _ = keras_modules()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        # Building the tokenizer (1–2 s of Python) overlaps reading the weights.
+        preprocessor = pool.submit(task.preprocessor_cls.from_preset, preset)
+        backbone = _backbone(keras, task, preset, dtype)
+        return task(backbone=backbone, preprocessor=preprocessor.result())
+
+
+def _backbone(keras: Any, task: Any, preset: str, dtype: str) -> Any:
     # Leaving the scope initialises every variable created in it (Keras's
     # `initialize_all_variables`), each from its `_initializer`. Only the
     # backbone is built inside: the task's `compile()` creates optimizer
@@ -51,4 +60,4 @@ def from_preset_without_random_init(task: Any, preset: str, *, dtype: str) -> An
                 # first value; Keras is pinned, and a test compares the result
                 # with plain `from_preset`.
                 variable._initializer = _saved(saved)
-    return task(backbone=backbone, preprocessor=task.preprocessor_cls.from_preset(preset))
+    return backbone
