@@ -4,8 +4,8 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 # glibc's malloc asks for transparent huge pages for large blocks: loading the
-# model fills ~2 GB of fresh TensorFlow buffers, and with 4 KiB pages the
-# page faults alone took 4–8 s of a warm start (docs/benchmarks.md).
+# model fills ~2 GB of fresh TensorFlow buffers, and with 4 KiB pages their
+# page faults cost 2–5 s of a warm start (docs/benchmarks.md).
 export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
 
 .PHONY: run test setup model bench

@@ -7,7 +7,8 @@ Gemma 3 270M that is a gigabyte of random numbers drawn for nothing: on a
 variables are created without values and assignments are recorded instead
 of applied, so `from_preset` there builds the model for free and its
 `load_weights` leaves each saved value in the scope; on leaving the scope
-Keras creates every variable once, from that value.
+Keras creates every variable once, from that value. The tokenizer, whose
+vocabulary Keras spends 1–2 s tracking, is built in a thread meanwhile.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def from_preset_without_random_init(task: Any, preset: str, *, dtype: str) -> An
 
 
 def _backbone(keras: Any, task: Any, preset: str, dtype: str) -> Any:
+    """The preset's backbone, each variable created once from its saved value."""
     # Leaving the scope initialises every variable created in it (Keras's
     # `initialize_all_variables`), each from its `_initializer`. Only the
     # backbone is built inside: the task's `compile()` creates optimizer
