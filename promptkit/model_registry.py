@@ -59,17 +59,11 @@ _WARM_UP_PROMPTS = ("Warm-up: one two", "Warm-up: three four five")
 
 
 def _warm_up(model: Any) -> None:
-    """Generates two tokens for a small batch and for one prompt, so the decode graphs are traced before a user asks.
-
-    The vocabulary product is compiled per batch size (XLA), so batch 1, the
-    playground's, gets a run of its own.
-    """
+    """Generates two tokens for a small batch, so the decode graphs are traced before a user asks."""
     from promptkit.generation import GenerationSettings
 
-    settings = GenerationSettings(max_new_tokens=2, stop_sequences=())
     try:
-        model.generate(list(_WARM_UP_PROMPTS), settings=settings)
-        model.generate(list(_WARM_UP_PROMPTS[:1]), settings=settings)
+        model.generate(list(_WARM_UP_PROMPTS), settings=GenerationSettings(max_new_tokens=2, stop_sequences=()))
     except Exception:  # noqa: BLE001 - a user's own first request reports the error, with its context.
         logging.getLogger(__name__).warning("Warming up the model's decode graphs failed", exc_info=True)
 

@@ -62,7 +62,8 @@ class DecodeGraphs:
         # XLA multiplied float32 rows by the output kernel 10–15% faster than
         # oneDNN at batch 8 (which repacks the 0.67 GB kernel for few rows) and
         # no slower at batch 1; its bfloat16 product was 15× slower on a CPU.
-        # Compiled once per batch size, in 0.2–0.4 s.
+        # Compiled once per batch size; inside the decode graphs a new batch
+        # size's first call took ~0.1 s longer.
         self._logprobs = tf.function(
             self._logprobs_fn, jit_compile=tf.as_dtype(self._output_kernel.dtype) == tf.float32
         )
