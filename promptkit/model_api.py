@@ -36,8 +36,8 @@ class LanguageModel(Protocol):
     def tokenize(self, text: str) -> list[int]:
         """Token ids of `text`, without `<bos>`."""
 
-    def token_spans(self, ids: Sequence[int], *, offset: int = 0) -> list[TokenSpan]:
-        """One character span per token id, counted from `offset`."""
+    def token_spans(self, ids: Sequence[int], *, offset: int = 0, source: str | None = None) -> list[TokenSpan]:
+        """One character span per token id, counted from `offset`; texts cut from `source` if given."""
 
     def generate(
         self, prompts: Sequence[str], *, settings: GenerationSettings

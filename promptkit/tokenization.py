@@ -8,6 +8,11 @@ character offsets without a second pass over the text.
 A character spelled by several byte pieces belongs to the piece that
 completes it; the pieces before it get an empty span at that position.
 Control pieces (`<bos>`, `<eos>`, `<pad>`) also get empty spans.
+
+SentencePiece reads a literal `▁` (U+2581) in its input as a space, so the
+model sees a space there and decoding gives one back. Offsets stay exact
+(one character either way); pass the encoded text as `source` to have each
+span's text cut from it instead.
 """
 
 from __future__ import annotations
@@ -66,15 +71,21 @@ class PieceVocabulary:
         """Tokenizes `text` without adding `<bos>`."""
         return list(self._processor.encode(text))
 
-    def spans(self, ids: Sequence[int], *, offset: int = 0) -> list[TokenSpan]:
+    def spans(self, ids: Sequence[int], *, offset: int = 0, source: str | None = None) -> list[TokenSpan]:
         """Decodes `ids` into one span per id, offsets counted from `offset`.
 
         Args:
             ids: token ids, shape `(num_tokens,)`.
             offset: character offset of the first token's start.
+            source: the text `ids` were encoded from; when given, span texts
+                are cut from it, so a literal `▁` stays `▁`.
 
         Returns:
-            One `TokenSpan` per id, in order, tiling the decoded text.
+            One `TokenSpan` per id, in order, tiling the decoded text (or
+            `source`).
+
+        Raises:
+            ValueError: `source` is not the text `ids` decode to.
         """
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         position = offset
@@ -91,7 +102,15 @@ class PieceVocabulary:
         if tail:  # Trailing bytes that never completed a character.
             last = spans[-1]
             spans[-1] = dataclasses.replace(last, text=last.text + tail, end=last.end + len(tail))
-        return spans
+        if source is None:
+            return spans
+        decoded = "".join(span.text for span in spans)
+        if decoded != source.replace("\u2581", " "):
+            raise ValueError(
+                f"the token ids decode to {len(decoded)} characters that are not the "
+                f"{len(source)}-character source text"
+            )
+        return [dataclasses.replace(span, text=source[span.start - offset : span.end - offset]) for span in spans]
 
     def decode(self, ids: Sequence[int]) -> str:
         """Decodes `ids` into text (control tokens dropped)."""

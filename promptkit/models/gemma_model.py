@@ -71,9 +71,9 @@ class GemmaModel:
         """Token ids of `text`, without `<bos>`."""
         return self.vocabulary.encode(text)
 
-    def token_spans(self, ids: Sequence[int], *, offset: int = 0) -> list[TokenSpan]:
-        """One character span per token id, counted from `offset`."""
-        return self.vocabulary.spans(ids, offset=offset)
+    def token_spans(self, ids: Sequence[int], *, offset: int = 0, source: str | None = None) -> list[TokenSpan]:
+        """One character span per token id, counted from `offset`; texts cut from `source` if given."""
+        return self.vocabulary.spans(ids, offset=offset, source=source)
 
     def prompt_ids(self, prompts: Sequence[str], *, new_tokens: int) -> list[list[int]]:
         """`<bos>` + tokens of each prompt, checked against the context length.

@@ -218,8 +218,8 @@ class SalienceEngine:
                 f"Prompt + target is {length} tokens, more than {self.model.info.name}'s context of "
                 f"{self.model.info.context_length}; shorten the prompt or the target."
             )
-        prompt_spans = self.model.token_spans(prompt_ids)
-        target_spans = self.model.token_spans(target_ids)
+        prompt_spans = self.model.token_spans(prompt_ids, source=prompt)
+        target_spans = self.model.token_spans(target_ids, source=target)
         spans = [select_tokens(target, target_spans, selection) for selection in selections]
         keys = [
             (self.model.info.name, prompt, target, span, method, tuple(sorted(resolved.items()))) for span in spans

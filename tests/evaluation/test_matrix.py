@@ -29,7 +29,7 @@ class FakeModel:
     def tokenize(self, text: str) -> list[int]:
         return [ord(c) for c in text]
 
-    def token_spans(self, ids, *, offset=0):
+    def token_spans(self, ids, *, offset=0, source=None):
         return []
 
     def generate(self, prompts: Sequence[str], *, settings: GenerationSettings) -> list[Completion]:

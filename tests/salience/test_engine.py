@@ -105,6 +105,13 @@ def test_engine_scores_match_the_method_definitions(tiny_gemma3):
     assert (l2.scores >= 0).all() and (dot.scores < 0).any()
 
 
+def test_token_texts_keep_a_literal_meta_space(tiny_gemma3):
+    prompt, target = "Likes:\u2581cheese\nAnalysis:", " no\u2581eggs."
+    result = SalienceEngine(tiny_gemma3).explain(prompt, target)
+    assert "".join(t.text for t in result.tokens) == prompt + target
+    assert "".join(s.text for s in result.segments("words").segments) == prompt + target
+
+
 def test_aggregation_sum_and_domain_exclude_the_target(tiny_gemma3):
     result = SalienceEngine(tiny_gemma3).explain(PROMPT, TARGET, selection=LinePrefix("Recommendation:"))
     segments = result.segments("words")
