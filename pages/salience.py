@@ -8,6 +8,8 @@ from promptkit.evaluation import line_of_interest
 from promptkit.presentation import GRANULARITY_LABELS, completeness_note, pre_html, run_label
 from promptkit.salience import (
     AGGREGATIONS,
+    CONTRASTIVE_METHODS,
+    SalienceResult,
     WHOLE_COMPLETION,
     ab_figure,
     completion_lines,
@@ -22,6 +24,7 @@ from promptkit.salience import (
     tokens_csv,
     top_segments_figure,
 )
+from promptkit.salience.contrast import odds_sentence
 
 ui.ensure_frame()
 st.title("Salience")
@@ -88,8 +91,19 @@ else:
         st.info("Type a reference text and press **Explain this text**.")
         st.stop()
 
+contrast = st.text_input(
+    "Rather than… (optional)",
+    key="pk_sal_contrast",
+    placeholder="Avoid.",
+    help="What the model could have written instead of the part explained. The heatmap then shows what "
+    "pushed the model towards its answer rather than this one (contrastive salience).",
+)
+contrast = contrast if contrast.strip() else None
+
 # --- How to show it ----------------------------------------------------------------------
-methods = list(method_names())
+methods = list(CONTRASTIVE_METHODS if contrast else method_names())
+if st.session_state.get("pk_sal_method") not in methods:
+    st.session_state["pk_sal_method"] = methods[0]
 c1, c2, c3, c4 = st.columns([2, 2, 1, 2])
 method = c1.selectbox(
     "Method", methods, format_func=lambda name: name.replace("_", " "), key="pk_sal_method",
@@ -112,9 +126,17 @@ self_salience = st.toggle("Colour the explained text itself too", value=False, k
 
 # --- Compute (cached: only a new run, target or method reaches the model) ---------------
 engine = ui.salience_engine(model)
+
+
+def explain(prompt: str) -> SalienceResult:
+    if contrast:
+        return engine.explain_contrast(prompt, target, contrast, selection=selection, method=method)
+    return engine.explain(prompt, target, selection=selection, method=method)
+
+
 try:
     with st.spinner("Computing which parts of the prompt mattered…"):
-        result = engine.explain(run.prompt, target, selection=selection, method=method)
+        result = explain(run.prompt)
 except Exception as error:  # noqa: BLE001
     ui.show_error(error)
     st.stop()
@@ -129,6 +151,13 @@ st.plotly_chart(
     config={"displayModeBar": False},
     key="pk_sal_heatmap",
 )
+if contrast:
+    st.info(odds_sentence(result), icon=":material/compare_arrows:")
+    st.caption(
+        "Orange pushed the model towards its answer, blue towards the alternative."
+        if result.signed
+        else "The darker a piece of the prompt, the more it separated the answer from the alternative."
+    )
 left, right = st.columns([3, 2])
 with left:
     st.plotly_chart(
@@ -159,7 +188,7 @@ with right:
     )
 
 saved_key = (run.id, start, end, method)
-if explaining_completion and saved_key not in st.session_state.setdefault("pk_sal_saved", set()):
+if explaining_completion and not contrast and saved_key not in st.session_state.setdefault("pk_sal_saved", set()):
     with ui.guard():
         st.session_state["pk_sal_saved"].add(saved_key)
         store.put_salience(
@@ -195,7 +224,7 @@ if show_ab:
     run_b = others_by_id[run_b_id]
     try:
         with st.spinner("Computing salience for version B…"):
-            result_b = engine.explain(run_b.prompt, target, selection=selection, method=method)
+            result_b = explain(run_b.prompt)
     except Exception as error:  # noqa: BLE001
         ui.show_error(error)
         st.stop()

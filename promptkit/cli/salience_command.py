@@ -21,6 +21,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     target.add_argument("--target-file", type=Path, help="UTF-8 file holding the target text.")
     target.add_argument("--generate", action="store_true", help="Use the model's greedy completion as the target.")
     parser.add_argument("--target-line", metavar="PREFIX", help="Explain only the target line starting with PREFIX (prefix excluded).")
+    parser.add_argument(
+        "--contrast", metavar="TEXT",
+        help="Explain why the target (or its --target-line) rather than TEXT: contrastive salience (grad_l2, grad_dot_input).",
+    )
     parser.add_argument("--method", choices=_METHODS, default="grad_l2")
     parser.add_argument("--granularity", choices=_GRANULARITIES, default="words")
     parser.add_argument("--model", default=None, help="Model name (default: the embedded Gemma 3 270M).")
@@ -54,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
     if not target.strip():
         raise SalienceError("The target is empty; give a non-empty --target or --target-file, or use --generate.")
     selection = LinePrefix(args.target_line) if args.target_line else WholeTarget()
-    result = SalienceEngine(model).explain(prompt, target, selection=selection, method=args.method)
+    engine = SalienceEngine(model)
+    if args.contrast is not None:
+        result = engine.explain_contrast(prompt, target, args.contrast, selection=selection, method=args.method)
+    else:
+        result = engine.explain(prompt, target, selection=selection, method=args.method)
     print(json.dumps(to_dict(result, result.segments(args.granularity)), ensure_ascii=False))
     return 0

@@ -10,10 +10,13 @@ Typical use::
     result = engine.explain(prompt, completion, selection=LinePrefix("Recommendation:"))
     segments = result.segments("lines")          # no recomputation
     figure = text_heatmap(segments, gain=0.4)
+    why_not = engine.explain_contrast(prompt, completion, " Avoid.", selection=LinePrefix("Recommendation:"))
 """
 
 from promptkit.salience.aggregation import AGGREGATIONS, SegmentScores, aggregate
-from promptkit.salience.engine import SalienceEngine, SalienceResult, TokenScore
+from promptkit.salience.contrast import CONTRASTIVE_METHODS
+from promptkit.salience.engine import SalienceEngine
+from promptkit.salience.results import SalienceResult, TokenScore
 from promptkit.salience.export import segments_csv, to_dict, to_json, tokens_csv
 from promptkit.salience.figures import ab_figure, part_shift_table, text_heatmap, top_segments_figure
 from promptkit.salience.methods import Method, MethodOutput, get_method, method_names, register_method
@@ -32,6 +35,7 @@ from promptkit.salience.targets import (
 
 __all__ = [
     "AGGREGATIONS",
+    "CONTRASTIVE_METHODS",
     "GRANULARITIES",
     "WHOLE_COMPLETION",
     "CharRange",

@@ -1,7 +1,7 @@
 """Computes token salience for a prompt + target, caching results in-process.
 
 Results are cached by (model name, prompt, target, selected target tokens,
-method, method parameters). Segments, aggregation and colours are derived
+method, method parameters), contrastive ones also by their foil. Segments, aggregation and colours are derived
 from the cached token scores (`SalienceResult.segments`), so switching them
 never recomputes gradients; `SalienceEngine.gradient_calls` counts the
 backend calls, for tests and progress displays.
@@ -9,146 +9,17 @@ backend calls, for tests and progress displays.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from promptkit.errors import SalienceError
-from promptkit.salience.aggregation import SegmentScores, aggregate
+from promptkit.salience.contrast import explain_contrast
 from promptkit.salience.methods import GradientBackend, get_method, resolve_params
-from promptkit.salience.segmentation import PartLike, assign_tokens, segment_text
+from promptkit.salience.results import SalienceResult, TokenScore
 from promptkit.salience.targets import Selection, WholeTarget, select_tokens
-
-
-@dataclasses.dataclass(frozen=True)
-class TokenScore:
-    """One token of prompt + target (`<bos>` is not listed) and its score."""
-
-    text: str
-    start: int
-    end: int
-    score: float
-
-
-@dataclasses.dataclass(frozen=True)
-class SalienceResult:
-    """Token scores for one target span.
-
-    Attributes:
-        model: the model's name.
-        prompt: the prompt text.
-        target: the target text; offsets are into `prompt + target`.
-        method: the method's name.
-        signed: whether scores can be negative.
-        params: the method parameters used.
-        tokens: prompt then target tokens with scores.
-        target_tokens: `(first, last)`: indices into `tokens` of the selected span.
-        loss: the span's loss, Σ −log p over its tokens.
-        details: extra numbers from the method (e.g. completeness error).
-    """
-
-    model: str
-    prompt: str
-    target: str
-    method: str
-    signed: bool
-    params: Mapping[str, Any]
-    tokens: tuple[TokenScore, ...]
-    target_tokens: tuple[int, int]
-    loss: float
-    details: Mapping[str, float]
-
-    @classmethod
-    def from_token_scores(
-        cls, *, model: str, prompt: str, target: str, method: str, tokens: Sequence[Mapping[str, Any]], target_start: int, target_end: int
-    ) -> SalienceResult:
-        """Rebuilds a result from stored token scores (as `Store.put_salience` keeps them).
-
-        Args:
-            model: the model's name.
-            prompt: the prompt text.
-            target: the target text that followed it.
-            method: the method's name.
-            tokens: `{"text", "start", "end", "score"}` per token, offsets into
-                `prompt + target`.
-            target_start: start of the explained span, offset into `target`.
-            target_end: its end.
-
-        Returns:
-            A result whose `segments(...)` and figures work as for a fresh one.
-        """
-        scored = tuple(TokenScore(t["text"], int(t["start"]), int(t["end"]), float(t["score"])) for t in tokens)
-        start, end = len(prompt) + target_start, len(prompt) + target_end
-        inside = [i for i, t in enumerate(scored) if t.end > start and t.start < end]
-        if not inside:
-            raise SalienceError(f"no stored token lies in the target span [{target_start}, {target_end}).")
-        return cls(
-            model=model,
-            prompt=prompt,
-            target=target,
-            method=method,
-            signed=get_method(method).signed,
-            params={},
-            tokens=scored,
-            target_tokens=(inside[0], inside[-1] + 1),
-            loss=float("nan"),
-            details={},
-        )
-
-    @property
-    def text(self) -> str:
-        """prompt + target."""
-        return self.prompt + self.target
-
-    @property
-    def target_span(self) -> tuple[int, int]:
-        """Character range of the selected target tokens in `text`."""
-        first, last = self.target_tokens
-        return self.tokens[first].start, self.tokens[last - 1].end
-
-    @property
-    def scores(self) -> np.ndarray:
-        """Token scores, shape `(num_tokens,)`."""
-        return np.array([token.score for token in self.tokens])
-
-    def segments(
-        self,
-        granularity: str = "words",
-        *,
-        aggregation: str = "sum",
-        pattern: str | None = None,
-        parts: Iterable[PartLike] = (),
-    ) -> SegmentScores:
-        """Aggregates the cached token scores into segments (no model call).
-
-        Args:
-            granularity: see `promptkit.salience.segmentation.GRANULARITIES`.
-            aggregation: `"sum"`, `"mean"` or `"max"`.
-            pattern: regular expression for `custom`.
-            parts: template parts for `parts` (objects with name/start/end).
-
-        Returns:
-            The segments, which also break where the prompt ends and where
-            the selected span starts and ends, with their scores.
-        """
-        starts = [token.start for token in self.tokens]
-        span_start, span_end = self.target_span
-        segments = segment_text(
-            self.text,
-            granularity,
-            token_starts=starts,
-            pattern=pattern,
-            parts=parts,
-            cuts=(len(self.prompt), span_start, span_end),
-        )
-        owners = assign_tokens(segments, starts)
-        scores = aggregate(self.scores, owners, len(segments), how=aggregation)
-        in_target = np.array([span_start <= s.start and s.end <= span_end for s in segments])
-        counts = np.bincount(owners, minlength=len(segments))
-        return SegmentScores(tuple(segments), scores, in_target, self.signed, counts)
 
 
 class SalienceEngine:
@@ -186,6 +57,28 @@ class SalienceEngine:
     def explain(self, prompt: str, target: str, *, selection: Selection = WholeTarget(), method: str = "grad_l2", **params: Any) -> SalienceResult:
         """Token salience of one target span. See `explain_many`."""
         return self.explain_many(prompt, target, [selection], method=method, **params)[0]
+
+    def explain_contrast(
+        self, prompt: str, target: str, foil: str, *, selection: Selection = WholeTarget(), method: str = "grad_l2"
+    ) -> SalienceResult:
+        """Why the selected span rather than `foil`: see `promptkit.salience.contrast`.
+
+        Cached by (model, prompt, target, selection, foil, method); each new
+        one costs two backend calls (span and foil sequences).
+
+        Raises:
+            SalienceError: as `explain_contrast` in `promptkit.salience.contrast`.
+        """
+        key = ("contrast", self.model.info.name, prompt, target, selection, foil, method)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        result = explain_contrast(self.model, self.backend, prompt, target, foil, selection=selection, method=method)
+        with self._lock:
+            self.gradient_calls += 2
+            self._cache[key] = result
+        return result
 
     def explain_many(
         self, prompt: str, target: str, selections: Sequence[Selection], *, method: str = "grad_l2", **params: Any

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from promptkit.salience.aggregation import SegmentScores
-from promptkit.salience.engine import SalienceResult
+from promptkit.salience.results import SalienceResult
 
 
 def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:

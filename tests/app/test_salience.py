@@ -107,3 +107,29 @@ def test_integrated_gradients_says_how_complete_its_attributions_are(small_libra
     no_errors(at)
     notes = [item.value for item in (*at.caption, *at.warning) if item.value.startswith("Integrated gradients:")]
     assert len(notes) == 1 and "completeness error" in notes[0]
+
+
+def test_contrast_explains_the_answer_against_an_alternative(small_library):
+    ids = _seed({1: " Avoid.\nBecause of the eggs.", 2: " Avoid."})
+    at = open_page(SALIENCE, state={ui_glue.KEY_SALIENCE_RUN: ids[1]})
+    at.selectbox(key="pk_sal_method").set_value("integrated_gradients").run()
+    calls = _engine_calls()
+    at.text_input(key="pk_sal_contrast").set_value("You have to try it.").run()
+    no_errors(at)
+    # Integrated gradients has no contrastive form: the method falls back to one that has.
+    assert at.selectbox(key="pk_sal_method").options == ["grad l2", "grad dot input"]
+    assert at.selectbox(key="pk_sal_method").value == "grad_l2"
+    assert _engine_calls() == calls + 2  # The answer's sequence and the alternative's.
+    odds = [item.value for item in at.info if item.value.startswith("The model finds")]
+    assert len(odds) == 1 and '"You have to try it."' in odds[0]
+    at.selectbox(key=f"pk_sal_line::{ids[1]}").set_value("Because of the eggs.").run()
+    no_errors(at)
+    assert _engine_calls() == calls + 4
+    with Store.open() as store:  # Contrastive scores are not stored as the line's salience.
+        assert store.get_salience(run_id=ids[1], target_start=8, target_end=28, method="grad_l2") is None
+    at.toggle(key="pk_sal_ab").set_value(True).run()
+    no_errors(at)
+    assert len(at.get("plotly_chart")) == 3 and _engine_calls() == calls + 6
+    at.text_input(key="pk_sal_contrast").set_value("   ").run()
+    no_errors(at)
+    assert not [item for item in at.info if item.value.startswith("The model finds")]

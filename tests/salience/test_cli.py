@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PROMPT = "Taste-likes: Cheese\nAnalysis:"
 TARGET = " it has eggs.\nRecommendation: Avoid."
 
@@ -40,3 +42,19 @@ def test_cli_reports_a_missing_line_as_an_error(tmp_path):
 def test_cli_rejects_an_empty_target(tmp_path):
     done = _run(tmp_path, "--target", "  ")
     assert done.returncode != 0 and "empty" in done.stderr
+
+
+def test_cli_contrast_adds_the_foil_and_both_losses(tmp_path):
+    done = _run(tmp_path, "--target", TARGET, "--target-line", "Recommendation:", "--contrast", "You have to try it.", "--method", "grad_dot_input")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["params"] == {"contrast": "You have to try it."} and data["method"] == "grad_dot_input"
+    assert data["details"]["log_odds"] == pytest.approx(data["details"]["foil_loss"] - data["loss"], rel=1e-4)
+    start, _ = data["target_span"]
+    assert all(t["score"] == 0 for t in data["tokens"] if t["start"] >= start)
+    assert any(t["score"] < 0 for t in data["tokens"]) and any(t["score"] > 0 for t in data["tokens"])
+
+
+def test_cli_contrast_refuses_integrated_gradients(tmp_path):
+    done = _run(tmp_path, "--target", TARGET, "--contrast", " Maybe.", "--method", "integrated_gradients")
+    assert done.returncode == 2 and done.stdout == "" and "grad_l2 and grad_dot_input" in done.stderr

@@ -44,3 +44,16 @@ def test_signed_methods_on_the_real_model(embedded_model):
     assert np.isfinite(dot.scores).all() and (dot.scores < 0).any() and (dot.scores > 0).any()
     ig = engine.explain(PROMPT, TARGET, selection=LinePrefix("Recommendation:"), method="integrated_gradients", steps=4)
     assert np.isfinite(ig.scores).all() and np.isfinite(ig.details["completeness_error"])
+
+
+def test_contrast_prefers_avoid_after_an_analysis_of_a_dislike(embedded_model):
+    engine = SalienceEngine(embedded_model)
+    answer = LinePrefix("Recommendation:")
+    first = engine.explain_contrast(PROMPT, TARGET, "Avoid.", selection=answer, method="grad_dot_input")
+    again = SalienceEngine(embedded_model).explain_contrast(PROMPT, TARGET, "Avoid.", selection=answer, method="grad_dot_input")
+    np.testing.assert_array_equal(first.scores, again.scores)
+    assert np.isfinite(first.scores).all() and (first.scores < 0).any() and (first.scores > 0).any()
+    # The analysis says "which you don't like"; the few-shot example answered that with "Avoid.".
+    assert first.details["log_odds"] < -2
+    plain = engine.explain(PROMPT, TARGET, selection=answer, method="grad_dot_input")
+    assert first.loss == pytest.approx(plain.loss, rel=1e-4) and first.target_span == plain.target_span
