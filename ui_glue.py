@@ -252,10 +252,15 @@ def settings_widgets(defaults: Any = None, *, key: str) -> Any:
     )
 
 
-# --- Salience: one engine (with its score cache) per loaded model.
+# --- Salience and step scores: one engine and one scorer per loaded model.
 def salience_engine(model: Any) -> Any:
     """The SalienceEngine of `model`, shared by all sessions so its cache is too."""
     return _registry().salience_engine(model)
+
+
+def scorer(model: Any) -> Any:
+    """The ContinuationScorer of `model`, shared by all sessions so its graphs are traced once."""
+    return _registry().scorer(model)
 
 
 def review_panel(store: Any, *, reviews: list[Any], key: str, run_id: int | None = None, subject: str | None = None) -> None:

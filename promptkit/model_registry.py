@@ -105,6 +105,7 @@ class ModelRegistry:
         # A separate lock, so a page asking for an engine never waits for a load.
         self._engine_lock = threading.Lock()
         self._engines: dict[int, Any] = {}
+        self._scorers: dict[int, Any] = {}
 
     def loading(self) -> bool:
         """Whether a model is being loaded right now (a `get` would wait for it)."""
@@ -191,6 +192,23 @@ class ModelRegistry:
             if engine is None:
                 engine = self._engines[id(model)] = SalienceEngine(model)
         return engine
+
+    def scorer(self, model: Any) -> Any:
+        """Returns the `ContinuationScorer` of `model`, made once, so its compiled graphs are reused.
+
+        Args:
+            model: a loaded model.
+
+        Returns:
+            The model's scorer (step scores, candidate likelihoods).
+        """
+        from promptkit.models.scoring import ContinuationScorer
+
+        with self._engine_lock:
+            scorer = self._scorers.get(id(model))
+            if scorer is None:
+                scorer = self._scorers[id(model)] = ContinuationScorer(model)
+        return scorer
 
     def salience_engines(self) -> list[Any]:
         """Returns the engines made so far (e.g. to count their gradient calls)."""

@@ -112,6 +112,11 @@ class PieceVocabulary:
             )
         return [dataclasses.replace(span, text=source[span.start - offset : span.end - offset]) for span in spans]
 
+    def piece_text(self, token_id: int) -> str:
+        """One token's text on its own: a byte piece as `<0xNN>`, a control piece by its name."""
+        text = self._pieces[token_id]
+        return text if text else self._processor.id_to_piece(token_id)
+
     def decode(self, ids: Sequence[int]) -> str:
         """Decodes `ids` into text (control tokens dropped)."""
         return "".join(span.text for span in self.spans(ids))

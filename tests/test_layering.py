@@ -16,6 +16,7 @@ PACKAGES = [
     "promptkit.evaluation",
     "promptkit.diff",
     "promptkit.presentation",
+    "promptkit.steps",
     "promptkit.model_registry",
     "promptkit.cli",
 ]

@@ -113,6 +113,8 @@ def test_the_default_loader_loads_a_tiny_model_once_and_one_engine_per_model() -
     engine = registry.salience_engine(model)
     assert registry.salience_engine(model) is engine
     assert registry.salience_engines() == [engine]
+    scorer = registry.scorer(model)
+    assert registry.scorer(model) is scorer and scorer.model is model
     with pytest.raises(ModelLoadError, match="Unknown tiny model"):
         registry.get("tiny:gemma9")
 

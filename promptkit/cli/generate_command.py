@@ -33,6 +33,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="TEXT",
         help=r"stop sequence, repeatable; default a blank line ('\n\n'); '' disables",
     )
+    parser.add_argument(
+        "--step-scores",
+        action="store_true",
+        help="add each token's entropy, rank and the 5 likeliest alternatives (one more forward pass)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object (the only output format)")
     parser.set_defaults(handler=run)
 
@@ -71,13 +76,18 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model, dtype=args.dtype, progress=lambda message: print(message, file=sys.stderr))
     model.prompt_ids([prompt], new_tokens=settings.max_new_tokens)  # Fail fast, before decoding.
     completion = model.generate([prompt], settings=settings)[0]
+    tokens = [{"text": t.text, "start": t.start, "end": t.end, "logprob": t.logprob} for t in completion.tokens]
+    if args.step_scores and completion.tokens:
+        from promptkit.models.scoring import ContinuationScorer
+
+        prefix_ids = [model.vocabulary.bos_id, *model.tokenize(prompt)]
+        steps = ContinuationScorer(model).step_scores(prefix_ids, [t.id for t in completion.tokens])
+        tokens = [dict(token, **step.to_dict()) for token, step in zip(tokens, steps)]
     payload = {
         "model": model.info.name,
         "completion": completion.text,
         "stop_reason": completion.stop_reason.value,
-        "tokens": [
-            {"text": t.text, "start": t.start, "end": t.end, "logprob": t.logprob} for t in completion.tokens
-        ],
+        "tokens": tokens,
         "timings": dict(completion.timings, load_s=model.info.load_seconds),
     }
     json.dump(payload, sys.stdout, ensure_ascii=False)

@@ -11,7 +11,9 @@ change it). Only the hidden states that predict continuation tokens go
 through the output projection, because the full vocabulary (262k for Gemma
 3) times every position would not fit in memory. Sequence lengths, target
 counts and batch sizes are rounded up to buckets so the compiled function is
-reused instead of traced again for every call.
+reused instead of traced again for every call. `step_scores` reads more
+of the same distributions: each token's entropy, rank and likeliest
+alternatives (`promptkit.steps`).
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ import numpy as np
 from promptkit.errors import PromptError
 from promptkit.models.backend import keras_modules
 from promptkit.models.gemma_model import GemmaModel
+from promptkit.steps import Alternative, StepScore
 
 # Rounding up to these keeps the number of distinct traced shapes small.
 _LENGTH_BUCKET = 64
 _TARGET_BUCKET = 8
 DEFAULT_BATCH_SIZE = 8
+# Step scores hold (positions, vocabulary) float32 log-probabilities: 128 × 262k is 134 MB.
+_STEP_CHUNK = 128
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +70,7 @@ class ContinuationScorer:
         self.batch_size = batch_size
         self._tf = tf
         self._forward = tf.function(self._forward_fn, reduce_retracing=True)
+        self._steps = tf.function(self._steps_fn, reduce_retracing=True)
 
     def score(self, requests: Sequence[tuple[str, str]]) -> list[float]:
         """Summed log-probabilities of each `(prefix, continuation)` pair, in order."""
@@ -110,15 +116,7 @@ class ContinuationScorer:
             PromptError: a prefix or continuation is empty, or a pair does
                 not fit the model's context.
         """
-        limit = self.model.info.context_length
-        for index, (prefix, continuation) in enumerate(requests, start=1):
-            if not prefix or not continuation:
-                raise PromptError(f"Request {index} has an empty prefix or continuation.")
-            if len(prefix) + len(continuation) > limit:
-                raise PromptError(
-                    f"Request {index} is {len(prefix) + len(continuation)} tokens long, over "
-                    f"{self.model.info.name}'s context of {limit} tokens; shorten the prompt."
-                )
+        self._check(requests)
         # Similar lengths share a batch, so little of each pass is padding.
         order = sorted(range(len(requests)), key=lambda i: len(requests[i][0]) + len(requests[i][1]))
         results: list[ScoredContinuation | None] = [None] * len(requests)
@@ -128,6 +126,75 @@ class ContinuationScorer:
                 for index, scored in zip(chunk, self._score_batch([requests[i] for i in chunk])):
                     results[index] = scored
         return [result for result in results if result is not None]
+
+    def step_scores(self, prefix_ids: Sequence[int], continuation_ids: Sequence[int], *, top_k: int = 5) -> list[StepScore]:
+        """What the model thought at each continuation token (teacher-forced).
+
+        Args:
+            prefix_ids: what precedes the continuation, usually `<bos>` + prompt tokens.
+            continuation_ids: the completion's tokens, shape `(num_tokens,)`.
+            top_k: how many alternatives to keep per step.
+
+        Returns:
+            One `StepScore` per continuation token, offsets into the
+            continuation's decoded text.
+
+        Raises:
+            PromptError: an empty prefix or continuation, a pair longer than
+                the model's context, or `top_k` outside [1, vocabulary size].
+        """
+        self._check([(prefix_ids, continuation_ids)])
+        vocabulary = self.model.vocabulary
+        if not 1 <= top_k <= vocabulary.size:
+            raise PromptError(f"top_k must be between 1 and {vocabulary.size} (got {top_k}).")
+        tf = self._tf
+        sequence = [*prefix_ids, *continuation_ids]
+        width = _round_up(len(sequence), _LENGTH_BUCKET)
+        token_ids = np.full((1, width), vocabulary.pad_id, dtype=np.int32)
+        token_ids[0, : len(sequence)] = sequence
+        padding_mask = (np.arange(width) < len(sequence)).astype(np.int32)[None]
+        outputs = []
+        with self.model.lock:
+            for start in range(0, len(continuation_ids), _STEP_CHUNK):
+                chunk = continuation_ids[start : start + _STEP_CHUNK]
+                count = _round_up(len(chunk), _TARGET_BUCKET)
+                positions = np.zeros((1, count), dtype=np.int32)
+                positions[0, : len(chunk)] = np.arange(len(chunk)) + len(prefix_ids) + start - 1
+                targets = np.zeros((1, count), dtype=np.int32)
+                targets[0, : len(chunk)] = chunk
+                values = self._steps(
+                    tf.constant(token_ids), tf.constant(padding_mask), tf.constant(positions), tf.constant(targets), top_k
+                )
+                outputs.append([value.numpy()[0, : len(chunk)] for value in values])
+        chosen, entropy, rank, top_values, top_ids = (np.concatenate(column) for column in zip(*outputs))
+        spans = self.model.token_spans(continuation_ids)
+        return [
+            StepScore(
+                id=span.id,
+                text=span.text,
+                start=span.start,
+                end=span.end,
+                logprob=float(chosen[i]),
+                entropy=float(entropy[i]),
+                rank=int(rank[i]),
+                alternatives=tuple(
+                    Alternative(int(token), vocabulary.piece_text(int(token)), float(value))
+                    for token, value in zip(top_ids[i], top_values[i])
+                ),
+            )
+            for i, span in enumerate(spans)
+        ]
+
+    def _check(self, requests: Sequence[tuple[Sequence[int], Sequence[int]]]) -> None:
+        limit = self.model.info.context_length
+        for index, (prefix, continuation) in enumerate(requests, start=1):
+            if not prefix or not continuation:
+                raise PromptError(f"Request {index} has an empty prefix or continuation.")
+            if len(prefix) + len(continuation) > limit:
+                raise PromptError(
+                    f"Request {index} is {len(prefix) + len(continuation)} tokens long, over "
+                    f"{self.model.info.name}'s context of {limit} tokens; shorten the prompt."
+                )
 
     def _score_batch(self, batch: list[tuple[Sequence[int], Sequence[int]]]) -> list[ScoredContinuation]:
         tf = self._tf
@@ -163,6 +230,20 @@ class ContinuationScorer:
             )
         return scored
 
+    def _steps_fn(self, token_ids: Any, padding_mask: Any, positions: Any, target_ids: Any, top_k: int) -> Any:
+        """Per target: log-probability, entropy (nats), rank and the `top_k` likeliest tokens.
+
+        Shapes as `_forward_fn`; returns `(batch, targets)` float32, float32,
+        int32, and `(batch, targets, top_k)` float32 values and int32 ids.
+        """
+        tf = self._tf
+        logprobs = self._log_softmax_at(token_ids, padding_mask, positions)  # (batch, targets, vocabulary)
+        chosen = tf.gather(logprobs, target_ids, batch_dims=2)
+        entropy = -tf.reduce_sum(tf.math.multiply_no_nan(logprobs, tf.exp(logprobs)), axis=-1)
+        rank = 1 + tf.reduce_sum(tf.cast(logprobs > chosen[..., None], tf.int32), axis=-1)
+        top = tf.math.top_k(logprobs, k=top_k)
+        return chosen, entropy, rank, top.values, top.indices
+
     def _forward_fn(self, token_ids: Any, padding_mask: Any, positions: Any, target_ids: Any) -> Any:
         """Log-probabilities of the target tokens.
 
@@ -177,6 +258,11 @@ class ContinuationScorer:
             `(batch, targets)` float32 log-probabilities (padding entries
             are meaningless; callers slice them off).
         """
+        logprobs = self._log_softmax_at(token_ids, padding_mask, positions)
+        return self._tf.gather(logprobs, target_ids, batch_dims=2)
+
+    def _log_softmax_at(self, token_ids: Any, padding_mask: Any, positions: Any) -> Any:
+        """`(batch, targets, vocabulary)` float32 next-token log-probabilities at `positions`."""
         tf = self._tf
         backbone = self.model.backbone
         hidden = backbone({"token_ids": token_ids, "padding_mask": padding_mask})  # (batch, length, hidden)
@@ -184,8 +270,7 @@ class ContinuationScorer:
         # The reversed embedding is the causal LM's own output head,
         # including Gemma 2's final logit soft-capping.
         logits = backbone.token_embedding(picked, reverse=True)  # (batch, targets, vocabulary)
-        logprobs = tf.nn.log_softmax(tf.cast(logits, "float32"))
-        return tf.gather(logprobs, target_ids, batch_dims=2)
+        return tf.nn.log_softmax(tf.cast(logits, "float32"))
 
 
 def _round_up(value: int, bucket: int) -> int:

@@ -128,6 +128,13 @@ class RunRecord:
     error: str | None
     created_at: datetime
 
+    def token_ids(self) -> list[int] | None:
+        """Returns the ids of the run's tokens, or None when any token lacks one (older or foreign runs)."""
+        ids = [item.get("id") for item in (self.tokens or []) if isinstance(item, dict)]
+        if not ids or len(ids) != len(self.tokens) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            return None
+        return ids
+
     def stored_tokens(self) -> list[StoredToken]:
         """Returns the run's tokens as `StoredToken`s, skipping entries that are not objects."""
         return [

@@ -94,3 +94,23 @@ def test_back_from_another_page_keeps_version_and_text(app_env):
     no_errors(at)
     assert at.selectbox(key="pk_version::menu-analysis").value == 4
     assert at.text_area(key="pk_template_widget").value.endswith("Analysis:\n")
+
+
+def test_step_scores_show_the_forks_of_the_last_run(app_env):
+    at = open_page(PLAYGROUND)
+    at.number_input(key="pk_play_max_tokens").set_value(10)
+    button(at, "Generate").click()
+    at.run()
+    no_errors(at)
+    charts = len(at.get("plotly_chart"))
+    at.toggle(key="pk_steps").set_value(True).run()
+    no_errors(at)
+    assert len(at.get("plotly_chart")) == charts + 1
+    with Store.open() as store:
+        run = store.get_run(run_id=at.session_state["pk_last_run"])
+    (steps,) = at.session_state["pk_steps_cache"].values()
+    assert [step.id for step in steps] == run.token_ids()
+    # Random tiny weights are unsure everywhere: every token is a fork, listed in order.
+    (table,) = at.dataframe
+    assert list(table.value["token"]) == [step.text for step in steps if step.probability < 0.5 or step.rank > 1]
+    assert len(table.value) > 0

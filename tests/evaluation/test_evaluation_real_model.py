@@ -47,3 +47,23 @@ def test_matrix_shows_the_fix_passing(embedded_model: GemmaModel, menu) -> None:
     assert "You have to try it" in mistake.completion and mistake.passed is False
     assert "Avoid" in fixed.completion and fixed.passed is True
     assert fixed.expected_likelihood > 0.9 > 0.1 > mistake.expected_likelihood
+
+
+def test_step_scores_show_the_recommendation_as_a_fork_the_fix_moves(embedded_model: GemmaModel, menu) -> None:
+    from promptkit.generation import GenerationSettings
+    from promptkit.steps import forks
+
+    scorer = ContinuationScorer(embedded_model)
+    answers = {}
+    for version in menu.versions[:2]:
+        prompt = render_template(version.text, VALUES).text
+        completion = embedded_model.generate([prompt], settings=GenerationSettings(max_new_tokens=40))[0]
+        steps = scorer.step_scores(embedded_model.prompt_ids([prompt], new_tokens=0)[0], [t.id for t in completion.tokens])
+        assert [s.rank for s in steps] == [1] * len(steps)  # Greedy: the likeliest token at every step.
+        assert max(abs(s.logprob - t.logprob) for s, t in zip(steps, completion.tokens)) < 1e-3
+        answer = next(s for s in steps if completion.text[: s.start].endswith("Recommendation:"))
+        assert answer in forks(steps)  # The model hesitates exactly where the versions differ.
+        answers[version.number] = {a.text: a.logprob for a in answer.alternatives}
+    assert max(answers[1], key=answers[1].get) == " You"
+    assert max(answers[2], key=answers[2].get) == " Avoid"
+    assert answers[2].get(" You", -99.0) < answers[1][" You"] - 1  # The fix makes copying far less likely.

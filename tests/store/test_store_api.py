@@ -216,3 +216,10 @@ def test_stored_tokens_read_back_what_was_saved(store: Store, family: str) -> No
         ("ause", 0, 0, None),
     ]
     assert store.add_run(**run_kwargs(tokens=[])).stored_tokens() == []
+
+
+def test_token_ids_only_when_every_token_has_one(store: Store, family: str) -> None:
+    whole = [{"id": 5, "text": " bec"}, {"id": 7, "text": "ause"}]
+    assert store.add_run(**run_kwargs(tokens=whole)).token_ids() == [5, 7]
+    for broken in ([], [{"id": 5}, {"text": "ause"}], [{"id": 5}, "junk"], [{"id": True}], [{"id": "5"}]):
+        assert store.add_run(**run_kwargs(tokens=broken)).token_ids() is None
