@@ -137,6 +137,7 @@ def step_scores_figure(steps: Sequence[StepScore]) -> go.Figure:
             marker_color=["#c2410c" if fork else "#5b2c9f" for fork in forked],
             hovertext=hover,
             hoverinfo="text",
+            showlegend=False,  # Its colours mark forks, which the title explains.
         )
     )
     figure.add_trace(

@@ -57,13 +57,31 @@ def test_generate_then_salience_heatmap(server, browser, artifacts):
     assert page.get_by_label("Menu item").input_value() == "Quiche Lorraine"
     page.screenshot(path=str(artifacts / "02-playground-completion.png"), full_page=True)
 
+    page.get_by_text("Step scores: where could the completion have gone another way?").click()
+    page.get_by_text("Forks: where another token was likely too").wait_for(timeout=GENERATE_TIMEOUT_MS)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    page.wait_for_timeout(1000)
+    no_exception_on(page)
+    page.screenshot(path=str(artifacts / "02b-playground-step-scores.png"), full_page=True)
+
     page.get_by_role("button", name=re.compile("Explain this completion")).click()
+    page.get_by_text("Explaining this part of the answer:").wait_for(timeout=GENERATE_TIMEOUT_MS)
     page.locator(".js-plotly-plot").first.wait_for(timeout=GENERATE_TIMEOUT_MS)
     wait_idle(page)
     page.wait_for_timeout(1000)  # let Plotly finish drawing before the screenshot
     no_exception_on(page)
     assert page.locator(".js-plotly-plot").count() >= 1
     page.screenshot(path=str(artifacts / "03-salience.png"), full_page=True)
+
+    contrast = page.get_by_role("textbox", name="Rather than… (optional)")
+    contrast.fill("Avoid.")
+    contrast.press("Enter")
+    page.get_by_text(re.compile(r"The model finds .* times as likely as")).wait_for(timeout=GENERATE_TIMEOUT_MS)
+    wait_idle(page)
+    page.wait_for_timeout(1000)
+    no_exception_on(page)
+    page.screenshot(path=str(artifacts / "03b-salience-contrast.png"), full_page=True)
     page.context.close()
 
 
