@@ -1,6 +1,8 @@
 """Benchmarks salience on the embedded Gemma 3 270M and prints a markdown table.
 
 Run: `python bench/bench_salience.py` (about 5 minutes on 2 CPU cores).
+Also times contrastive salience and step scores, the other two "why"
+views, on the same sequence.
 Timings are the best of a few warm runs (the first call of each compiled
 function is excluded), so they are robust to other load on the machine.
 """
@@ -24,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # Run as a script 
 from promptkit.generation import GenerationSettings
 from promptkit.models.backend import keras_modules
 from promptkit.models.loader import load_model
-from promptkit.salience import SalienceEngine, TokenRange, WholeTarget
+from promptkit.models.scoring import ContinuationScorer
+from promptkit.salience import LinePrefix, SalienceEngine, TokenRange, WholeTarget
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "tests/models/data/codelab_prompts.jsonl"
 
@@ -100,6 +103,21 @@ def main() -> None:
         ("5 target spans, one batched call", f"{batched_s:.2f} s"),
         ("5 target spans, 5 sequential calls", f"{sequential_s:.2f} s"),
         ("batched / sequential (target ≤ 0.5)", f"{batched_s / sequential_s:.2f}"),
+    ]
+
+    answer = LinePrefix("Recommendation:") if "\nRecommendation:" in completion else WholeTarget()
+
+    def contrast():
+        engine.clear_cache()
+        return engine.explain_contrast(prompt, completion, "Avoid.", selection=answer, method="grad_l2")
+
+    scorer = ContinuationScorer(model)
+    rows += [
+        ('contrastive grad_l2: the answer line rather than "Avoid." (two sequences), warm', f"{best_of(contrast):.2f} s"),
+        (
+            f"step scores of the {len(target_ids)}-token completion (probability, entropy, rank, top 5), warm",
+            f"{best_of(lambda: scorer.step_scores([model.vocabulary.bos_id, *prompt_ids], target_ids)):.2f} s",
+        ),
     ]
 
     def integrated():
