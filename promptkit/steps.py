@@ -67,6 +67,25 @@ class StepScore:
         }
 
 
+def within(steps: Sequence[StepScore], text: str) -> list[StepScore]:
+    """The steps cut to `text`, as a stop sequence cuts a completion's tokens.
+
+    Args:
+        steps: step scores whose offsets count from the start of `text`.
+        text: the completion as kept (it may end inside a token's text).
+
+    Returns:
+        The steps that start inside `text`; one that runs past its end keeps
+        only its characters inside.
+    """
+    end = len(text)
+    return [
+        step if step.end <= end else dataclasses.replace(step, text=step.text[: end - step.start], end=end)
+        for step in steps
+        if step.start < end or (step.start == end and step.end == end)
+    ]
+
+
 def forks(steps: Sequence[StepScore], *, below: float = FORK_PROBABILITY) -> list[StepScore]:
     """The steps where the completion could have gone another way.
 

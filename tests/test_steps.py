@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from promptkit.steps import Alternative, StepScore, alternatives_text, fork_rows, forks, step_scores_figure
+from promptkit.steps import Alternative, StepScore, alternatives_text, fork_rows, forks, step_scores_figure, within
 
 COMPLETION = " Avoid <it>."
 
@@ -46,3 +46,11 @@ def test_to_dict_is_the_cli_step_fields():
         "rank": 2,
         "alternatives": [{"text": ".", "logprob": math.log(0.6)}, {"text": " You", "logprob": math.log(0.4)}],
     }
+
+
+def test_within_cuts_steps_as_a_stop_sequence_cuts_tokens():
+    steps = [_step(" Avoid", 0, 0.9), _step(".\n\n", 6, 0.8), _step("Next", 9, 0.7)]
+    kept = within(steps, " Avoid.")
+    assert [(s.text, s.start, s.end) for s in kept] == [(" Avoid", 0, 6), (".", 6, 7)]
+    assert kept[1].logprob == steps[1].logprob and kept[1].alternatives == steps[1].alternatives
+    assert within(steps, " Avoid.\n\nNext") == steps
