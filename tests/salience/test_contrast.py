@@ -88,6 +88,14 @@ def test_bad_contrasts_are_user_errors(tiny_gemma3, foil, selection, method, mes
     assert engine.explain_contrast(PROMPT, TARGET, FOIL, selection=LINE).loss > 0  # Still usable.
 
 
+def test_an_empty_prompt_or_target_is_a_user_error(tiny_gemma3):
+    engine = SalienceEngine(tiny_gemma3)
+    with pytest.raises(SalienceError, match="target is empty"):
+        engine.explain_contrast(PROMPT, "", FOIL)
+    with pytest.raises(SalienceError, match="prompt is empty"):
+        engine.explain_contrast("", TARGET, FOIL)
+
+
 def test_a_foil_takes_the_leading_space_of_the_span_it_replaces():
     assert foil_in_place(" You have to try it.", "Avoid.") == " Avoid."
     assert foil_in_place(" You", " Avoid") == " Avoid"
