@@ -21,8 +21,10 @@ from promptkit.salience import (
     segments_csv,
     text_heatmap,
     to_json,
+    target_words,
     tokens_csv,
     top_segments_figure,
+    words_selection,
 )
 from promptkit.salience.contrast import odds_sentence
 
@@ -65,7 +67,7 @@ if run.model != model.info.name:
 # --- Target ---------------------------------------------------------------------------
 target_kind = st.radio(
     "What to explain",
-    ["A line of the completion", "A reference text I type"],
+    ["A line of the completion", "Words I pick in the completion", "A reference text I type"],
     horizontal=True,
     key="pk_sal_target_kind",
 )
@@ -77,6 +79,20 @@ if target_kind == "A line of the completion":
     choice = st.selectbox("Line", lines, key=line_key)
     target, explaining_completion = run.completion, True
     selection = line_selection(run.completion, choice, prefix=prefix)
+elif target_kind == "Words I pick in the completion":
+    words = target_words(run.completion)
+    if not words:
+        st.info("This completion has no words to pick; explain it as a whole line instead.")
+        st.stop()
+    labels = [f"{number}: {text}" for number, (text, _, _) in enumerate(words, start=1)]
+    first, last = st.select_slider(
+        "From word … to word … (drag either end, or use the arrow keys)",
+        options=labels,
+        value=(labels[-1], labels[-1]),
+        key=f"pk_sal_words::{run.id}",
+    )
+    target, explaining_completion = run.completion, True
+    selection = words_selection(run.completion, labels.index(first), labels.index(last))
 else:
     with st.form("pk_sal_reference_form"):
         st.text_area(

@@ -31,6 +31,8 @@ from promptkit.salience.targets import (
     completion_lines,
     default_line,
     line_selection,
+    target_words,
+    words_selection,
 )
 
 __all__ = [
@@ -65,6 +67,8 @@ __all__ = [
     "text_heatmap",
     "to_dict",
     "to_json",
+    "target_words",
     "tokens_csv",
     "top_segments_figure",
+    "words_selection",
 ]

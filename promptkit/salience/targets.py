@@ -22,6 +22,7 @@ selects the whole line.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from typing import Protocol, Union
 
@@ -198,3 +199,27 @@ def default_line(completion: str, *, prefix: str | None) -> str:
         if prefix and text.startswith(prefix):
             return text
     return WHOLE_COMPLETION
+
+
+def target_words(target: str) -> list[tuple[str, int, int]]:
+    """Lists the words of a target (runs of non-space characters), for picking a span by its ends.
+
+    Args:
+        target: the text.
+
+    Returns:
+        `(text, start, end)` per word, offsets into `target`.
+    """
+    return [(match.group(), match.start(), match.end()) for match in re.finditer(r"\S+", target)]
+
+
+def words_selection(target: str, first: int, last: int) -> CharRange:
+    """The selection from word `first` through word `last` of `target` (as `target_words` numbers them).
+
+    Raises:
+        SalienceError: the target has no such words.
+    """
+    words = target_words(target)
+    if not 0 <= first <= last < len(words):
+        raise SalienceError(f"Words {first}–{last} are outside the target, which has {len(words)} words.")
+    return CharRange(words[first][1], words[last][2])

@@ -133,3 +133,23 @@ def test_contrast_explains_the_answer_against_an_alternative(small_library):
     at.text_input(key="pk_sal_contrast").set_value("   ").run()
     no_errors(at)
     assert not [item for item in at.info if item.value.startswith("The model finds")]
+
+
+def test_words_picked_in_the_completion_are_the_explained_span(small_library, tiny_gemma3):
+    ids = _seed({1: " Avoid.\nBecause of the eggs."})
+    at = open_page(SALIENCE, state={ui_glue.KEY_SALIENCE_RUN: ids[1]})
+    at.radio(key="pk_sal_target_kind").set_value("Words I pick in the completion").run()
+    no_errors(at)
+    slider = at.select_slider(key=f"pk_sal_words::{ids[1]}")
+    assert slider.options == ["1: Avoid.", "2: Because", "3: of", "4: the", "5: eggs."]
+    assert tuple(slider.value) == ("5: eggs.", "5: eggs.")  # The last word until the user moves the ends.
+    slider.set_range("3: of", "4: the").run()
+    no_errors(at)
+    with Store.open() as store:
+        run = store.get_run(run_id=ids[1])
+        # "of" starts at character 16 and "the" ends at 22; the span is the extent of their tokens.
+        tokens = tiny_gemma3.token_spans(tiny_gemma3.tokenize(run.completion), source=run.completion)
+        start = next(t.start for t in tokens if t.end > 16)
+        end = next(t.end for t in tokens if t.end >= 22)
+        assert run.completion[start:end].strip() == "of the"
+        assert store.get_salience(run_id=ids[1], target_start=start, target_end=end, method="grad_l2") is not None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from promptkit.errors import SalienceError
 from promptkit.salience.targets import (
     WHOLE_COMPLETION,
     CharRange,
@@ -40,3 +43,16 @@ def test_default_line_prefers_the_line_of_interest() -> None:
     assert default_line(COMPLETION, prefix="Recommendation:") == "Recommendation: Avoid."
     assert default_line(COMPLETION, prefix=None) == WHOLE_COMPLETION
     assert default_line(COMPLETION, prefix="Verdict:") == WHOLE_COMPLETION
+
+
+def test_words_pick_a_span_by_its_first_and_last_word():
+    from promptkit.salience import target_words, words_selection
+
+    target = " it has eggs.\nRecommendation:\tAvoid."
+    assert target_words(target) == [("it", 1, 3), ("has", 4, 7), ("eggs.", 8, 13), ("Recommendation:", 14, 29), ("Avoid.", 30, 36)]
+    assert words_selection(target, 3, 4) == CharRange(14, 36)
+    assert words_selection(target, 2, 2) == CharRange(8, 13)
+    for first, last in ((4, 3), (0, 5), (-1, 0)):
+        with pytest.raises(SalienceError, match="outside the target, which has 5 words"):
+            words_selection(target, first, last)
+    assert target_words(" \n\t") == []
