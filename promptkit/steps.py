@@ -14,7 +14,7 @@ import dataclasses
 import html
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import plotly.graph_objects as go
 
@@ -65,6 +65,36 @@ class StepScore:
             "rank": self.rank,
             "alternatives": [{"text": a.text, "logprob": a.logprob} for a in self.alternatives],
         }
+
+
+class StepScorer(Protocol):
+    """Scores steps: `promptkit.models.scoring.ContinuationScorer` fits."""
+
+    def step_scores(self, prefix_ids: Sequence[int], continuation_ids: Sequence[int], *, top_k: int = 5) -> list[StepScore]:
+        """One `StepScore` per continuation token."""
+
+
+def completion_steps(
+    scorer: StepScorer, model: Any, *, prompt: str, token_ids: Sequence[int], completion: str, top_k: int = 5
+) -> list[StepScore]:
+    """Step scores of a generated completion, cut to the completion as kept.
+
+    Args:
+        scorer: computes step scores (`ContinuationScorer`).
+        model: the model the prompt is tokenized with (`prompt_ids`).
+        prompt: the prompt the completion followed.
+        token_ids: the completion's generated tokens.
+        completion: the completion text (a stop sequence may have cut its last token).
+        top_k: alternatives kept per step.
+
+    Returns:
+        One `StepScore` per kept token.
+
+    Raises:
+        PromptError: an empty prompt or completion, or one longer than the model's context.
+    """
+    prefix = model.prompt_ids([prompt], new_tokens=0)[0]
+    return within(scorer.step_scores(prefix, token_ids, top_k=top_k), completion)
 
 
 def within(steps: Sequence[StepScore], text: str) -> list[StepScore]:

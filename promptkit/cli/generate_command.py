@@ -79,9 +79,11 @@ def run(args: argparse.Namespace) -> int:
     tokens = [{"text": t.text, "start": t.start, "end": t.end, "logprob": t.logprob} for t in completion.tokens]
     if args.step_scores and completion.tokens:
         from promptkit.models.scoring import ContinuationScorer
+        from promptkit.steps import completion_steps
 
-        prefix_ids = [model.vocabulary.bos_id, *model.tokenize(prompt)]
-        steps = ContinuationScorer(model).step_scores(prefix_ids, [t.id for t in completion.tokens])
+        steps = completion_steps(
+            ContinuationScorer(model), model, prompt=prompt, token_ids=[t.id for t in completion.tokens], completion=completion.text
+        )
         tokens = [dict(token, **step.to_dict()) for token, step in zip(tokens, steps)]
     payload = {
         "model": model.info.name,
