@@ -208,8 +208,7 @@ if last_run_id is not None:
             st.caption("Darker = the model was less sure of that word. Hover for its probability.")
         else:
             st.html(pre_html(run.completion))
-        token_ids = run.token_ids()
-        if model is not None and token_ids and st.toggle(
+        if model is not None and run.completion.strip() and st.toggle(
             "Step scores: where could the completion have gone another way?", key="pk_steps",
             help="For every token: how likely it was, how unsure the model was (entropy) and what else it "
             "considered. One more pass over prompt and completion.",
@@ -219,7 +218,9 @@ if last_run_id is not None:
             if steps_key not in cache:
                 with st.spinner("Scoring every step of the completion…"):
                     cache[steps_key] = completion_steps(
-                        ui.scorer(model), model, prompt=run.prompt, token_ids=token_ids, completion=run.completion
+                        ui.scorer(model), model, prompt=run.prompt, completion=run.completion,
+                        # Another model's ids name other pieces: its text is tokenized afresh.
+                        token_ids=run.token_ids() if run.model == model.info.name else None,
                     )
             steps = cache[steps_key]
             if run.model != model.info.name:

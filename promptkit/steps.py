@@ -75,16 +75,24 @@ class StepScorer(Protocol):
 
 
 def completion_steps(
-    scorer: StepScorer, model: Any, *, prompt: str, token_ids: Sequence[int], completion: str, top_k: int = 5
+    scorer: StepScorer,
+    model: Any,
+    *,
+    prompt: str,
+    completion: str,
+    token_ids: Sequence[int] | None = None,
+    top_k: int = 5,
 ) -> list[StepScore]:
-    """Step scores of a generated completion, cut to the completion as kept.
+    """Step scores of a completion, cut to the completion as kept.
 
     Args:
         scorer: computes step scores (`ContinuationScorer`).
-        model: the model the prompt is tokenized with (`prompt_ids`).
+        model: the model that scores, for `prompt_ids` and `tokenize`.
         prompt: the prompt the completion followed.
-        token_ids: the completion's generated tokens.
         completion: the completion text (a stop sequence may have cut its last token).
+        token_ids: the completion's tokens as this model generated them; None
+            tokenizes `completion` (for text another model wrote, whose ids
+            name other pieces).
         top_k: alternatives kept per step.
 
     Returns:
@@ -94,7 +102,8 @@ def completion_steps(
         PromptError: an empty prompt or completion, or one longer than the model's context.
     """
     prefix = model.prompt_ids([prompt], new_tokens=0)[0]
-    return within(scorer.step_scores(prefix, token_ids, top_k=top_k), completion)
+    ids = model.tokenize(completion) if token_ids is None else token_ids
+    return within(scorer.step_scores(prefix, ids, top_k=top_k), completion)
 
 
 def within(steps: Sequence[StepScore], text: str) -> list[StepScore]:
