@@ -141,12 +141,19 @@ class ContinuationScorer:
 
         Raises:
             PromptError: an empty prefix or continuation, a pair longer than
-                the model's context, or `top_k` outside [1, vocabulary size].
+                the model's context, a token id outside the vocabulary, or
+                `top_k` outside [1, vocabulary size].
         """
         self._check([(prefix_ids, continuation_ids)])
         vocabulary = self.model.vocabulary
         if not 1 <= top_k <= vocabulary.size:
             raise PromptError(f"top_k must be between 1 and {vocabulary.size} (got {top_k}).")
+        foreign = [int(token) for token in continuation_ids if not 0 <= int(token) < vocabulary.size]
+        if foreign:
+            raise PromptError(
+                f"Token id {foreign[0]} is not in {self.model.info.name}'s vocabulary of {vocabulary.size} "
+                "pieces; score another model's completion by its text, not its ids."
+            )
         tf = self._tf
         sequence = [*prefix_ids, *continuation_ids]
         width = _round_up(len(sequence), _LENGTH_BUCKET)

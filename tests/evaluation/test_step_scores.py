@@ -61,6 +61,12 @@ def test_long_continuations_are_scored_in_chunks(tiny_gemma3: GemmaModel, monkey
     assert [s.alternatives[0].id for s in chunked] == [s.alternatives[0].id for s in whole]
 
 
+def test_ids_outside_the_vocabulary_are_refused(tiny_gemma3: GemmaModel) -> None:
+    prefix_ids = [tiny_gemma3.vocabulary.bos_id, *tiny_gemma3.tokenize(PREFIX)]
+    with pytest.raises(PromptError, match="Token id 999999 is not in tiny:gemma3's vocabulary"):
+        ContinuationScorer(tiny_gemma3).step_scores(prefix_ids, [5, 999_999])
+
+
 @pytest.mark.parametrize(
     ("continuation", "top_k", "message"),
     [("", 5, "empty"), (" Avoid", 0, "top_k"), (" Avoid", 10**6, "top_k"), (" word" * 600, 5, "context of 512")],
