@@ -23,7 +23,7 @@ import numpy as np
 
 from promptkit.errors import SalienceError
 from promptkit.salience.methods import GradientBackend, get_method
-from promptkit.salience.results import SalienceResult, TokenScore
+from promptkit.salience.results import SalienceResult, scored_tokens
 from promptkit.salience.targets import Selection, select_tokens
 
 CONTRASTIVE_METHODS = ("grad_l2", "grad_dot_input")
@@ -95,10 +95,6 @@ def explain_contrast(
         shared_scores = (difference * span_out.embeddings[:shared]).sum(-1)
     scores = np.zeros(len(prompt_ids) + len(target_ids))
     scores[: shared - 1] = shared_scores[1:]  # Position 0 is <bos>, not a token of the text.
-    offset = len(prompt)
-    texts = [(s.text, s.start, s.end) for s in prompt_spans] + [
-        (s.text, s.start + offset, s.end + offset) for s in target_spans
-    ]
     span_loss, foil_loss = float(span_out.losses[0]), float(foil_out.losses[0])
     return SalienceResult(
         model=model.info.name,
@@ -107,7 +103,7 @@ def explain_contrast(
         method=method,
         signed=get_method(method).signed,
         params={"contrast": foil},
-        tokens=tuple(TokenScore(text, start, end, float(score)) for (text, start, end), score in zip(texts, scores)),
+        tokens=scored_tokens(prompt_spans, target_spans, scores, prompt_length=len(prompt)),
         target_tokens=(len(prompt_ids) + first, len(prompt_ids) + last),
         loss=span_loss,
         details={"foil_loss": foil_loss, "log_odds": foil_loss - span_loss},

@@ -18,7 +18,7 @@ import numpy as np
 from promptkit.errors import SalienceError
 from promptkit.salience.contrast import explain_contrast
 from promptkit.salience.methods import GradientBackend, get_method, resolve_params
-from promptkit.salience.results import SalienceResult, TokenScore
+from promptkit.salience.results import SalienceResult, scored_tokens
 from promptkit.salience.targets import Selection, WholeTarget, select_tokens
 
 
@@ -144,11 +144,9 @@ class SalienceEngine:
         output = get_method(method).compute(self.backend, ids, masks, **params)
         with self._lock:
             self.gradient_calls += 1
-        offset = len(prompt)
-        texts = [(s.text, s.start, s.end) for s in prompt_spans] + [(s.text, s.start + offset, s.end + offset) for s in target_spans]
         for row, span in enumerate(spans):
             # Position 0 is <bos>: it is not a token of the text, so it is dropped.
-            tokens = tuple(TokenScore(text, start, end, float(score)) for (text, start, end), score in zip(texts, output.scores[row, 1:]))
+            tokens = scored_tokens(prompt_spans, target_spans, output.scores[row, 1:], prompt_length=len(prompt))
             result = SalienceResult(
                 model=self.model.info.name,
                 prompt=prompt,

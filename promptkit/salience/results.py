@@ -145,3 +145,23 @@ class SalienceResult:
         in_target = np.array([span_start <= s.start and s.end <= span_end for s in segments])
         counts = np.bincount(owners, minlength=len(segments))
         return SegmentScores(tuple(segments), scores, in_target, self.signed, counts)
+
+
+def scored_tokens(
+    prompt_spans: Sequence[Any], target_spans: Sequence[Any], scores: Sequence[float], *, prompt_length: int
+) -> tuple[TokenScore, ...]:
+    """Prompt then target tokens with their scores, offsets into prompt + target.
+
+    Args:
+        prompt_spans: the prompt's token spans (`text`, `start`, `end`), offsets into the prompt.
+        target_spans: the target's, offsets into the target.
+        scores: one per token, prompt tokens first, shape `(num_tokens,)` (`<bos>` not included).
+        prompt_length: characters in the prompt, the offset of the target's first.
+
+    Returns:
+        One `TokenScore` per token.
+    """
+    placed = [(s.text, s.start, s.end) for s in prompt_spans]
+    placed += [(s.text, s.start + prompt_length, s.end + prompt_length) for s in target_spans]
+    return tuple(TokenScore(text, start, end, float(score)) for (text, start, end), score in zip(placed, scores))
+
