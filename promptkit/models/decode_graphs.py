@@ -53,6 +53,12 @@ class DecodeGraphs:
             if embedding.tie_weights
             else embedding.reverse_embeddings
         )
+        xla = tf.as_dtype(self._output_kernel.dtype) == tf.float32
+        # For several float32 rows XLA multiplies the (vocabulary, hidden)
+        # table by the rows' transpose faster than the rows by the copy above
+        # (8 rows: 44–50 against 60–73 ms on a 2-core CPU), and one row slower
+        # (25 against 22 ms), so the greedy loop picks the product by batch size.
+        self._table = embedding.embeddings if embedding.tie_weights and xla else None
         # Batch and length dimensions are left open so each function is traced
         # once per process (each trace of the 18-layer graph takes seconds).
         ids, scalar = tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int32)
@@ -64,9 +70,8 @@ class DecodeGraphs:
         # no slower at batch 1; its bfloat16 product was 15× slower on a CPU.
         # Compiled once per batch size; inside the decode graphs a new batch
         # size's first call took ~0.1 s longer.
-        self._logprobs = tf.function(
-            self._logprobs_fn, jit_compile=tf.as_dtype(self._output_kernel.dtype) == tf.float32
-        )
+        self._logprobs = tf.function(self._logprobs_fn, jit_compile=xla)
+        self._greedy_choice = tf.function(self._greedy_choice_fn, jit_compile=xla)
         self.step = tf.function(self._step_fn, input_signature=[ids, cache, scalar])
         self.greedy_steps = tf.function(
             self._greedy_steps_fn, input_signature=[ids, cache, scalar, tf.TensorSpec([None], tf.int32), scalar]
@@ -128,24 +133,60 @@ class DecodeGraphs:
         Returns:
             float32 log-probabilities, shape `(batch, vocabulary)`, and the cache.
         """
-        tf = self._tf
+        hidden, cache = self._hidden_step(token_column, cache, index)
+        return self._logprobs(self._tf.cast(hidden[:, 0, :], self._output_kernel.dtype)), cache
+
+    def _hidden_step(self, token_column: Any, cache: Any, index: Any) -> tuple[Any, Any]:
+        """Final hidden states `(batch, 1, hidden)` of one decode step, and the cache."""
         if self._decode_step is not None:
-            hidden, cache = self._decode_step(token_column, cache, index)
-        else:
-            # Keras' own logits go unused, so the compiled graph drops them.
-            _, hidden, cache = self.causal_lm.call_with_cache(
-                token_ids=token_column, cache=cache, cache_update_index=index
-            )
-        return self._logprobs(tf.cast(hidden[:, 0, :], self._output_kernel.dtype)), cache
+            return self._decode_step(token_column, cache, index)
+        # Keras' own logits go unused, so the compiled graph drops them.
+        _, hidden, cache = self.causal_lm.call_with_cache(token_ids=token_column, cache=cache, cache_update_index=index)
+        return hidden, cache
 
     def _logprobs_fn(self, rows: Any) -> Any:
         """float32 next-token log-probabilities `(batch, vocabulary)` of final hidden states `(batch, hidden)`."""
+        return self._tf.nn.log_softmax(self._logits(self._tf.matmul(rows, self._output_kernel)))
+
+    def _logits(self, products: Any) -> Any:
+        """float32 logits from the products of hidden states and the output kernel, any layout."""
         tf = self._tf
-        logits = tf.matmul(rows, self._output_kernel)
         soft_cap = self.backbone.token_embedding.logit_soft_cap
         if soft_cap is not None:  # Gemma 2's final logit soft cap.
-            logits = tf.tanh(logits / soft_cap) * soft_cap
-        return tf.nn.log_softmax(tf.cast(logits, "float32"))
+            products = tf.tanh(products / soft_cap) * soft_cap
+        return tf.cast(products, "float32")
+
+    def _greedy_choice_fn(self, rows: Any, forced: Any, use_forced: Any) -> tuple[Any, Any]:
+        """Each row's likeliest next token, or its forced one, with its log-probability.
+
+        Args:
+            rows: final hidden states, shape `(batch, hidden)`.
+            forced: tokens a row must take (its own prompt's), shape `(batch,)`.
+            use_forced: which rows take `forced`, `bool (batch,)`.
+
+        Returns:
+            The tokens, `int32 (batch,)`, and their float32 log-probabilities.
+        """
+        tf = self._tf
+
+        def choose(logits: Any, vocabulary_axis: int) -> tuple[Any, Any]:
+            best = tf.argmax(logits, axis=vocabulary_axis, output_type=tf.int32)
+            token = tf.where(use_forced, forced, best)
+            row = tf.range(tf.shape(token)[0])
+            where = tf.stack([row, token] if vocabulary_axis == 1 else [token, row], axis=1)
+            return token, tf.gather_nd(logits, where) - tf.reduce_logsumexp(logits, axis=vocabulary_axis)
+
+        def by_rows() -> tuple[Any, Any]:
+            return choose(self._logits(tf.matmul(rows, self._output_kernel)), 1)
+
+        def by_columns() -> tuple[Any, Any]:
+            # (vocabulary, batch), reduced over the vocabulary where it lies:
+            # transposing 8 rows of 262,144 logits took XLA 12 ms.
+            return choose(self._logits(tf.matmul(self._table, rows, transpose_b=True)), 0)
+
+        if self._table is None:
+            return by_rows()
+        return tf.cond(tf.shape(rows)[0] > 1, by_columns, by_rows)
 
     def _greedy_steps_fn(self, token_ids: Any, cache: Any, index: Any, lengths: Any, steps: Any) -> tuple[Any, ...]:
         """Runs `steps` greedy decode steps in one graph.
@@ -168,12 +209,13 @@ class DecodeGraphs:
 
         def step(offset, token_ids, cache, tokens, logprobs):
             position = index + offset
-            step_logprobs, cache = self._step_fn(tf.gather(token_ids, [position - 1], axis=1), cache, position - 1)
-            best = tf.argmax(step_logprobs, axis=-1, output_type=tf.int32)
-            token = tf.where(position < lengths, tf.gather(token_ids, position, axis=1), best)
+            hidden, cache = self._hidden_step(tf.gather(token_ids, [position - 1], axis=1), cache, position - 1)
+            forced = tf.gather(token_ids, position, axis=1)
+            token, chosen = self._greedy_choice(
+                tf.cast(hidden[:, 0, :], self._output_kernel.dtype), forced, position < lengths
+            )
             where = tf.stack([rows, tf.fill(tf.shape(rows), position)], axis=1)
             token_ids = tf.tensor_scatter_nd_update(token_ids, where, token)
-            chosen = tf.gather(step_logprobs, token, axis=1, batch_dims=1)
             return offset + 1, token_ids, cache, tokens.write(offset, token), logprobs.write(offset, chosen)
 
         _, token_ids, cache, tokens, logprobs = tf.while_loop(
