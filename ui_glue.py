@@ -275,6 +275,9 @@ def review_panel(store: Any, *, reviews: list[Any], key: str, run_id: int | None
     """
     from promptkit.store.records import VERDICTS
 
+    # Widgets keyed by what is reviewed: a draft typed for one run must not
+    # stay in the form, and be saved, when another run is opened.
+    key = f"{key}::{run_id if run_id is not None else subject}"
     for review in reviews:
         st.markdown(review_markdown(review))
         if review.comment:

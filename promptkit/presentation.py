@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
@@ -302,6 +303,11 @@ def review_markdown(review: ReviewRecord) -> str:
         Streamlit Markdown (a material icon for known verdicts); the comment is not included.
     """
     return (
-        f"{_VERDICT_ICONS.get(review.verdict, '')} **{review.verdict}** by {review.reviewer} · "
+        f"{_VERDICT_ICONS.get(review.verdict, '')} **{review.verdict}** by {markdown_escape(review.reviewer)} · "
         f"{review.created_at:%Y-%m-%d %H:%M}"
     )
+
+
+def markdown_escape(text: str) -> str:
+    """`text` with every Markdown control character backslash-escaped, so it renders as typed."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|~:$])", r"\\\1", text)

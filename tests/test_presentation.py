@@ -216,3 +216,9 @@ def test_model_summary_markdown_lists_device_precision_and_note() -> None:
 def test_review_markdown_has_the_verdict_icon_reviewer_and_time() -> None:
     assert review_markdown(_review()) == ":material/thumb_down: **bad** by Ann · 2025-01-31 14:02"
     assert review_markdown(_review(verdict="odd")).startswith(" **odd**")
+
+
+def test_review_markdown_shows_a_reviewers_name_as_typed() -> None:
+    line = review_markdown(_review(reviewer="**Bo** :red[x] `y`"))
+    assert line.startswith(":material/thumb_down: **bad** by ")
+    assert r"\*\*Bo\*\* \:red\[x\] \`y\`" in line

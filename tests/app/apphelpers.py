@@ -35,8 +35,14 @@ def button(at: AppTest, label: str):
 
 def save_review(at: AppTest, *, subject: str, verdict: str, comment: str, name: str) -> AppTest:
     """Fills the review panel of `subject` (`"run"` or `"comparison"`) and saves it."""
-    at.radio(key=f"pk_verdict::{subject}::0").set_value(verdict)
-    at.text_area(key=f"pk_comment::{subject}::0").set_value(comment)
+    review_widget(at.radio, "pk_verdict", subject).set_value(verdict)
+    review_widget(at.text_area, "pk_comment", subject).set_value(comment)
     next(item for item in at.text_input if item.label == "Your name").set_value(name)
     button(at, "Save review").click()
     return at.run()
+
+
+def review_widget(widgets, name: str, subject: str, *, form: int = 0):
+    """The review panel's widget `name` (`pk_verdict`, `pk_comment`) for `subject`, in its `form`-th fresh form."""
+    (widget,) = [w for w in widgets if w.key.startswith(f"{name}::{subject}::") and w.key.endswith(f"::{form}")]
+    return widget

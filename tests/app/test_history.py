@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apphelpers import button, no_errors, open_page, save_review
+from apphelpers import button, no_errors, open_page, review_widget, save_review
 
 from promptkit.evaluation import matrix_from_runs
 from promptkit.evaluation.report import add_section, render_report
@@ -47,7 +47,7 @@ def test_review_saved_and_shown(app_env):
     assert any("**bad** by Ann" in item.value for item in at.markdown)
     assert any(item.value == "Copies the faulty first example." for item in at.text)
     assert at.dataframe[0].value.set_index("Run").loc[first, "Verdicts"] == "bad"
-    assert at.text_area(key="pk_comment::run::1").value == ""  # a fresh form after saving
+    assert review_widget(at.text_area, "pk_comment", "run", form=1).value == ""  # a fresh form after saving
     assert next(item for item in at.text_input if item.label == "Your name").value == "Ann"  # name kept
     with Store.open() as store:
         (review,) = store.list_reviews(run_id=first)
@@ -88,10 +88,28 @@ def test_report_has_diffs_and_escaped_reviews(app_env):
 def test_review_needs_a_verdict(app_env):
     _seed_runs()
     at = open_page(HISTORY)
-    at.text_area(key="pk_comment::run::0").set_value("No verdict yet")
+    review_widget(at.text_area, "pk_comment", "run").set_value("No verdict yet")
     button(at, "Save review").click()
     at.run()
     assert at.error and "Pick a verdict" in at.error[0].value
-    assert at.text_area(key="pk_comment::run::0").value == "No verdict yet"  # kept
+    assert review_widget(at.text_area, "pk_comment", "run").value == "No verdict yet"  # kept
     with Store.open() as store:
         assert store.list_reviews() == []
+
+
+def test_a_draft_review_stays_with_its_run(app_env):
+    first, second = _seed_runs()
+    at = open_page(HISTORY)
+    at.selectbox(key="pk_hist_family").set_value("menu-analysis").run()
+    at.selectbox(key="pk_hist_run").set_value(first).run()
+    review_widget(at.text_area, "pk_comment", "run").set_value("About the first run")
+    button(at, "Save review").click()
+    at.run()
+    assert "Pick a verdict" in at.error[0].value
+    at.selectbox(key="pk_hist_run").set_value(second).run()
+    no_errors(at)
+    assert review_widget(at.text_area, "pk_comment", "run").value == ""  # not the other run's draft
+    save_review(at, subject="run", verdict="good", comment="About the second run", name="Ann")
+    with Store.open() as store:
+        assert [r.comment for r in store.list_reviews(run_id=second)] == ["About the second run"]
+        assert store.list_reviews(run_id=first) == []
