@@ -221,18 +221,15 @@ def settings_widgets(defaults: Any = None, *, key: str) -> Any:
     stops = tuple(getattr(defaults, "stop_sequences", ()) or (BLANK_LINE,))
     with st.expander("Generation settings", expanded=False):
         left, middle, right = st.columns(3)
-        max_new_tokens = left.number_input(
-            "Max new tokens", min_value=1, max_value=2048, value=int(max_tokens), key=f"{key}_max_tokens"
-        )
+        # No bounds on the inputs: a browser refuses an out-of-range value
+        # without a word, and the form would not submit. GenerationSettings
+        # names what is wrong instead.
+        max_new_tokens = left.number_input("Max new tokens", value=int(max_tokens), step=1, key=f"{key}_max_tokens")
         temperature = middle.number_input(
-            "Temperature (0 = always the likeliest word)",
-            min_value=0.0,
-            max_value=2.0,
-            value=0.0,
-            step=0.1,
-            key=f"{key}_temperature",
+            "Temperature", value=0.0, step=0.1, key=f"{key}_temperature",
+            help="0 always takes the likeliest word; higher values sample more freely.",
         )
-        seed = right.number_input("Seed (for sampling)", min_value=0, value=0, step=1, key=f"{key}_seed")
+        seed = right.number_input("Seed (for sampling)", value=0, step=1, key=f"{key}_seed")
         stop_blank = st.checkbox(
             "Stop at a blank line (recommended for few-shot prompts)",
             value=BLANK_LINE in stops,

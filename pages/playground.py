@@ -15,6 +15,13 @@ st.caption(
     "press **Save as new version** to keep your change. Every run is saved to *History & review*."
 )
 ui.notice()
+_KEY_NEW_BLANKS = "pk_play_new_blanks"  # blanks a Generate found without a field yet
+new_blanks = st.session_state.pop(_KEY_NEW_BLANKS, None)
+if new_blanks:
+    st.warning(
+        f"Your template has new blanks: {', '.join(new_blanks)}. Fill them in under "
+        "**Blanks to fill in** and press **Generate** again."
+    )
 
 model = ui.get_model()
 store, families = ui.store_and_families()
@@ -155,8 +162,17 @@ if generate:
     else:
         with ui.guard():
             variables = detect_variables(text)
+            new_blanks = [v.name for v in variables if f"pk_var::{v.name}" not in st.session_state]
+            if new_blanks:
+                # Their fields appear on the rerun; rendering now would fill them with nothing.
+                st.session_state[_KEY_NEW_BLANKS] = new_blanks
+                st.rerun()
             values = {v.name: st.session_state.get(f"pk_var::{v.name}", "") for v in variables}
             rendered = render_template(text, values)
+            # Generated before the edit is saved: a prompt the model refuses
+            # (empty, too long) leaves no version behind.
+            with st.spinner(f"Generating with {model.info.name}…"):
+                completion = model.generate([rendered.text], settings=settings)[0]
             run_version = number
             if text != version.text:
                 saved = store.add_version(
@@ -172,8 +188,6 @@ if generate:
                 st.session_state[ui.KEY_NOTICE] = (
                     f"Your edits were saved as version {saved.number}, and the run is recorded under it."
                 )
-            with st.spinner(f"Generating with {model.info.name}…"):
-                completion = model.generate([rendered.text], settings=settings)[0]
             case = cases.get(st.session_state[case_key])
             same_values = case is not None and all(case.values.get(k) == v for k, v in values.items())
             run = save_completion(

@@ -59,6 +59,8 @@ class GenerationSettings:
             problems.append(f"top_k must be 0 (off) or more (got {self.top_k})")
         if not 0 < self.top_p <= 1:
             problems.append(f"top_p must be in (0, 1] (got {self.top_p})")
+        if self.seed < 0:
+            problems.append(f"seed must be 0 or more (got {self.seed})")
         if any(stop == "" for stop in self.stop_sequences):
             problems.append("a stop sequence cannot be empty")
         if problems:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from promptkit.errors import PromptkitError, StoreError
+from promptkit.errors import PromptkitError, StoreError, TemplateError
 from promptkit.store import queries
 from promptkit.store.activity import ActivityMixin
 from promptkit.store.engine import connect, redacted, resolve_url, write_begin
@@ -161,9 +161,11 @@ class Store(ActivityMixin):
             The saved version.
 
         Raises:
-            TemplateError: If the text does not parse (nothing is saved).
+            TemplateError: If the text is blank or does not parse (nothing is saved).
             StoreError: If the family, parent or label is wrong.
         """
+        if not text.strip():
+            raise TemplateError("The template is empty; write the prompt text before saving it as a version.")
         detect_variables(text)
 
         def work(session: Session) -> VersionRecord:

@@ -84,7 +84,7 @@ def test_prompt_longer_than_context_names_both_lengths(tiny_gemma3):
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"max_new_tokens": 0}, {"temperature": -1}, {"top_p": 0}, {"top_k": -2}, {"stop_sequences": ("",)}]
+    "kwargs", [{"max_new_tokens": 0}, {"temperature": -1}, {"top_p": 0}, {"top_k": -2}, {"seed": -1}, {"stop_sequences": ("",)}]
 )
 def test_invalid_settings_are_refused(kwargs):
     with pytest.raises(PromptError, match="Invalid generation settings"):

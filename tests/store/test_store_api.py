@@ -79,9 +79,10 @@ def test_user_errors_are_clear_and_write_nothing(store: Store, family: str, call
     assert [v.number for v in store.get_family(name=family).versions] == [1]
 
 
-def test_bad_template_is_refused_before_writing(store: Store, family: str) -> None:
-    with pytest.raises(TemplateError, match="line 2"):
-        store.add_version(family=family, text="ok\n{{ broken", author="a", note="n")
+@pytest.mark.parametrize(("text", "phrase"), [("ok\n{{ broken", "line 2"), ("", "template is empty"), (" \n\t", "template is empty")])
+def test_bad_template_is_refused_before_writing(store: Store, family: str, text: str, phrase: str) -> None:
+    with pytest.raises(TemplateError, match=phrase):
+        store.add_version(family=family, text=text, author="a", note="n")
     assert len(store.get_family(name=family).versions) == 1
 
 
