@@ -118,13 +118,17 @@ contrast = contrast if contrast.strip() else None
 
 # --- How to show it ----------------------------------------------------------------------
 methods = list(CONTRASTIVE_METHODS if contrast else method_names())
-if st.session_state.get("pk_sal_method") not in methods:
-    st.session_state["pk_sal_method"] = methods[0]
+# The method the user picked comes back when a contrast that ruled it out is cleared.
+wanted = st.session_state.setdefault("pk_sal_method_wanted", st.session_state.get("pk_sal_method", methods[0]))
+st.session_state["pk_sal_method"] = wanted if wanted in methods else methods[0]
 c1, c2, c3, c4 = st.columns([2, 2, 1, 2])
 method = c1.selectbox(
     "Method", methods, format_func=lambda name: name.replace("_", " "), key="pk_sal_method",
     help="\n".join(f"- **{name}**: {get_method(name).description}" for name in methods),
+    on_change=lambda: st.session_state.update(pk_sal_method_wanted=st.session_state["pk_sal_method"]),
 )
+if wanted not in methods:
+    c1.caption(f"{wanted.replace('_', ' ').capitalize()} does not contrast; it comes back when *Rather than…* is empty.")
 parts = store.template_parts(run=run)
 granularities = [g for g in GRANULARITY_LABELS if g != "parts" or parts]
 if st.session_state.get("pk_sal_granularity") not in granularities:

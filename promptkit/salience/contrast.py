@@ -61,8 +61,9 @@ def explain_contrast(
         prefers the span), `params` holds the foil.
 
     Raises:
-        SalienceError: unsupported method, empty prompt or foil, span not
-            found, or a sequence longer than the model's context.
+        SalienceError: unsupported method, empty prompt or foil, a foil
+            that is the span itself, span not found, or a sequence longer
+            than the model's context.
     """
     if method not in CONTRASTIVE_METHODS:
         raise SalienceError(
@@ -78,6 +79,11 @@ def explain_contrast(
     first, last = select_tokens(target, target_spans, selection)
     replaced = target[target_spans[first].start : target_spans[last - 1].end]
     foil_ids = model.tokenize(foil_in_place(replaced, foil))
+    if foil.strip() == replaced.strip():
+        raise SalienceError(
+            f"The contrast text {_shortened(foil.strip())!r} is the explained text itself; type what the model "
+            "could have written instead."
+        )
     context = [model.vocabulary.bos_id, *prompt_ids, *target_ids[:first]]
     longest = len(context) + max(last - first, len(foil_ids))
     if longest > model.info.context_length:
@@ -119,7 +125,8 @@ def odds_sentence(result: SalienceResult) -> str:
 
     Returns:
         Plain text, e.g. 'The model finds "Avoid." 12 times as likely as
-        "You have to try it." here (log-odds +2.48).'
+        "You have to try it." here (log-odds 2.48 in its favour).' Texts
+        longer than 60 characters are shortened with an ellipsis.
     """
     start, end = result.target_span
     span, foil = result.text[start:end].strip(), str(result.params["contrast"]).strip()
@@ -127,7 +134,15 @@ def odds_sentence(result: SalienceResult) -> str:
     favoured, other = (span, foil) if log_odds >= 0 else (foil, span)
     ratio = math.exp(min(abs(log_odds), 50.0))
     times = "over a million times" if ratio > 1e6 else f"{ratio:,.0f} times" if ratio >= 10 else f"{ratio:.1f} times"
-    return f'The model finds "{favoured}" {times} as likely as "{other}" here (log-odds {log_odds:+.2f}).'
+    # The margin is unsigned: a signed number next to "favoured" read as a contradiction.
+    return (
+        f'The model finds "{_shortened(favoured)}" {times} as likely as "{_shortened(other)}" here '
+        f"(log-odds {abs(log_odds):.2f} in its favour)."
+    )
+
+
+def _shortened(text: str, *, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _gradients(backend: GradientBackend, context: list[int], continuation: list[int]) -> Any:

@@ -119,6 +119,7 @@ def test_contrast_explains_the_answer_against_an_alternative(small_library):
     # Integrated gradients has no contrastive form: the method falls back to one that has.
     assert at.selectbox(key="pk_sal_method").options == ["grad l2", "grad dot input"]
     assert at.selectbox(key="pk_sal_method").value == "grad_l2"
+    assert any("does not contrast" in item.value for item in at.caption)  # said, not done silently
     assert _engine_calls() == calls + 2  # The answer's sequence and the alternative's.
     odds = [item.value for item in at.info if item.value.startswith("The model finds")]
     assert len(odds) == 1 and '"You have to try it."' in odds[0]
@@ -133,6 +134,10 @@ def test_contrast_explains_the_answer_against_an_alternative(small_library):
     at.text_input(key="pk_sal_contrast").set_value("   ").run()
     no_errors(at)
     assert not [item for item in at.info if item.value.startswith("The model finds")]
+    assert at.selectbox(key="pk_sal_method").value == "integrated_gradients"  # the user's pick is back
+    at.text_input(key="pk_sal_contrast").set_value("Because of the eggs.").run()
+    assert not at.exception
+    assert any("is the explained text itself" in item.value for item in at.error)
 
 
 def test_words_picked_in_the_completion_are_the_explained_span(small_library, tiny_gemma3):

@@ -15,12 +15,12 @@ LINE = LinePrefix("Recommendation:", include_prefix=True)
 FOIL = "Recommendation: You have to try it."
 
 
-def test_a_foil_equal_to_the_span_scores_zero_everywhere(tiny_gemma3):
+def test_a_foil_equal_to_the_span_is_a_user_error(tiny_gemma3):
     engine = SalienceEngine(tiny_gemma3)
-    for method in ("grad_l2", "grad_dot_input"):
-        result = engine.explain_contrast(PROMPT, TARGET, "Recommendation: Avoid.", selection=LINE, method=method)
-        np.testing.assert_allclose(result.scores, 0.0, atol=1e-6)
-        assert result.details["log_odds"] == pytest.approx(0.0, abs=1e-5)
+    for foil in ("Recommendation: Avoid.", " Recommendation: Avoid.  "[:-2]):
+        with pytest.raises(SalienceError, match="is the explained text itself"):
+            engine.explain_contrast(PROMPT, TARGET, foil, selection=LINE)
+    assert engine.gradient_calls == 0
 
 
 def test_grad_dot_input_is_the_difference_of_the_two_plain_results(tiny_gemma3):
@@ -106,9 +106,9 @@ def test_a_foil_takes_the_leading_space_of_the_span_it_replaces():
 @pytest.mark.parametrize(
     ("log_odds", "sentence"),
     [
-        (2.48, 'The model finds "Recommendation: Avoid." 12 times as likely as "Try it." here (log-odds +2.48).'),
-        (-0.7, 'The model finds "Try it." 2.0 times as likely as "Recommendation: Avoid." here (log-odds -0.70).'),
-        (400.0, 'The model finds "Recommendation: Avoid." over a million times as likely as "Try it." here (log-odds +400.00).'),
+        (2.48, 'The model finds "Recommendation: Avoid." 12 times as likely as "Try it." here (log-odds 2.48 in its favour).'),
+        (-0.7, 'The model finds "Try it." 2.0 times as likely as "Recommendation: Avoid." here (log-odds 0.70 in its favour).'),
+        (400.0, 'The model finds "Recommendation: Avoid." over a million times as likely as "Try it." here (log-odds 400.00 in its favour).'),
     ],
 )
 def test_odds_sentence_names_the_favourite(log_odds, sentence):
@@ -121,3 +121,16 @@ def test_odds_sentence_names_the_favourite(log_odds, sentence):
         tokens=tokens, target_tokens=(2, 3), loss=1.0, details={"foil_loss": 1.0 + log_odds, "log_odds": log_odds},
     )
     assert odds_sentence(result) == sentence
+
+
+def test_odds_sentence_shortens_long_texts():
+    from promptkit.salience import SalienceResult, TokenScore
+
+    foil = "eggs " * 1000
+    result = SalienceResult(
+        model="m", prompt="Q:", target=" Avoid.", method="grad_l2", signed=False, params={"contrast": foil},
+        tokens=(TokenScore("Q:", 0, 2, 0.0), TokenScore(" Avoid.", 2, 9, 0.0)), target_tokens=(1, 2), loss=1.0,
+        details={"foil_loss": 3.0, "log_odds": 2.0},
+    )
+    sentence = odds_sentence(result)
+    assert len(sentence) < 200 and '"eggs eggs' in sentence and '…"' in sentence and '"Avoid."' in sentence
