@@ -124,9 +124,7 @@ def get_model() -> Any:
         The loaded model, or None when even the fallback failed (an error is
         shown then).
     """
-    name = st.session_state.get(KEY_MODEL_NAME) or default_model_name()
-    dtype = st.session_state.get(KEY_DTYPE)
-    dtype = None if dtype in (None, "automatic") else dtype
+    name, dtype = _picked_model()
     fallback = default_model_name()
     try:
         return _load_once(name, dtype)
@@ -145,6 +143,32 @@ def get_model() -> Any:
 
 def model_sidebar() -> Any:
     """Draws the sidebar model picker and returns the loaded model (or None)."""
+    # Importing TensorFlow and loading the model take seconds before the page
+    # draws anything: say so where the user is looking.
+    starting = st.empty()
+    if not _model_ready():
+        starting.info("Starting up: loading the model (15–30 s the first time; the sidebar shows how far it is)…",
+                      icon=":material/hourglass_top:")
+    try:
+        return _model_sidebar()
+    finally:
+        starting.empty()
+
+
+def _picked_model() -> tuple[str, str | None]:
+    """The model name and dtype picked in the sidebar (None: the device's default)."""
+    dtype = st.session_state.get(KEY_DTYPE)
+    return st.session_state.get(KEY_MODEL_NAME) or default_model_name(), None if dtype in (None, "automatic") else dtype
+
+
+def _model_ready() -> bool:
+    try:
+        return _registry().loaded(*_picked_model()) is not None
+    except PromptkitError:
+        return False  # get_model reports the failure
+
+
+def _model_sidebar() -> Any:
     from promptkit.models.loader import gemma_preset_names, kaggle_credentials_present
 
     default = default_model_name()
