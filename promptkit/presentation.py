@@ -38,9 +38,11 @@ COMPLETENESS_WARNING_SHARE = 0.10
 _VERDICT_ICONS = {"good": ":material/thumb_up:", "bad": ":material/thumb_down:", "unsure": ":material/help:"}
 
 # Insertions green, deletions red and struck through.
+# Rounded boxes with a gap between them: a deletion followed by an insertion
+# ("try" → "Don't") otherwise reads as one run-together word.
 _DIFF_STYLES = {
-    "insert": ("ins", "background:#c8f7c5;text-decoration:none;"),
-    "delete": ("del", "background:#f9c6c6;text-decoration:line-through;"),
+    "insert": ("ins", "background:#c8f7c5;text-decoration:none;border-radius:3px;padding:0 2px;margin:0 1px;"),
+    "delete": ("del", "background:#f9c6c6;text-decoration:line-through;border-radius:3px;padding:0 2px;margin:0 1px;"),
 }
 
 

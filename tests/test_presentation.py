@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from datetime import datetime, timezone
 
 from promptkit.diff import diff_texts
@@ -62,8 +63,9 @@ def test_token_shading_counts_a_token_without_logprob_as_certain() -> None:
 
 def test_diff_html_marks_insertions_and_deletions_escaped() -> None:
     html = diff_html(diff_texts("keep <old>\n", "keep <new>\n"))
-    assert '<del style="background:#f9c6c6;text-decoration:line-through;">&lt;old&gt;</del>' in html
-    assert '<ins style="background:#c8f7c5;text-decoration:none;">&lt;new&gt;</ins>' in html
+    assert re.search(r'<del style="background:#f9c6c6;text-decoration:line-through;[^"]*">&lt;old&gt;</del>', html)
+    assert re.search(r'<ins style="background:#c8f7c5;text-decoration:none;[^"]*">&lt;new&gt;</ins>', html)
+    assert "margin:0 1px" in html  # a deletion and the insertion after it do not touch
     assert html.startswith("<div") and "keep " in html and "<br>" in html
     assert "<old>" not in html and "<new>" not in html
 
