@@ -58,3 +58,9 @@ def test_cli_contrast_adds_the_foil_and_both_losses(tmp_path):
 def test_cli_contrast_refuses_integrated_gradients(tmp_path):
     done = _run(tmp_path, "--target", TARGET, "--contrast", " Maybe.", "--method", "integrated_gradients")
     assert done.returncode == 2 and done.stdout == "" and "grad_l2 and grad_dot_input" in done.stderr
+
+
+def test_cli_contrast_refuses_the_span_itself(tmp_path):
+    done = _run(tmp_path, "--target", TARGET, "--target-line", "Recommendation:", "--contrast", TARGET.split("Recommendation:")[-1])
+    assert done.returncode == 2 and done.stdout == "" and "is the explained text itself" in done.stderr
+    assert "Traceback" not in done.stderr
