@@ -50,9 +50,8 @@ with st.form("compare_form"):
     )
     max_new_tokens = st.number_input(
         "Max new tokens per completion",
-        min_value=1,
-        max_value=1024,
         value=64,
+        step=1,
         key="pk_cmp_max_tokens",
         help="Generation stops earlier at each version's stop text (a blank line for few-shot prompts).",
     )
@@ -63,6 +62,8 @@ if run:
         st.error("Pick at least two versions to compare.")
     elif not chosen_cases:
         st.error("Pick at least one test case.")
+    elif max_new_tokens < 1:  # No bounds on the input: a browser would refuse it without a word.
+        st.error(f"Max new tokens must be at least 1 (got {max_new_tokens}).")
     elif model is None:
         st.error("No model is loaded; pick one in the sidebar.")
     else:

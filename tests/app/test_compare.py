@@ -47,6 +47,16 @@ def test_compare_needs_two_versions(small_library):
     assert at.error and "at least two versions" in at.error[0].value
 
 
+def test_compare_says_when_max_new_tokens_is_too_small(small_library):
+    at = open_page(COMPARE)
+    at.number_input(key="pk_cmp_max_tokens").set_value(0)
+    button(at, "Run comparison").click()
+    at.run()
+    assert not at.exception and "Max new tokens must be at least 1 (got 0)" in at.error[0].value
+    with Store.open() as store:
+        assert store.list_runs(family="tiny-menu") == []
+
+
 def test_comparison_review_saved_and_shown_again(small_library):
     at = open_page(COMPARE)
     at.multiselect(key="pk_cmp_cases::tiny-menu").set_value(["quiche"])
