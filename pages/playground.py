@@ -16,10 +16,10 @@ st.caption(
 )
 ui.notice()
 _KEY_NEW_BLANKS = "pk_play_new_blanks"  # blanks a Generate found without a field yet
-new_blanks = st.session_state.pop(_KEY_NEW_BLANKS, None)
-if new_blanks:
+blanks_to_fill = st.session_state.pop(_KEY_NEW_BLANKS, None)
+if blanks_to_fill:
     st.warning(
-        f"Your template has new blanks: {', '.join(new_blanks)}. Fill them in under "
+        f"Your template has new blanks: {', '.join(blanks_to_fill)}. Fill them in under "
         "**Blanks to fill in** and press **Generate** again."
     )
 
