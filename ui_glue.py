@@ -20,7 +20,7 @@ import streamlit as st
 
 from promptkit.errors import PromptkitError, error_message
 from promptkit.model_registry import ModelRegistry, default_model_name
-from promptkit.presentation import model_summary_markdown, review_markdown
+from promptkit.presentation import model_summary_markdown
 
 # --- Session-state keys shared between pages.
 KEY_MODEL_NAME = "pk_model_name"  # name picked in the sidebar
@@ -29,6 +29,9 @@ KEY_FAMILY = "pk_family"  # family picked on any page
 KEY_VERSION = "pk_version"  # version number picked in the Playground
 KEY_TEMPLATE_TEXT = "pk_template_text"  # the user's (maybe unsaved) template text
 KEY_TEMPLATE_SOURCE = "pk_template_source"  # (family, version) the text was loaded from
+KEY_TEMPLATE_DRAFTS = "pk_template_drafts"  # {(family, version): unsaved text typed over it}
+KEY_TEMPLATE_WIDGET = "pk_template_widget"  # the Playground's template text area
+KEY_PENDING_VERSION = "pk_pending_version"  # version the Playground's picker shows on its next run
 KEY_CASE = "pk_case"  # test case picked in the Playground
 KEY_VALUES = "pk_values"  # dict of variable values typed in the Playground
 KEY_LAST_RUN = "pk_last_run"  # id of the Playground's last run
@@ -220,57 +223,42 @@ def _open_store(url: str) -> Any:
     return store
 
 
+# --- Unsaved template edits, kept per version for the session.
+def template_drafts() -> dict[tuple[str, int], str]:
+    """The session's unsaved template texts by (family, version number)."""
+    return st.session_state.setdefault(KEY_TEMPLATE_DRAFTS, {})
+
+
+def keep_template_draft(family: str, number: int, saved_text: str) -> None:
+    """Keeps the template text area's value as the draft of (family, number); `on_change` callback."""
+    text = st.session_state[KEY_TEMPLATE_WIDGET]
+    st.session_state[KEY_TEMPLATE_TEXT] = text
+    if text == saved_text:
+        template_drafts().pop((family, number), None)
+    else:
+        template_drafts()[(family, number)] = text
+
+
+def discard_template_draft(family: str, number: int, saved_text: str) -> None:
+    """Forgets the draft of (family, number) and shows `saved_text` again; `on_click` callback."""
+    template_drafts().pop((family, number), None)
+    st.session_state[KEY_TEMPLATE_TEXT] = saved_text
+    st.session_state[KEY_TEMPLATE_WIDGET] = saved_text
+
+
+def template_saved(family: str, *, parent: int, saved: int) -> None:
+    """After the text typed over `parent` was saved as version `saved`: its draft is gone, `saved` is shown next."""
+    template_drafts().pop((family, parent), None)
+    st.session_state[KEY_PENDING_VERSION] = saved
+    st.session_state[KEY_TEMPLATE_SOURCE] = (family, saved)
+
+
 # --- Small Streamlit helpers used by several pages.
 def notice() -> None:
     """Shows (once) a message left by a previous run of the script."""
     message = st.session_state.pop(KEY_NOTICE, None)
     if message:
         st.success(message)
-
-
-# --- Generation settings widgets.
-def settings_widgets(defaults: Any = None, *, key: str) -> Any:
-    """Generation-settings inputs (call inside a form); returns GenerationSettings.
-
-    Args:
-        defaults: the version's GenerationDefaults, if any.
-        key: prefix for widget keys, unique per page.
-
-    Raises:
-        PromptError: if the settings are invalid.
-    """
-    from promptkit.generation import BLANK_LINE, GenerationSettings, chosen_stop_sequences
-
-    max_tokens = getattr(defaults, "max_new_tokens", 64) or 64
-    stops = tuple(getattr(defaults, "stop_sequences", ()) or (BLANK_LINE,))
-    with st.expander("Generation settings", expanded=False):
-        left, middle, right = st.columns(3)
-        # No bounds on the inputs: a browser refuses an out-of-range value
-        # without a word, and the form would not submit. GenerationSettings
-        # names what is wrong instead.
-        max_new_tokens = left.number_input("Max new tokens", value=int(max_tokens), step=1, key=f"{key}_max_tokens")
-        temperature = middle.number_input(
-            "Temperature", value=0.0, step=0.1, key=f"{key}_temperature",
-            help="0 always takes the likeliest word; higher values sample more freely.",
-        )
-        seed = right.number_input("Seed (for sampling)", value=0, step=1, key=f"{key}_seed")
-        stop_blank = st.checkbox(
-            "Stop at a blank line (recommended for few-shot prompts)",
-            value=BLANK_LINE in stops,
-            key=f"{key}_stop_blank",
-        )
-        extra = st.text_input(
-            "Other stop text (optional)",
-            value="",
-            key=f"{key}_stop_extra",
-            help="Generation also stops when this text appears.",
-        )
-    return GenerationSettings(
-        max_new_tokens=int(max_new_tokens),
-        temperature=float(temperature),
-        seed=int(seed),
-        stop_sequences=chosen_stop_sequences(stops, blank_line=bool(stop_blank), extra=extra),
-    )
 
 
 # --- Salience and step scores: one engine and one scorer per loaded model.
@@ -282,48 +270,6 @@ def salience_engine(model: Any) -> Any:
 def scorer(model: Any) -> Any:
     """The ContinuationScorer of `model`, shared by all sessions so its graphs are traced once."""
     return _registry().scorer(model)
-
-
-def review_panel(store: Any, *, reviews: list[Any], key: str, run_id: int | None = None, subject: str | None = None) -> None:
-    """Shows the reviews of one run or comparison and a form to add one.
-
-    Args:
-        store: the store to save to.
-        reviews: the reviews already given on this subject, oldest first.
-        key: distinguishes this panel's widgets from other panels'.
-        run_id: the run reviewed, or
-        subject: the comparison reviewed (`comparison_subject`).
-    """
-    from promptkit.store.records import VERDICTS
-
-    # Widgets keyed by what is reviewed: a draft typed for one run must not
-    # stay in the form, and be saved, when another run is opened.
-    key = f"{key}::{run_id if run_id is not None else subject}"
-    for review in reviews:
-        st.markdown(review_markdown(review))
-        if review.comment:
-            st.text(review.comment)
-    if not reviews:
-        st.caption("No reviews yet.")
-    form_number = st.session_state.setdefault(f"pk_review_n::{key}", 0)  # A fresh form after each save.
-    with st.form(f"pk_review_form::{key}::{form_number}"):
-        verdict = st.radio("Your verdict", VERDICTS, index=None, horizontal=True, key=f"pk_verdict::{key}::{form_number}")
-        comment = st.text_area(
-            "Comment", key=f"pk_comment::{key}::{form_number}", placeholder="What is right or wrong with it?"
-        )
-        reviewer = st.text_input("Your name", value=st.session_state.get("pk_reviewer_name", ""))
-        submitted = st.form_submit_button("Save review", type="primary")
-    if submitted and verdict is None:
-        st.error("Pick a verdict (good, bad or unsure) before saving.")
-    elif submitted:
-        with guard():
-            st.session_state["pk_reviewer_name"] = reviewer
-            store.add_review(
-                run_id=run_id, subject=subject, verdict=verdict, comment=comment, reviewer=reviewer.strip() or "anonymous"
-            )
-            st.session_state[KEY_NOTICE] = f"Review saved for {f'run #{run_id}' if run_id is not None else 'this comparison'}."
-            st.session_state[f"pk_review_n::{key}"] = form_number + 1
-            st.rerun()
 
 
 def store_and_families() -> tuple[Any, dict[str, Any]]:

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import ui_glue as ui
+import ui_widgets as widgets
 from promptkit.diff import diff_texts
 from promptkit.evaluation import RecordingSink, comparison_subject, line_of_interest, run_matrix
 from promptkit.evaluation.figures import summary_figure
@@ -77,7 +78,7 @@ if run:
                 versions=[versions[n].as_version().with_max_new_tokens(int(max_new_tokens)) for n in chosen_versions],
                 cases=[cases[c] for c in chosen_cases],
                 progress=lambda done, all_: bar.progress(
-                    done / max(all_, 1), text=f"{done} of {all_} completions done"
+                    min(done / max(all_, 1), 1.0), text=f"{int(done)} of {all_} completions done"
                 ),
                 store=sink,
             )
@@ -144,4 +145,4 @@ st.subheader("Your verdict on this comparison")
 st.caption("Did the change fix the problem, for the right reason, on every case? Reviews show up in History & review.")
 subject = comparison_subject(family.name, versions=[v.number for v in result.versions], case_ids=[c.id for c in result.cases])
 with ui.guard():
-    ui.review_panel(store, reviews=store.list_reviews(subject=subject), key="comparison", subject=subject)
+    widgets.review_panel(store, reviews=store.list_reviews(subject=subject), key="comparison", subject=subject)

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import ui_glue as ui
+import ui_widgets as widgets
 from promptkit.evaluation import matrix_from_runs, reviews_of_family, stored_heatmaps
 from promptkit.evaluation.report import add_section, render_report
 from promptkit.presentation import pre_html, reviews_html, run_label, run_table_rows, version_label
@@ -77,7 +78,7 @@ with left:
         st.switch_page("pages/salience.py")
 with right:
     st.markdown("**Reviews**")
-    ui.review_panel(
+    widgets.review_panel(
         store, reviews=[review for review in reviews if review.run_id == run.id], key="run", run_id=run.id
     )
 

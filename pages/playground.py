@@ -3,6 +3,7 @@
 import streamlit as st
 
 import ui_glue as ui
+import ui_widgets as widgets
 from promptkit.evaluation import save_completion
 from promptkit.presentation import pre_html, token_shading_html, version_label
 from promptkit.steps import completion_steps, fork_rows, step_scores_figure
@@ -16,7 +17,9 @@ st.caption(
 )
 ui.notice()
 _KEY_NEW_BLANKS = "pk_play_new_blanks"  # blanks a Generate found without a field yet
+_KEY_SHOWN_BLANKS = "pk_play_shown_blanks"  # blanks whose fields the last run drew
 blanks_to_fill = st.session_state.pop(_KEY_NEW_BLANKS, None)
+shown_blanks = st.session_state.get(_KEY_SHOWN_BLANKS, set())
 if blanks_to_fill:
     st.warning(
         f"Your template has new blanks: {', '.join(blanks_to_fill)}. Fill them in under "
@@ -40,7 +43,7 @@ family = families[family_name]
 numbers = [version.number for version in family.versions]
 by_number = {version.number: version for version in family.versions}
 version_key = f"{ui.KEY_VERSION}::{family_name}"
-pending = st.session_state.pop("pk_pending_version", None)
+pending = st.session_state.pop(ui.KEY_PENDING_VERSION, None)
 if pending in by_number:
     st.session_state[version_key] = pending
 source = st.session_state.get(ui.KEY_TEMPLATE_SOURCE)
@@ -49,21 +52,26 @@ if st.session_state.get(version_key) not in by_number and source and source[0] =
 if st.session_state.get(version_key) not in by_number:
     labelled = [v.number for v in family.versions if v.label == ui.DEFAULT_VERSION_LABEL]
     st.session_state[version_key] = labelled[0] if labelled else numbers[-1]
+# Unsaved edits, per version: they survive reruns, errors, page switches
+# and switching to another version and back.
+drafts = ui.template_drafts()
 number = middle.selectbox(
-    "Version", numbers, format_func=lambda n: version_label(by_number[n]), key=version_key
+    "Version",
+    numbers,
+    format_func=lambda n: version_label(by_number[n]) + (" · unsaved edits" if (family_name, n) in drafts else ""),
+    key=version_key,
 )
 version = by_number[number]
 if version.note:
     right.caption(f"**What changed:** {version.note}")
 
-# The user's text survives reruns, page switches and errors.
 if st.session_state.get(ui.KEY_TEMPLATE_SOURCE) != (family_name, number):
     st.session_state[ui.KEY_TEMPLATE_SOURCE] = (family_name, number)
-    st.session_state[ui.KEY_TEMPLATE_TEXT] = version.text
-    st.session_state.pop("pk_template_widget", None)
+    st.session_state[ui.KEY_TEMPLATE_TEXT] = drafts.get((family_name, number), version.text)
+    st.session_state.pop(ui.KEY_TEMPLATE_WIDGET, None)
 template_text = st.session_state[ui.KEY_TEMPLATE_TEXT]
-if "pk_template_widget" not in st.session_state:
-    st.session_state["pk_template_widget"] = template_text
+if ui.KEY_TEMPLATE_WIDGET not in st.session_state:
+    st.session_state[ui.KEY_TEMPLATE_WIDGET] = template_text
 
 # --- Test case to pre-fill the variables ---------------------------------------
 cases = {case.id: case for case in family.cases}
@@ -102,37 +110,47 @@ st.selectbox(
     help="Test cases are example inputs stored with the template family.",
 )
 
-# --- The form: Enter in a one-line field generates ------------------------------
-with st.form("playground_form"):
-    text_column, values_column = st.columns([3, 2])
-    with text_column:
-        st.text_area(
-            "Template (write {{ name }} for a blank to fill in)",
-            key="pk_template_widget",
-            height=480,
+# --- The template (outside the form, so an edit reaches the server when the
+# field loses focus and is kept as a draft) and the form: Enter in a one-line
+# field generates.
+text_column, values_column = st.columns([3, 2])
+with text_column:
+    st.text_area(
+        "Template (write {{ name }} for a blank to fill in)",
+        key=ui.KEY_TEMPLATE_WIDGET,
+        height=480,
+        on_change=ui.keep_template_draft,
+        args=(family_name, number, version.text),
+    )
+    if (family_name, number) in drafts:
+        st.caption("Unsaved edits: kept while you switch versions or pages. **Save as new version** keeps them for good.")
+        st.button(
+            "Discard my edits", key="pk_discard_draft", icon=":material/undo:",
+            on_click=ui.discard_template_draft, args=(family_name, number, version.text),
         )
-    with values_column:
-        st.markdown("**Blanks to fill in**")
-        if not variables:
-            st.caption("This template has no blanks.")
-        for variable in variables:
-            widget = st.text_area if variable.multiline else st.text_input
-            widget(variable.name.replace("_", " ").capitalize(), key=f"pk_var::{variable.name}")
-        settings_error = None
-        try:
-            settings = ui.settings_widgets(version.generation, key="pk_play")
-        except Exception as error:  # noqa: BLE001
-            settings, settings_error = None, error
-        shade = st.checkbox("Shade each generated word by how sure the model was", value=True, key="pk_shade")
-        note = st.text_input(
-            "Note for a new version (what changed and why)", key="pk_note", placeholder="e.g. fixed the first example"
-        )
-    generate_col, save_col, _ = st.columns([1, 1, 3])
+with values_column, st.form("playground_form"):
+    st.markdown("**Blanks to fill in**")
+    if not variables:
+        st.caption("This template has no blanks.")
+    for variable in variables:
+        widget = st.text_area if variable.multiline else st.text_input
+        widget(variable.name.replace("_", " ").capitalize(), key=f"pk_var::{variable.name}")
+    st.session_state[_KEY_SHOWN_BLANKS] = {variable.name for variable in variables}
+    settings_error = None
+    try:
+        settings = widgets.settings_widgets(version.generation, key="pk_play")
+    except Exception as error:  # noqa: BLE001
+        settings, settings_error = None, error
+    shade = st.checkbox("Shade each generated word by how sure the model was", value=True, key="pk_shade")
+    note = st.text_input(
+        "Note for a new version (what changed and why)", key="pk_note", placeholder="e.g. fixed the first example"
+    )
+    generate_col, save_col = st.columns(2)
     generate = generate_col.form_submit_button("Generate", type="primary", width="stretch")
     save = save_col.form_submit_button("Save as new version", width="stretch")
 
 if generate or save:
-    text = st.session_state["pk_template_widget"]
+    text = st.session_state[ui.KEY_TEMPLATE_WIDGET]
     st.session_state[ui.KEY_TEMPLATE_TEXT] = text
     values = {v.name: st.session_state.get(f"pk_var::{v.name}", "") for v in variables}
     st.session_state[ui.KEY_VALUES] = {**st.session_state.get(ui.KEY_VALUES, {}), **values}
@@ -149,8 +167,7 @@ if save:
                 note=note.strip() or "Edited in the Playground.",
                 parent=number,
             )
-            st.session_state["pk_pending_version"] = saved.number
-            st.session_state[ui.KEY_TEMPLATE_SOURCE] = (family_name, saved.number)
+            ui.template_saved(family_name, parent=number, saved=saved.number)
             st.session_state[ui.KEY_NOTICE] = f"Saved as version {saved.number} of {family_name}."
             st.rerun()
 
@@ -162,17 +179,21 @@ if generate:
     else:
         with ui.guard():
             variables = detect_variables(text)
-            new_blanks = [v.name for v in variables if f"pk_var::{v.name}" not in st.session_state]
+            new_blanks = [v.name for v in variables if v.name not in shown_blanks]
             if new_blanks:
-                # Their fields appear on the rerun; rendering now would fill them with nothing.
+                # The user has not seen their fields yet: rendering now would fill them with nothing.
                 st.session_state[_KEY_NEW_BLANKS] = new_blanks
                 st.rerun()
             values = {v.name: st.session_state.get(f"pk_var::{v.name}", "") for v in variables}
             rendered = render_template(text, values)
             # Generated before the edit is saved: a prompt the model refuses
             # (empty, too long) leaves no version behind.
-            with st.spinner(f"Generating with {model.info.name}…"):
-                completion = model.generate([rendered.text], settings=settings)[0]
+            bar = st.progress(0.0, text=f"Generating with {model.info.name}…")
+            completion = model.generate(
+                [rendered.text], settings=settings,
+                on_progress=lambda done: bar.progress(done, text=f"Generating with {model.info.name}… {done:.0%}"),
+            )[0]
+            bar.empty()
             run_version = number
             if text != version.text:
                 saved = store.add_version(
@@ -183,8 +204,7 @@ if generate:
                     parent=number,
                 )
                 run_version = saved.number
-                st.session_state["pk_pending_version"] = saved.number
-                st.session_state[ui.KEY_TEMPLATE_SOURCE] = (family_name, saved.number)
+                ui.template_saved(family_name, parent=number, saved=saved.number)
                 st.session_state[ui.KEY_NOTICE] = (
                     f"Your edits were saved as version {saved.number}, and the run is recorded under it."
                 )

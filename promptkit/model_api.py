@@ -7,7 +7,7 @@ the KerasHub Gemma wrapper in `promptkit.models`, or a fake in tests.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from promptkit.generation import Completion, GenerationSettings
@@ -40,6 +40,14 @@ class LanguageModel(Protocol):
         """One character span per token id, counted from `offset`; texts cut from `source` if given."""
 
     def generate(
-        self, prompts: Sequence[str], *, settings: GenerationSettings
+        self,
+        prompts: Sequence[str],
+        *,
+        settings: GenerationSettings,
+        on_progress: Callable[[float], None] | None = None,
     ) -> list[Completion]:
-        """Completes each prompt; one call may batch prompts of any lengths."""
+        """Completes each prompt; one call may batch prompts of any lengths.
+
+        `on_progress`, when given, is called now and then with the fraction
+        of the call done (0 to 1), so a caller can show progress inside a batch.
+        """

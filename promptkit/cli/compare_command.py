@@ -51,9 +51,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.set_defaults(handler=run)
 
 
-def _progress(done: int, total: int) -> None:
+def _progress(done: float, total: int) -> None:
     end = "\n" if done >= total else ""
-    print(f"\rcompare: {done}/{total} steps", end=end, file=sys.stderr, flush=True)
+    print(f"\rcompare: {int(done)}/{total} steps", end=end, file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

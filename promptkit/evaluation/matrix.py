@@ -23,7 +23,8 @@ from promptkit.generation import DEFAULT_STOP_SEQUENCES, Completion, GenerationS
 from promptkit.model_api import LanguageModel
 from promptkit.templates import Family, TestCase, Version, render_template
 
-Progress = Callable[[int, int], None]
+# `(done, total)`: done counts work units, in fractions while a batch decodes.
+Progress = Callable[[float, int], None]
 DEFAULT_BATCH_SIZE = 8
 
 
@@ -66,7 +67,7 @@ def generate_each(
     *,
     settings: GenerationSettings,
     batch_size: int,
-    on_batch: Callable[[int], None],
+    advance: Callable[[float], None],
 ) -> list[Completion | PromptkitError]:
     """Completes prompts in batches; a failing batch is retried one by one.
 
@@ -75,7 +76,10 @@ def generate_each(
         prompts: the prompts.
         settings: shared settings.
         batch_size: most prompts per model call.
-        on_batch: called with the number of prompts each batch finished.
+        advance: called with how many prompts' worth of work just got done:
+            fractions while a batch decodes, so that a batch of slow
+            completions still shows progress; the calls add up to
+            `len(prompts)`.
 
     Returns:
         Per prompt, its completion or the error it raised.
@@ -87,8 +91,17 @@ def generate_each(
     results: list[Completion | PromptkitError | None] = [None] * len(prompts)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
+        reported = 0.0
+
+        def report(fraction: float, size: int = len(chunk)) -> None:
+            nonlocal reported
+            share = min(fraction, 1.0) * size
+            if share > reported:
+                advance(share - reported)
+                reported = share
+
         try:
-            outputs = model.generate([prompts[i] for i in chunk], settings=settings)
+            outputs = model.generate([prompts[i] for i in chunk], settings=settings, on_progress=report)
             results_for_chunk: list[Completion | PromptkitError] = list(outputs)
         except PromptkitError:
             results_for_chunk = []
@@ -99,7 +112,7 @@ def generate_each(
                     results_for_chunk.append(error)
         for i, output in zip(chunk, results_for_chunk):
             results[i] = output
-        on_batch(len(chunk))
+        advance(len(chunk) - reported)
     return [result for result in results if result is not None]
 
 
@@ -129,7 +142,8 @@ def run_matrix(
             `promptkit.evaluation.stability.sample_settings`).
         batch_size: most prompts per model call.
         progress: called as `(done, total)` work units; a unit is one
-            completion or one cell's scoring.
+            completion or one cell's scoring, and `done` moves in fractions
+            of a unit while a batch of completions decodes.
         store: when given, every cell's completion is saved as a run.
 
     Returns:
@@ -140,14 +154,14 @@ def run_matrix(
     to_score = [i for i, cell in enumerate(cells) if scorer is not None and _candidates(family, cases, cell)]
     pending = [i for i, cell in enumerate(cells) if cell.error is None]
     total = len(cells) * (1 + samples) + len(to_score)
-    done = len(cells) - len(pending)  # Rendering failures are already finished.
+    done = float(len(cells) - len(pending))  # Rendering failures are already finished.
     case_index = {case.id: case for case in cases}
     family_case_ids = {case.id for case in family.cases}
 
-    def advance(count: int) -> None:
+    def advance(count: float) -> None:
         nonlocal done
-        done += count
-        if progress is not None and count:
+        done = round(done + count, 9)  # Fractions of a batch add up to whole units again.
+        if progress is not None and count > 0:
             progress(done, total)
 
     if progress is not None:
@@ -162,7 +176,7 @@ def run_matrix(
             [cells[i].prompt or "" for i in indices],
             settings=group_settings,
             batch_size=batch_size,
-            on_batch=advance,
+            advance=advance,
         )
         for i, output in zip(indices, outputs):
             cells[i] = _completed(cells[i], output, case_index[cells[i].case])
@@ -251,7 +265,7 @@ def _score(
     cases: Sequence[TestCase],
     cells: list[Cell],
     indices: Sequence[int],
-    advance: Callable[[int], None],
+    advance: Callable[[float], None],
 ) -> None:
     # Cells with the same candidates are scored in one call, batched inside.
     by_candidates: dict[tuple[str, ...], list[int]] = collections.defaultdict(list)
@@ -287,7 +301,7 @@ def _sample(
     temperature: float | None,
     batch_size: int,
     case_index: Mapping[str, TestCase],
-    advance: Callable[[int], None],
+    advance: Callable[[float], None],
 ) -> None:
     texts: dict[int, list[str]] = collections.defaultdict(list)
     outcomes: dict[int, list[Any]] = collections.defaultdict(list)
@@ -298,7 +312,7 @@ def _sample(
         # Each prompt has its own random stream per seed, so batching keeps samples reproducible.
         for seeded in sample_settings(base, samples=samples, temperature=temperature):
             outputs = generate_each(
-                model, [cells[i].prompt or "" for i in group], settings=seeded, batch_size=batch_size, on_batch=advance
+                model, [cells[i].prompt or "" for i in group], settings=seeded, batch_size=batch_size, advance=advance
             )
             for i, output in zip(group, outputs):
                 if isinstance(output, Completion):

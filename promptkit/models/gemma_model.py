@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -99,7 +99,11 @@ class GemmaModel:
         return batches
 
     def generate(
-        self, prompts: Sequence[str], *, settings: GenerationSettings
+        self,
+        prompts: Sequence[str],
+        *,
+        settings: GenerationSettings,
+        on_progress: Callable[[float], None] | None = None,
     ) -> list[Completion]:
         """Completes each prompt.
 
@@ -109,6 +113,10 @@ class GemmaModel:
             settings: decoding settings; each prompt gets its own random
                 stream seeded by `settings.seed`, so a sampled completion does
                 not depend on what else was in the batch.
+            on_progress: called after every few decoded tokens with the
+                fraction of the call done, 0 to 1: each prompt counts its
+                new tokens against `settings.max_new_tokens`, and a
+                finished prompt counts as whole.
 
         Returns:
             One `Completion` per prompt, in order.
@@ -119,15 +127,26 @@ class GemmaModel:
         prompt_ids = self.prompt_ids(prompts, new_tokens=settings.max_new_tokens)
         completions: list[Completion | None] = [None] * len(prompts)
         max_gap = max(_GREEDY_CHUNK, settings.max_new_tokens)
+        finished = 0
         with self.lock:
             for group in length_groups([len(ids) for ids in prompt_ids], max_gap=max_gap):
-                decoded = self._decode([prompts[i] for i in group], [prompt_ids[i] for i in group], settings)
+
+                def report(group_fraction: float, group_size: int = len(group)) -> None:
+                    if on_progress is not None:
+                        on_progress((finished + group_size * group_fraction) / len(prompts))
+
+                decoded = self._decode([prompts[i] for i in group], [prompt_ids[i] for i in group], settings, report)
                 for index, completion in zip(group, decoded):
                     completions[index] = completion
+                finished += len(group)
         return [completion for completion in completions if completion is not None]
 
     def _decode(
-        self, prompts: list[str], prompt_ids: list[list[int]], settings: GenerationSettings
+        self,
+        prompts: list[str],
+        prompt_ids: list[list[int]],
+        settings: GenerationSettings,
+        report: Callable[[float], None],
     ) -> list[Completion]:
         tf = self._tf
         started = time.perf_counter()
@@ -166,6 +185,7 @@ class GemmaModel:
                 kept = tf.constant(still, dtype="int32")
                 cache = tf.nest.map_structure(lambda c: tf.gather(c, kept), cache)
             active = [active[position] for position in still]
+            report(_fraction_done(generated, reasons, settings.max_new_tokens))
         decoded = time.perf_counter()
         timings = {
             "prefill_s": prefilled - started,
@@ -295,6 +315,14 @@ def length_groups(lengths: Sequence[int], *, max_gap: int) -> list[list[int]]:
         else:
             groups.append([index])
     return groups
+
+
+def _fraction_done(
+    generated: Sequence[Sequence[Any]], reasons: Sequence[StopReason | None], max_new_tokens: int
+) -> float:
+    """Mean over rows of new tokens / `max_new_tokens`, a stopped row counting 1."""
+    shares = [1.0 if reason is not None else len(tokens) / max_new_tokens for tokens, reason in zip(generated, reasons)]
+    return sum(shares) / len(shares)
 
 
 def _shared_prefix_length(prompt_ids: Sequence[Sequence[int]]) -> int:

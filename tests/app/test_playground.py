@@ -188,3 +188,43 @@ def test_out_of_range_settings_say_what_to_fix(app_env):
     assert any("temperature must be 0" in item.value for item in at.error)
     with Store.open() as store:
         assert store.list_runs() == []
+
+
+def test_unsaved_edits_survive_switching_versions_and_pages(app_env):
+    at = open_page(PLAYGROUND)
+    version_picker = lambda: at.selectbox(key="pk_version::menu-analysis")  # noqa: E731
+    original = at.text_area(key="pk_template_widget").value
+    edited = original.replace("Analyze a menu item", "Judge a menu item")
+    at.text_area(key="pk_template_widget").set_value(edited).run()  # the field loses focus
+    version_picker().set_value(2).run()
+    no_errors(at)
+    assert at.text_area(key="pk_template_widget").value.startswith("Analyze a menu item")
+    assert "unsaved edits" in version_picker().options[0] and "unsaved edits" not in version_picker().options[1]
+
+    at.switch_page("pages/history.py").run()
+    at.switch_page(PLAYGROUND).run()
+    version_picker().set_value(1).run()
+    no_errors(at)
+    assert at.text_area(key="pk_template_widget").value == edited
+    assert any("Unsaved edits" in item.value for item in at.caption)
+
+    button(at, "Discard my edits").click().run()
+    no_errors(at)
+    assert at.text_area(key="pk_template_widget").value == original
+    assert not any("Unsaved edits" in item.value for item in at.caption)
+    with Store.open() as store:
+        assert len(store.get_family(name="menu-analysis").versions) == 3
+
+
+def test_a_saved_edit_is_no_longer_a_draft(app_env):
+    at = open_page(PLAYGROUND)
+    template = at.text_area(key="pk_template_widget")
+    template.set_value(template.value + "\n").run()
+    button(at, "Save as new version").click().run()
+    no_errors(at)
+    picker = at.selectbox(key="pk_version::menu-analysis")
+    assert picker.value == 4
+    assert not any("unsaved edits" in option for option in picker.options)
+    picker.set_value(1).run()
+    assert at.text_area(key="pk_template_widget").value.startswith("Analyze a menu item")
+    assert not at.text_area(key="pk_template_widget").value.endswith("\n")

@@ -32,8 +32,10 @@ class FakeModel:
     def token_spans(self, ids, *, offset=0, source=None):
         return []
 
-    def generate(self, prompts: Sequence[str], *, settings: GenerationSettings) -> list[Completion]:
+    def generate(self, prompts: Sequence[str], *, settings: GenerationSettings, on_progress=None) -> list[Completion]:
         self.batches.append(list(prompts))
+        if on_progress is not None:
+            on_progress(0.5)  # Half-way through decoding, before any failure below.
         if any(len(prompt) > 100 for prompt in prompts):
             raise PromptError("The prompt exceeds fake's context of 100 tokens.")
         outputs = []
@@ -94,6 +96,19 @@ def test_progress_counts_up_to_the_total(mini_family) -> None:
     assert done == sorted(done)
     assert {t for _, t in calls} == {6 * (1 + 2) + 6}
     assert calls[-1][0] == calls[-1][1]
+    # Batches of 2 report half of a batch (one completion) before they finish,
+    # including the one that fails and is retried one prompt at a time.
+    assert 1.0 in done and len(done) == len(set(done))
+
+
+def test_progress_moves_inside_a_batch(mini_family) -> None:
+    calls: list[float] = []
+    run_matrix(
+        FakeModel(), mini_family, versions=mini_family.versions, cases=mini_family.cases,
+        batch_size=8, progress=lambda done, total: calls.append(done),
+    )
+    assert calls[0] == 0 and calls[-1] == 4
+    assert 2.0 in calls  # Half of the one batch of four, before it finished.
 
 
 def test_stability_agreement_per_version(mini_family) -> None:

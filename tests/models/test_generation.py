@@ -159,3 +159,18 @@ def test_shared_prefix_length():
     assert _shared_prefix_length([[2, 5, 6, 7], [2, 5, 6, 9], [2, 5, 6]]) == 3
     assert _shared_prefix_length([[2, 5], [2, 4]]) == 1
     assert _shared_prefix_length([[2, 5, 6]]) == 3
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_progress_rises_within_a_call_and_ends_whole(tiny_gemma3, temperature):
+    # Prompts far apart in length decode in two groups; each row counts its
+    # tokens against max_new_tokens, so progress moves every few tokens.
+    prompts = ["Hi", "word " * 40]
+    settings = GenerationSettings(max_new_tokens=24, temperature=temperature, stop_sequences=())
+    fractions: list[float] = []
+    completions = tiny_gemma3.generate(prompts, settings=settings, on_progress=fractions.append)
+    assert fractions == sorted(fractions)
+    assert 0 < fractions[0] < 0.5
+    assert len([f for f in fractions if 0 < f < 1]) >= 4
+    assert fractions[-1] == pytest.approx(1.0)
+    assert [c.text for c in completions] == [c.text for c in tiny_gemma3.generate(prompts, settings=settings)]

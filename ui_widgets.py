@@ -1,0 +1,100 @@
+"""Form widgets several dashboard pages share: generation settings and the review panel.
+
+Like `ui_glue`, they only adapt promptkit to Streamlit: reading inputs and
+saving through the store; what a setting or verdict means is promptkit's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from promptkit.presentation import review_markdown
+from ui_glue import KEY_NOTICE, guard
+
+
+def settings_widgets(defaults: Any = None, *, key: str) -> Any:
+    """Generation-settings inputs (call inside a form); returns GenerationSettings.
+
+    Args:
+        defaults: the version's GenerationDefaults, if any.
+        key: prefix for widget keys, unique per page.
+
+    Raises:
+        PromptError: if the settings are invalid.
+    """
+    from promptkit.generation import BLANK_LINE, GenerationSettings, chosen_stop_sequences
+
+    max_tokens = getattr(defaults, "max_new_tokens", 64) or 64
+    stops = tuple(getattr(defaults, "stop_sequences", ()) or (BLANK_LINE,))
+    with st.expander("Generation settings", expanded=False):
+        left, middle, right = st.columns(3)
+        # No bounds on the inputs: a browser refuses an out-of-range value
+        # without a word, and the form would not submit. GenerationSettings
+        # names what is wrong instead.
+        max_new_tokens = left.number_input("Max new tokens", value=int(max_tokens), step=1, key=f"{key}_max_tokens")
+        temperature = middle.number_input(
+            "Temperature", value=0.0, step=0.1, key=f"{key}_temperature",
+            help="0 always takes the likeliest word; higher values sample more freely.",
+        )
+        seed = right.number_input("Seed (for sampling)", value=0, step=1, key=f"{key}_seed")
+        stop_blank = st.checkbox(
+            "Stop at a blank line (recommended for few-shot prompts)",
+            value=BLANK_LINE in stops,
+            key=f"{key}_stop_blank",
+        )
+        extra = st.text_input(
+            "Other stop text (optional)",
+            value="",
+            key=f"{key}_stop_extra",
+            help="Generation also stops when this text appears.",
+        )
+    return GenerationSettings(
+        max_new_tokens=int(max_new_tokens),
+        temperature=float(temperature),
+        seed=int(seed),
+        stop_sequences=chosen_stop_sequences(stops, blank_line=bool(stop_blank), extra=extra),
+    )
+
+
+def review_panel(store: Any, *, reviews: list[Any], key: str, run_id: int | None = None, subject: str | None = None) -> None:
+    """Shows the reviews of one run or comparison and a form to add one.
+
+    Args:
+        store: the store to save to.
+        reviews: the reviews already given on this subject, oldest first.
+        key: distinguishes this panel's widgets from other panels'.
+        run_id: the run reviewed, or
+        subject: the comparison reviewed (`comparison_subject`).
+    """
+    from promptkit.store.records import VERDICTS
+
+    # Widgets keyed by what is reviewed: a draft typed for one run must not
+    # stay in the form, and be saved, when another run is opened.
+    key = f"{key}::{run_id if run_id is not None else subject}"
+    for review in reviews:
+        st.markdown(review_markdown(review))
+        if review.comment:
+            st.text(review.comment)
+    if not reviews:
+        st.caption("No reviews yet.")
+    form_number = st.session_state.setdefault(f"pk_review_n::{key}", 0)  # A fresh form after each save.
+    with st.form(f"pk_review_form::{key}::{form_number}"):
+        verdict = st.radio("Your verdict", VERDICTS, index=None, horizontal=True, key=f"pk_verdict::{key}::{form_number}")
+        comment = st.text_area(
+            "Comment", key=f"pk_comment::{key}::{form_number}", placeholder="What is right or wrong with it?"
+        )
+        reviewer = st.text_input("Your name", value=st.session_state.get("pk_reviewer_name", ""))
+        submitted = st.form_submit_button("Save review", type="primary")
+    if submitted and verdict is None:
+        st.error("Pick a verdict (good, bad or unsure) before saving.")
+    elif submitted:
+        with guard():
+            st.session_state["pk_reviewer_name"] = reviewer
+            store.add_review(
+                run_id=run_id, subject=subject, verdict=verdict, comment=comment, reviewer=reviewer.strip() or "anonymous"
+            )
+            st.session_state[KEY_NOTICE] = f"Review saved for {f'run #{run_id}' if run_id is not None else 'this comparison'}."
+            st.session_state[f"pk_review_n::{key}"] = form_number + 1
+            st.rerun()
