@@ -18,6 +18,7 @@ from promptkit.salience import (
     line_selection,
     method_names,
     part_shift_table,
+    score_title,
     segments_csv,
     text_heatmap,
     to_json,
@@ -161,12 +162,13 @@ except Exception as error:  # noqa: BLE001
     ui.show_error(error)
     st.stop()
 segments = result.segments(granularity, aggregation=aggregation, parts=parts)
+score = score_title(method, aggregation=aggregation)
 
 start, end = result.target_span
 st.markdown("**Explaining this part of the answer:**")
 st.html(pre_html(result.text[start:end]))
 st.plotly_chart(
-    text_heatmap(segments, gain=gain, self_salience=self_salience),
+    text_heatmap(segments, gain=gain, self_salience=self_salience, score=score),
     width="stretch",
     config={"displayModeBar": False},
     key="pk_sal_heatmap",
@@ -178,10 +180,14 @@ if contrast:
         if result.signed
         else "The darker a piece of the prompt, the more it separated the answer from the alternative."
     )
+elif result.signed:
+    st.caption("Orange made the explained text more likely, blue less likely; white: no effect.")
+else:
+    st.caption("The darker a piece of the prompt, the more the explained text depended on it (direction not shown).")
 left, right = st.columns([3, 2])
 with left:
     st.plotly_chart(
-        top_segments_figure(segments, k=10, self_salience=self_salience),
+        top_segments_figure(segments, k=10, self_salience=self_salience, score=score),
         width="stretch",
         config={"displayModeBar": False},
         key="pk_sal_top",
@@ -255,7 +261,7 @@ if show_ab:
     st.plotly_chart(
         ab_figure(
             segments_a, segments_b, titles=(f"A: v{run.version}", f"B: v{run_b.version}"), gain=gain,
-            self_salience=self_salience,
+            self_salience=self_salience, score=score,
         ),
         width="stretch",
         config={"displayModeBar": False},

@@ -171,7 +171,7 @@ def stored_heatmaps(
         Caption → Plotly heatmap, one per stored (run, target span, method),
         in the order they were computed. Nothing is recomputed.
     """
-    from promptkit.salience import SalienceResult, text_heatmap
+    from promptkit.salience import SalienceResult, score_title, text_heatmap
 
     by_id = {run.id: run for run in runs}
     figures = {}
@@ -188,7 +188,7 @@ def stored_heatmaps(
         )
         target = run.completion[record.target_start : record.target_end].strip()
         caption = f"Run #{run.id} · v{run.version} · {run.case_id or 'ad hoc'} · {record.method} · explaining “{target}”"
-        figures[caption] = text_heatmap(result.segments(granularity), gain=gain)
+        figures[caption] = text_heatmap(result.segments(granularity), gain=gain, score=score_title(record.method))
     return figures
 
 

@@ -18,7 +18,14 @@ from promptkit.salience.contrast import CONTRASTIVE_METHODS
 from promptkit.salience.engine import SalienceEngine
 from promptkit.salience.results import SalienceResult, TokenScore
 from promptkit.salience.export import segments_csv, to_dict, to_json, tokens_csv
-from promptkit.salience.figures import ab_figure, part_shift_table, text_heatmap, top_segments_figure
+from promptkit.salience.figures import (
+    ab_figure,
+    part_shift_table,
+    score_title,
+    segment_names,
+    text_heatmap,
+    top_segments_figure,
+)
 from promptkit.salience.methods import Method, MethodOutput, get_method, method_names, register_method
 from promptkit.salience.segmentation import GRANULARITIES, Segment, assign_tokens, segment_text
 from promptkit.salience.targets import (
@@ -62,6 +69,8 @@ __all__ = [
     "method_names",
     "part_shift_table",
     "register_method",
+    "score_title",
+    "segment_names",
     "segment_text",
     "segments_csv",
     "text_heatmap",

@@ -12,6 +12,7 @@ gain (LIT's "colormap intensity", 0–1, default 0.4) brightens small scores.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +26,11 @@ DEFAULT_GAIN = 0.4
 _UNSIGNED = [[0.0, "#ffffff"], [1.0, "#5b2c9f"]]
 _SIGNED = [[0.0, "#c2410c"], [0.5, "#ffffff"], [1.0, "#1d4ed8"]]
 _ROW_PX = 18
+_SCORE_UNITS = {
+    "grad_l2": "gradient norm",
+    "grad_dot_input": "≈ nats of loss",
+    "integrated_gradients": "nats of loss",
+}
 
 
 def _shown(values: np.ndarray, gain: float) -> np.ndarray:
@@ -33,23 +39,47 @@ def _shown(values: np.ndarray, gain: float) -> np.ndarray:
 
 
 def _layout_grid(segments: SegmentScores, width: int) -> tuple[list[list[str]], list[list[int]]]:
-    """Characters and their segment index per cell, rows of at most `width`."""
-    chars: list[list[str]] = [[]]
-    owner: list[list[int]] = [[]]
+    """Characters and their segment index per cell, rows of at most `width`.
+
+    Rows break at line breaks and, when a line is longer than `width`, after
+    its last space that fits (a word longer than a row is split).
+    """
+    lines: list[list[tuple[str, int]]] = [[]]
     for index, segment in enumerate(segments.segments):
         for char in segment.text:
             if char == "\n":
-                chars.append([])
-                owner.append([])
-                continue
-            if char == "\r":
-                continue
-            if len(chars[-1]) >= width:
-                chars.append([])
-                owner.append([])
-            chars[-1].append(" " if char == "\t" else char)
-            owner[-1].append(index)
+                lines.append([])
+            elif char != "\r":
+                lines[-1].append((" " if char == "\t" else char, index))
+    chars: list[list[str]] = []
+    owner: list[list[int]] = []
+    for line in lines:
+        for row in _wrap(line, width):
+            chars.append([char for char, _ in row])
+            owner.append([index for _, index in row])
     return chars, owner
+
+
+def _wrap(line: list[tuple[str, int]], width: int) -> list[list[tuple[str, int]]]:
+    """One line's cells as rows of at most `width`, broken after spaces where possible."""
+    rows = []
+    while len(line) > width:
+        spaces = [position for position in range(width) if line[position][0] == " "]
+        cut = spaces[-1] + 1 if spaces else width
+        rows.append(line[:cut])
+        line = line[cut:]
+    rows.append(line)
+    return rows
+
+
+def score_title(method: str, *, aggregation: str = "sum") -> str:
+    """What a score means, for colour bars and axes: the method's unit and how tokens combine.
+
+    Grad L2 is a gradient norm (no unit a reader knows); Grad·Input and
+    integrated gradients approximate a change of the loss, −log p, in nats.
+    """
+    unit = _SCORE_UNITS.get(method, method.replace("_", " "))
+    return f"{unit}, {aggregation} per piece"
 
 
 def _heatmap(segments: SegmentScores, *, domain: float, gain: float, width: int, self_salience: bool) -> tuple[go.Heatmap, list[dict[str, Any]], int]:
@@ -79,17 +109,17 @@ def _heatmap(segments: SegmentScores, *, domain: float, gain: float, width: int,
     return trace, shapes, rows
 
 
-def _coloraxis(signed: bool, domain: float, gain: float) -> dict[str, Any]:
+def _coloraxis(signed: bool, domain: float, gain: float, title: str) -> dict[str, Any]:
     ticks = np.linspace(-1 if signed else 0, 1, 5)
     return {
         "colorscale": _SIGNED if signed else _UNSIGNED,
         "cmin": -1 if signed else 0,
         "cmax": 1,
-        "colorbar": {"tickvals": list(_shown(ticks, gain)), "ticktext": [f"{t * domain:.3g}" for t in ticks], "title": "score"},
+        "colorbar": {"tickvals": list(_shown(ticks, gain)), "ticktext": [f"{t * domain:.3g}" for t in ticks], "title": {"text": title.replace(", ", "<br>"), "side": "right"}},
     }
 
 
-def text_heatmap(segments: SegmentScores, *, gain: float = DEFAULT_GAIN, width: int = 100, self_salience: bool = False, domain: float | None = None, title: str = "") -> go.Figure:
+def text_heatmap(segments: SegmentScores, *, gain: float = DEFAULT_GAIN, width: int = 100, self_salience: bool = False, domain: float | None = None, title: str = "", score: str = "score") -> go.Figure:
     """The text as a grid of characters coloured by their segment's score.
 
     Args:
@@ -99,6 +129,7 @@ def text_heatmap(segments: SegmentScores, *, gain: float = DEFAULT_GAIN, width: 
         self_salience: colour the target span too (it is outlined either way).
         domain: colour domain D; default the segments' own.
         title: figure title.
+        score: what a score means, for the colour bar (`score_title`).
 
     Returns:
         A figure with one heatmap trace; hover shows segment text and score.
@@ -107,7 +138,7 @@ def text_heatmap(segments: SegmentScores, *, gain: float = DEFAULT_GAIN, width: 
     trace, shapes, rows = _heatmap(segments, domain=domain, gain=gain, width=width, self_salience=self_salience)
     figure = go.Figure(trace)
     figure.update_layout(
-        title=title, shapes=shapes, coloraxis=_coloraxis(segments.signed, domain, gain),
+        title=title, shapes=shapes, coloraxis=_coloraxis(segments.signed, domain, gain, score),
         height=max(200, rows * _ROW_PX + 80), margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10}, plot_bgcolor="white",
     )
     figure.update_xaxes(visible=False, range=[-0.5, width - 0.5])
@@ -115,17 +146,45 @@ def text_heatmap(segments: SegmentScores, *, gain: float = DEFAULT_GAIN, width: 
     return figure
 
 
-def top_segments_figure(segments: SegmentScores, *, k: int = 10, self_salience: bool = False) -> go.Figure:
-    """Horizontal bars of the k segments with the largest |score|."""
+def top_segments_figure(segments: SegmentScores, *, k: int = 10, self_salience: bool = False, score: str = "score") -> go.Figure:
+    """Horizontal bars of the k segments with the largest |score|, each named so that no two read alike."""
     picked = segments.top(k, self_salience=self_salience)
-    labels = [f"{i}: {segments.segments[i].label or segments.segments[i].text.strip()[:40]!s}" for i in picked]
+    names = segment_names(segments)
+    labels = [names[i] for i in picked]
     figure = go.Figure(go.Bar(x=[segments.scores[i] for i in picked][::-1], y=labels[::-1], orientation="h", marker_color="#5b2c9f"))
     figure.update_layout(height=max(200, 28 * len(picked) + 60), margin={"l": 10, "r": 10, "t": 30, "b": 10}, title=f"Top {len(picked)} segments")
+    figure.update_xaxes(title=score)
     return figure
 
 
-def ab_figure(a: SegmentScores, b: SegmentScores, *, titles: Sequence[str] = ("A", "B"), gain: float = DEFAULT_GAIN, width: int = 60, self_salience: bool = False) -> go.Figure:
-    """Two versions' salience side by side on one shared colour scale."""
+def segment_names(segments: SegmentScores, *, length: int = 32) -> list[str]:
+    """A short, distinct name per segment: its label (numbered when it repeats) and its opening words.
+
+    Template parts of a few-shot loop share a label, and words repeat
+    ("the"), so repeated labels are numbered and a name seen before gets
+    "(#k)": a bar chart merges bars of equal names.
+    """
+    label_counts = collections.Counter(s.label for s in segments.segments if s.label)
+    label_seen: collections.Counter[str] = collections.Counter()
+    names = []
+    for segment in segments.segments:
+        flat = " ".join(segment.text.split())
+        words = (flat if len(flat) <= length else flat[: length - 1] + "…") or repr(segment.text)
+        if segment.label:
+            label_seen[segment.label] += 1
+            label = f"{segment.label} #{label_seen[segment.label]}" if label_counts[segment.label] > 1 else segment.label
+            words = f"{label}: {words}"
+        names.append(words)
+    seen: collections.Counter[str] = collections.Counter()
+    distinct = []
+    for name in names:
+        seen[name] += 1
+        distinct.append(name if seen[name] == 1 else f"{name} (#{seen[name]})")
+    return distinct
+
+
+def ab_figure(a: SegmentScores, b: SegmentScores, *, titles: Sequence[str] = ("A", "B"), gain: float = DEFAULT_GAIN, width: int = 60, self_salience: bool = False, score: str = "score") -> go.Figure:
+    """Two versions' salience side by side on one shared colour scale (`score` titles it)."""
     domain = max(a.domain(self_salience=self_salience), b.domain(self_salience=self_salience))
     figure = make_subplots(rows=1, cols=2, subplot_titles=list(titles), horizontal_spacing=0.02)
     tallest = 0
@@ -135,7 +194,7 @@ def ab_figure(a: SegmentScores, b: SegmentScores, *, titles: Sequence[str] = ("A
         for shape in shapes:
             figure.add_shape(shape, row=1, col=col)
         tallest = max(tallest, rows)
-    figure.update_layout(coloraxis=_coloraxis(a.signed or b.signed, domain, gain), height=max(200, tallest * _ROW_PX + 80), margin={"l": 10, "r": 10, "t": 40, "b": 10}, plot_bgcolor="white")
+    figure.update_layout(coloraxis=_coloraxis(a.signed or b.signed, domain, gain, score), height=max(200, tallest * _ROW_PX + 80), margin={"l": 10, "r": 10, "t": 40, "b": 10}, plot_bgcolor="white")
     figure.update_xaxes(visible=False, range=[-0.5, width - 0.5])
     figure.update_yaxes(visible=False, autorange="reversed")
     return figure

@@ -1,0 +1,55 @@
+"""Figures: word wrapping of the text heatmap, distinct bar names, score titles."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from promptkit.salience import Segment, SegmentScores, score_title, segment_names, text_heatmap, top_segments_figure
+
+
+def _scores(texts: list[str], labels: list[str] | None = None, *, signed: bool = False) -> SegmentScores:
+    segments, start = [], 0
+    for index, text in enumerate(texts):
+        segments.append(Segment(text, start, start + len(text), (labels or [""] * len(texts))[index]))
+        start += len(text)
+    count = len(segments)
+    return SegmentScores(tuple(segments), np.linspace(0.1, 1.0, count), np.zeros(count, bool), signed, np.ones(count, int))
+
+
+def _rows(figure) -> list[str]:
+    return ["".join(cell for cell in row).rstrip() for row in figure.data[0].text]
+
+
+def test_rows_break_between_words_and_keep_every_character():
+    text = "Taste-likes: Cheese and mushrooms. Taste-dislikes: Can't eat eggs.\nSuggestion: Quiche"
+    rows = _rows(text_heatmap(_scores([text]), width=20))
+    assert all(len(row) <= 20 for row in rows)
+    assert [word for row in rows for word in row.split()] == text.split()  # No word cut, none lost or moved.
+    assert rows[:3] == ["Taste-likes: Cheese", "and mushrooms.", "Taste-dislikes:"]
+
+
+def test_a_word_longer_than_a_row_is_split():
+    rows = _rows(text_heatmap(_scores(["ab " + "x" * 25 + " cd"]), width=10))
+    assert rows == ["ab", "xxxxxxxxxx", "xxxxxxxxxx", "xxxxx cd"]
+
+
+def test_bar_names_tell_repeated_parts_and_words_apart():
+    texts = ["Example one: quiche\n", "Example two: soup\n", "the", " the", "Now you:"]
+    labels = ["examples", "examples", "", "", "instructions"]
+    names = segment_names(_scores(texts, labels))
+    assert names == ["examples #1: Example one: quiche", "examples #2: Example two: soup", "the", "the (#2)", "instructions: Now you:"]
+    figure = top_segments_figure(_scores(texts, labels), k=5, score="nats")
+    assert sorted(figure.data[0].y) == sorted(names)
+    assert figure.layout.xaxis.title.text == "nats"
+
+
+def test_long_segment_names_are_shortened():
+    (name,) = segment_names(_scores(["word " * 30]), length=12)
+    assert name == "word word w…"
+
+
+def test_score_titles_name_the_unit_and_the_aggregation():
+    assert score_title("grad_l2") == "gradient norm, sum per piece"
+    assert score_title("integrated_gradients", aggregation="max") == "nats of loss, max per piece"
+    figure = text_heatmap(_scores(["a b"]), score=score_title("grad_dot_input"))
+    assert "nats" in figure.layout.coloraxis.colorbar.title.text
