@@ -1,8 +1,8 @@
 """Benchmarks salience on the embedded Gemma 3 270M and prints a markdown table.
 
 Run: `python bench/bench_salience.py` (about 5 minutes on 2 CPU cores).
-Also times contrastive salience and step scores, the other two "why"
-views, on the same sequence.
+Also times contrastive salience, occlusion and step scores, the other
+"why" views, on the same sequence.
 Timings are the best of a few warm runs (the first call of each compiled
 function is excluded), so they are robust to other load on the machine.
 """
@@ -119,6 +119,15 @@ def main() -> None:
             f"{best_of(lambda: scorer.step_scores([model.vocabulary.bos_id, *prompt_ids], target_ids)):.2f} s",
         ),
     ]
+
+    def occlusion(granularity: str):
+        engine.clear_cache()
+        return engine.explain_occlusion(prompt, completion, selection=answer, granularity=granularity)
+
+    for granularity in ("lines", "sentences"):
+        pieces = int(occlusion(granularity).details["pieces"])
+        rows.append((f"occlusion of the answer line, each of {pieces} {granularity} left out, warm",
+                     f"{best_of(lambda: occlusion(granularity), repeats=1):.2f} s"))
 
     def integrated():
         engine.clear_cache()

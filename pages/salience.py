@@ -9,6 +9,7 @@ from promptkit.presentation import GRANULARITY_LABELS, completeness_note, pre_ht
 from promptkit.salience import (
     AGGREGATIONS,
     CONTRASTIVE_METHODS,
+    OCCLUSION,
     SalienceResult,
     WHOLE_COMPLETION,
     ab_figure,
@@ -138,10 +139,13 @@ granularity = c2.selectbox(
     "Show by", granularities, format_func=GRANULARITY_LABELS.get, key="pk_sal_granularity",
     help="Template parts: each few-shot example, instruction and filled-in blank. Start there, then drill down.",
 )
+occluding = method == OCCLUSION
 aggregation = c3.selectbox(
-    "Combine", list(AGGREGATIONS), key="pk_sal_aggregation",
-    help="How the scores of the tokens in one piece are combined (sum is the usual choice).",
+    "Combine", list(AGGREGATIONS), key="pk_sal_aggregation", disabled=occluding,
+    help="How the scores of the tokens in one piece are combined (sum is the usual choice). "
+    "Occlusion scores whole pieces, so it always sums.",
 )
+aggregation = "sum" if occluding else aggregation
 gain = c4.slider("Colour intensity", 0.0, 1.0, 0.4, 0.05, key="pk_sal_gain")
 self_salience = st.toggle("Colour the explained text itself too", value=False, key="pk_sal_self")
 
@@ -149,15 +153,23 @@ self_salience = st.toggle("Colour the explained text itself too", value=False, k
 engine = ui.salience_engine(model)
 
 
-def explain(prompt: str) -> SalienceResult:
+def explain(prompt: str, *, shown_by: str, prompt_parts: list) -> SalienceResult:
     if contrast:
         return engine.explain_contrast(prompt, target, contrast, selection=selection, method=method)
-    return engine.explain(prompt, target, selection=selection, method=method)
+    if occluding:
+        bar = st.progress(0.0, text="Leaving each piece of the prompt out in turn…")
+        result = engine.explain_occlusion(
+            prompt, target, selection=selection, granularity=shown_by, parts=prompt_parts,
+            on_progress=lambda done, total: bar.progress(done / max(total, 1), text=f"Left out {done} of {total} pieces…"),
+        )
+        bar.empty()
+        return result
+    with st.spinner("Computing which parts of the prompt mattered…"):
+        return engine.explain(prompt, target, selection=selection, method=method)
 
 
 try:
-    with st.spinner("Computing which parts of the prompt mattered…"):
-        result = explain(run.prompt)
+    result = explain(run.prompt, shown_by=granularity, prompt_parts=parts)
 except Exception as error:  # noqa: BLE001
     ui.show_error(error)
     st.stop()
@@ -179,6 +191,11 @@ if contrast:
         "Orange pushed the model towards its answer, blue towards the alternative."
         if result.signed
         else "The darker a piece of the prompt, the more it separated the answer from the alternative."
+    )
+elif occluding:
+    st.caption(
+        "Each piece was left out in turn and the answer scored again. Orange: without it the explained text "
+        "became less likely (it supported it); blue: more likely (it worked against it)."
     )
 elif result.signed:
     st.caption("Orange made the explained text more likely, blue less likely; white: no effect.")
@@ -214,7 +231,8 @@ with right:
     )
 
 saved_key = (run.id, start, end, method)
-if explaining_completion and not contrast and saved_key not in st.session_state.setdefault("pk_sal_saved", set()):
+# Stored scores are re-grouped at any granularity later, which only gradient scores allow.
+if explaining_completion and not contrast and not occluding and saved_key not in st.session_state.setdefault("pk_sal_saved", set()):
     with ui.guard():
         st.session_state["pk_sal_saved"].add(saved_key)
         store.put_salience(
@@ -248,14 +266,15 @@ if show_ab:
         key="pk_sal_run_b",
     )
     run_b = others_by_id[run_b_id]
+    parts_b = store.template_parts(run=run_b)
+    ab_granularity = granularity if granularity != "parts" or parts_b else "sentences"
     try:
-        with st.spinner("Computing salience for version B…"):
-            result_b = explain(run_b.prompt)
+        result_b = explain(run_b.prompt, shown_by=ab_granularity, prompt_parts=parts_b)
+        if occluding and ab_granularity != granularity:
+            result = explain(run.prompt, shown_by=ab_granularity, prompt_parts=[])
     except Exception as error:  # noqa: BLE001
         ui.show_error(error)
         st.stop()
-    parts_b = store.template_parts(run=run_b)
-    ab_granularity = granularity if granularity != "parts" or parts_b else "sentences"
     segments_b = result_b.segments(ab_granularity, aggregation=aggregation, parts=parts_b)
     segments_a = segments if ab_granularity == granularity else result.segments(ab_granularity, aggregation=aggregation)
     st.plotly_chart(
@@ -268,7 +287,7 @@ if show_ab:
         key="pk_sal_ab_figure",
     )
     st.caption("Both sides share one colour scale, so the same shade means the same influence.")
-    if parts and parts_b:
+    if parts and parts_b and (not occluding or granularity == "parts"):  # Occlusion scores only the pieces it left out.
         shift = part_shift_table(
             result.segments("parts", aggregation=aggregation, parts=parts),
             result_b.segments("parts", aggregation=aggregation, parts=parts_b),

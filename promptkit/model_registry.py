@@ -186,11 +186,12 @@ class ModelRegistry:
         """
         from promptkit.salience import SalienceEngine
 
+        scorer = self.scorer(model)  # Shared with step scores, so its graphs are traced once.
         with self._engine_lock:
             # Keyed by id: the engine holds the model, so the id cannot be reused.
             engine = self._engines.get(id(model))
             if engine is None:
-                engine = self._engines[id(model)] = SalienceEngine(model)
+                engine = self._engines[id(model)] = SalienceEngine(model, scorer=scorer)
         return engine
 
     def scorer(self, model: Any) -> Any:

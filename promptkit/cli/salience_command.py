@@ -7,14 +7,15 @@ import json
 from pathlib import Path
 
 from promptkit.errors import SalienceError
+from promptkit.salience.methods import OCCLUSION
 
-_METHODS = ("grad_l2", "grad_dot_input", "integrated_gradients")
+_METHODS = ("grad_l2", "grad_dot_input", "integrated_gradients", "occlusion")
 _GRANULARITIES = ("tokens", "words", "sentences", "lines", "paragraphs")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Registers the `salience` command."""
-    parser = subparsers.add_parser("salience", help="Which parts of the prompt drove the target (gradient salience).")
+    parser = subparsers.add_parser("salience", help="Which parts of the prompt drove the target (gradients or occlusion).")
     parser.add_argument("--prompt-file", required=True, type=Path, help="UTF-8 file holding the prompt.")
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--target", help="The target text that follows the prompt.")
@@ -25,8 +26,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--contrast", metavar="TEXT",
         help="Explain why the target (or its --target-line) rather than TEXT: contrastive salience (grad_l2, grad_dot_input).",
     )
-    parser.add_argument("--method", choices=_METHODS, default="grad_l2")
-    parser.add_argument("--granularity", choices=_GRANULARITIES, default="words")
+    parser.add_argument(
+        "--method", choices=_METHODS, default="grad_l2",
+        help="occlusion leaves each piece (at --granularity) out in turn and rescores the target: one pass per piece.",
+    )
+    parser.add_argument(
+        "--granularity", choices=_GRANULARITIES, default=None,
+        help="How tokens are grouped: default words, or lines for occlusion (the pieces it leaves out).",
+    )
     parser.add_argument("--model", default=None, help="Model name (default: the embedded Gemma 3 270M).")
     parser.add_argument("--json", action="store_true", required=True, help="Print the result as one JSON object.")
     parser.set_defaults(handler=run)
@@ -59,9 +66,13 @@ def run(args: argparse.Namespace) -> int:
         raise SalienceError("The target is empty; give a non-empty --target or --target-file, or use --generate.")
     selection = LinePrefix(args.target_line) if args.target_line else WholeTarget()
     engine = SalienceEngine(model)
+    occlusion = args.method == OCCLUSION
+    granularity = args.granularity or ("lines" if occlusion else "words")
     if args.contrast is not None:
         result = engine.explain_contrast(prompt, target, args.contrast, selection=selection, method=args.method)
+    elif occlusion:
+        result = engine.explain_occlusion(prompt, target, selection=selection, granularity=granularity)
     else:
         result = engine.explain(prompt, target, selection=selection, method=args.method)
-    print(json.dumps(to_dict(result, result.segments(args.granularity)), ensure_ascii=False))
+    print(json.dumps(to_dict(result, result.segments(granularity)), ensure_ascii=False))
     return 0

@@ -11,6 +11,7 @@ Typical use::
     segments = result.segments("lines")          # no recomputation
     figure = text_heatmap(segments, gain=0.4)
     why_not = engine.explain_contrast(prompt, completion, " Avoid.", selection=LinePrefix("Recommendation:"))
+    without = engine.explain_occlusion(prompt, completion, granularity="lines")  # leave each line out
 """
 
 from promptkit.salience.aggregation import AGGREGATIONS, SegmentScores, aggregate
@@ -26,7 +27,7 @@ from promptkit.salience.figures import (
     text_heatmap,
     top_segments_figure,
 )
-from promptkit.salience.methods import Method, MethodOutput, get_method, method_names, register_method
+from promptkit.salience.methods import OCCLUSION, Method, MethodOutput, get_method, method_names, register_method
 from promptkit.salience.segmentation import GRANULARITIES, Segment, assign_tokens, segment_text
 from promptkit.salience.targets import (
     WHOLE_COMPLETION,
@@ -46,6 +47,7 @@ __all__ = [
     "AGGREGATIONS",
     "CONTRASTIVE_METHODS",
     "GRANULARITIES",
+    "OCCLUSION",
     "WHOLE_COMPLETION",
     "CharRange",
     "LinePrefix",

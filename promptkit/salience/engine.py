@@ -1,7 +1,8 @@
 """Computes token salience for a prompt + target, caching results in-process.
 
 Results are cached by (model name, prompt, target, selected target tokens,
-method, method parameters), contrastive ones also by their foil. Segments, aggregation and colours are derived
+method, method parameters), contrastive ones also by their foil, occlusion
+ones by their granularity. Segments, aggregation and colours are derived
 from the cached token scores (`SalienceResult.segments`), so switching them
 never recomputes gradients; `SalienceEngine.gradient_calls` counts the
 backend calls, for tests and progress displays.
@@ -10,7 +11,7 @@ backend calls, for tests and progress displays.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,9 @@ import numpy as np
 from promptkit.errors import SalienceError
 from promptkit.salience.contrast import explain_contrast
 from promptkit.salience.methods import GradientBackend, get_method, resolve_params
+from promptkit.salience.occlusion import LikelihoodScorer, explain_occlusion
 from promptkit.salience.results import SalienceResult, scored_tokens
+from promptkit.salience.segmentation import PartLike
 from promptkit.salience.targets import Selection, WholeTarget, select_tokens
 
 
@@ -31,11 +34,14 @@ class SalienceEngine:
         backend: computes gradients; default the model's shared
             `GradientComputer` (compiled once per model), imported only when
             first needed so this package stays TF-free.
+        scorer: scores continuations, for occlusion; default a
+            `ContinuationScorer` of the model, made when first needed.
     """
 
-    def __init__(self, model: Any, *, backend: GradientBackend | None = None) -> None:
+    def __init__(self, model: Any, *, backend: GradientBackend | None = None, scorer: LikelihoodScorer | None = None) -> None:
         self.model = model
         self._backend = backend
+        self._scorer = scorer
         self._cache: dict[tuple[Any, ...], SalienceResult] = {}
         self._lock = threading.Lock()
         self.gradient_calls = 0
@@ -48,6 +54,15 @@ class SalienceEngine:
 
             self._backend = gradient_computer(self.model)
         return self._backend
+
+    @property
+    def scorer(self) -> LikelihoodScorer:
+        """The continuation scorer, built on first use."""
+        if self._scorer is None:
+            from promptkit.models.scoring import ContinuationScorer
+
+            self._scorer = ContinuationScorer(self.model)
+        return self._scorer
 
     def clear_cache(self) -> None:
         """Forgets every cached result."""
@@ -80,6 +95,40 @@ class SalienceEngine:
             self._cache[key] = result
         return result
 
+    def explain_occlusion(
+        self,
+        prompt: str,
+        target: str,
+        *,
+        selection: Selection = WholeTarget(),
+        granularity: str = "lines",
+        parts: Iterable[PartLike] = (),
+        pattern: str | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> SalienceResult:
+        """What leaving out each piece does to the span: see `promptkit.salience.occlusion`.
+
+        Cached by (model, prompt, target, selection, granularity, parts,
+        pattern); each new one costs one forward pass per piece.
+
+        Raises:
+            SalienceError: as `explain_occlusion` in `promptkit.salience.occlusion`.
+        """
+        parts = tuple(parts)
+        spans = tuple((part.name, part.start, part.end) for part in parts)
+        key = ("occlusion", self.model.info.name, prompt, target, selection, granularity, spans, pattern)
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        result = explain_occlusion(
+            self.model, self.scorer, prompt, target, selection=selection, granularity=granularity, parts=parts,
+            pattern=pattern, on_progress=on_progress,
+        )
+        with self._lock:
+            self._cache[key] = result
+        return result
+
     def explain_many(
         self, prompt: str, target: str, selections: Sequence[Selection], *, method: str = "grad_l2", **params: Any
     ) -> list[SalienceResult]:
@@ -101,6 +150,8 @@ class SalienceEngine:
                 longer than the model's context, unknown method or parameter.
         """
         chosen = get_method(method)
+        if chosen.compute is None:
+            raise SalienceError(f"{method} needs no gradients and explains one granularity at a time; use explain_occlusion.")
         resolved = resolve_params(chosen, params)
         if not prompt:
             raise SalienceError("The prompt is empty; write or render a prompt first.")

@@ -1,9 +1,11 @@
 """Attribution methods, looked up by name; register new ones with `register_method`.
 
-A method turns a gradient backend's output into one score per position
-of `<bos>` + prompt + target. The backend (`promptkit.models.gradients.
-GradientComputer`, or a fake in tests) is passed in, so this module needs
-no TensorFlow.
+A gradient method turns a gradient backend's output into one score per
+position of `<bos>` + prompt + target. The backend (`promptkit.models.
+gradients.GradientComputer`, or a fake in tests) is passed in, so this
+module needs no TensorFlow. Occlusion is listed here too, for menus and
+stored results, but leaves pieces of the prompt out instead
+(`promptkit.salience.occlusion`), so it has no `compute`.
 """
 
 from __future__ import annotations
@@ -55,14 +57,15 @@ class Method:
         name: registry key, e.g. `"grad_l2"`.
         signed: whether scores can be negative (diverging colours).
         description: one line for menus.
-        compute: `compute(backend, token_ids, target_masks, **params)`.
+        compute: `compute(backend, token_ids, target_masks, **params)`, or
+            None for a method that needs no gradients (occlusion).
         defaults: the parameters it accepts, with their default values.
     """
 
     name: str
     signed: bool
     description: str
-    compute: Compute
+    compute: Compute | None
     defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
@@ -128,6 +131,8 @@ def _integrated_gradients(
     return MethodOutput(result.attributions, result.losses, details)
 
 
+OCCLUSION = "occlusion"
+
 register_method(Method("grad_l2", False, "L2 norm of the loss gradient per token (unsigned).", _grad_l2))
 register_method(Method("grad_dot_input", True, "Gradient · embedding per token (signed).", _grad_dot_input))
 register_method(
@@ -137,5 +142,13 @@ register_method(
         "Integrated gradients from a zero-embedding baseline (signed).",
         _integrated_gradients,
         {"steps": 16, "batch_size": 8, "baseline": "zero"},
+    )
+)
+register_method(
+    Method(
+        OCCLUSION,
+        True,
+        "Leave each piece of the prompt out and rescore the answer: the change of its loss (signed, nats).",
+        None,
     )
 )

@@ -158,3 +158,27 @@ def test_words_picked_in_the_completion_are_the_explained_span(small_library, ti
         end = next(t.end for t in tokens if t.end >= 22)
         assert run.completion[start:end].strip() == "of the"
         assert store.get_salience(run_id=ids[1], target_start=start, target_end=end, method="grad_l2") is not None
+
+
+def test_occlusion_leaves_each_template_part_out(small_library):
+    ids = _seed({1: " Avoid.\nBecause of the eggs.", 2: " Avoid."})
+    at = open_page(SALIENCE, state={ui_glue.KEY_SALIENCE_RUN: ids[1], ui_glue.KEY_SALIENCE_RUN_B: ids[2]})
+    at.selectbox(key="pk_sal_method").set_value("occlusion").run()
+    no_errors(at)
+    assert at.selectbox(key="pk_sal_aggregation").disabled  # Pieces are scored whole.
+    assert any("Each piece was left out in turn" in item.value for item in at.caption)
+    engine = ui_glue._registry().salience_engines()[0]
+    with Store.open() as store:
+        run = store.get_run(run_id=ids[1])
+        parts = store.template_parts(run=run)
+    result = engine.explain_occlusion(run.prompt, run.completion, granularity="parts", parts=parts)
+    assert result.details["pieces"] == len({p.start for p in parts if p.end <= len(run.prompt)}) > 1
+    top = at.get("plotly_chart")[1].proto.spec  # Top segments, named by their parts.
+    assert any(part.name in top for part in parts)
+    # A granularity too fine for one pass per piece says so instead of failing.
+    at.selectbox(key="pk_sal_granularity").set_value("tokens").run()
+    assert not at.exception
+    at.toggle(key="pk_sal_ab").set_value(True).run()
+    assert not at.exception
+    with Store.open() as store:  # Occlusion scores are not stored as the run's salience.
+        assert [record.method for record in store.list_salience(run_ids=[ids[1]])] == ["grad_l2"]

@@ -64,3 +64,22 @@ def test_cli_contrast_refuses_the_span_itself(tmp_path):
     done = _run(tmp_path, "--target", TARGET, "--target-line", "Recommendation:", "--contrast", TARGET.split("Recommendation:")[-1])
     assert done.returncode == 2 and done.stdout == "" and "is the explained text itself" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_cli_occlusion_scores_each_line_left_out(tmp_path):
+    done = _run(tmp_path, "--target", TARGET, "--target-line", "Recommendation:", "--method", "occlusion")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["method"] == "occlusion" and data["params"] == {"granularity": "lines"}
+    start, _ = data["target_span"]
+    before = [s for s in data["segments"] if s["end"] <= start]
+    # Lines by default, cut where the prompt ends and where the span starts: each left out once.
+    assert [s["text"] for s in before] == ["Taste-likes: Cheese\n", "Analysis:", " it has eggs.\n", "Recommendation: "]
+    assert data["details"]["pieces"] == len(before) and all(s["score"] != 0 for s in before)
+    assert all(t["score"] == 0 for t in data["tokens"] if t["start"] >= start)
+    assert sum(s["score"] for s in data["segments"]) == pytest.approx(sum(t["score"] for t in data["tokens"]), abs=1e-5)
+
+
+def test_cli_occlusion_refuses_a_contrast(tmp_path):
+    done = _run(tmp_path, "--target", TARGET, "--contrast", " Maybe.", "--method", "occlusion")
+    assert done.returncode == 2 and done.stdout == "" and "grad_l2 and grad_dot_input" in done.stderr

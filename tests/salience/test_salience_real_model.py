@@ -57,3 +57,16 @@ def test_contrast_prefers_avoid_after_an_analysis_of_a_dislike(embedded_model):
     assert first.details["log_odds"] < -2
     plain = engine.explain(PROMPT, TARGET, selection=answer, method="grad_dot_input")
     assert first.loss == pytest.approx(plain.loss, rel=1e-4) and first.target_span == plain.target_span
+
+
+def test_occlusion_finds_the_answers_line_prefix_the_strongest_support(embedded_model):
+    engine = SalienceEngine(embedded_model)
+    result = engine.explain_occlusion(PROMPT, TARGET, selection=LinePrefix("Recommendation:"), granularity="lines")
+    segments = result.segments("lines")
+    assert np.isfinite(segments.scores).all() and result.details["pieces"] == 12
+    # Without "Recommendation:" right before it, "You have to try it." is far less likely.
+    strongest = int(np.argmin(segments.scores))
+    assert segments.segments[strongest].text == "Recommendation: " and segments.scores[strongest] < -5
+    assert result.loss == pytest.approx(engine.explain(PROMPT, TARGET, selection=LinePrefix("Recommendation:")).loss, rel=1e-4)
+    again = SalienceEngine(embedded_model).explain_occlusion(PROMPT, TARGET, selection=LinePrefix("Recommendation:"), granularity="lines")
+    np.testing.assert_allclose(again.scores, result.scores, atol=1e-5)
