@@ -66,7 +66,7 @@ def test_occlusion_finds_the_answers_line_prefix_the_strongest_support(embedded_
     assert np.isfinite(segments.scores).all() and result.details["pieces"] == 12
     # Without "Recommendation:" right before it, "You have to try it." is far less likely.
     strongest = int(np.argmin(segments.scores))
-    assert segments.segments[strongest].text == "Recommendation: " and segments.scores[strongest] < -5
+    assert segments.segments[strongest].text == "Recommendation:" and segments.scores[strongest] < -5
     assert result.loss == pytest.approx(engine.explain(PROMPT, TARGET, selection=LinePrefix("Recommendation:")).loss, rel=1e-4)
     again = SalienceEngine(embedded_model).explain_occlusion(PROMPT, TARGET, selection=LinePrefix("Recommendation:"), granularity="lines")
     np.testing.assert_allclose(again.scores, result.scores, atol=1e-5)
