@@ -124,7 +124,7 @@ for case in result.cases:
             else:
                 st.html(diff_html(diff_texts(base_cell.completion, cell.completion)))
             for check in cell.checks:
-                st.caption(("✓ " if check.passed else "✗ ") + check.name)
+                st.caption(check.caption(), help=f"Check: {check.name}")
             run_id = run_ids.get((version.number, cell.prompt or ""))
             if run_id is not None and st.button(
                 "Why? (Salience)", key=f"pk_cmp_sal::{version.number}::{case.id}", help=f"Run #{run_id}", icon=":material/insights:"

@@ -20,14 +20,26 @@ class CheckResult:
     """One expectation checked against one completion.
 
     Attributes:
-        name: what was checked, e.g. `not_contains 'Avoid'`.
+        name: what was checked, e.g. `not_contains 'Avoid'` (stable: the
+            JSON contract and stored results use it).
         passed: whether it held.
         detail: what was found, for people reading a failure.
+        description: the check in plain words, for reviewers, e.g.
+            `Recommendation: does not say "Avoid"`.
     """
 
     name: str
     passed: bool
     detail: str = ""
+    description: str = ""
+
+    def caption(self, *, found_length: int = 60) -> str:
+        """One line for reviewers: ✓ or ✗, the check in words, and for a failure what was found."""
+        text = f"{'✓' if self.passed else '✗'} {self.description or self.name}"
+        if self.passed or not self.detail:
+            return text
+        found = self.detail if len(self.detail) <= found_length else self.detail[: found_length - 1] + "…"
+        return f"{text} (found: {found})"
 
 
 def output_text(prompt: str, completion: str) -> str:
@@ -99,6 +111,7 @@ def run_checks(expectation: Expectation, *, prompt: str, completion: str) -> lis
     text = output_text(prompt, completion)
     results = []
     subject: str | None = text
+    where = f"{expectation.line} " if expectation.line is not None else "The answer "
     if expectation.line is not None:
         subject = find_line(text, expectation.line)
         results.append(
@@ -106,20 +119,22 @@ def run_checks(expectation: Expectation, *, prompt: str, completion: str) -> lis
                 f"line {expectation.line!r}",
                 subject is not None,
                 "" if subject is not None else f"no output line starts with {expectation.line!r}",
+                f"has a line starting {expectation.line}",
             )
         )
     # A missing line fails every check that would read it.
     found = subject or ""
     for needle in expectation.contains:
-        results.append(CheckResult(f"contains {needle!r}", subject is not None and needle.lower() in found.lower(), found))
+        passed = subject is not None and needle.lower() in found.lower()
+        results.append(CheckResult(f"contains {needle!r}", passed, found, f"{where}says “{needle}”"))
     for needle in expectation.not_contains:
-        results.append(
-            CheckResult(f"not_contains {needle!r}", subject is not None and needle.lower() not in found.lower(), found)
-        )
+        passed = subject is not None and needle.lower() not in found.lower()
+        results.append(CheckResult(f"not_contains {needle!r}", passed, found, f"{where}does not say “{needle}”"))
     if expectation.regex is not None:
         passed = subject is not None and re.search(expectation.regex, found) is not None
-        results.append(CheckResult(f"regex {expectation.regex!r}", passed, found))
+        results.append(CheckResult(f"regex {expectation.regex!r}", passed, found, f"{where}matches the pattern {expectation.regex}"))
     if expectation.labels:
         label = matched_label(found, expectation.candidates or expectation.labels)
-        results.append(CheckResult(f"labels {list(expectation.labels)}", label in expectation.labels, found))
+        wanted = " or ".join(f"“{label}”" for label in expectation.labels)
+        results.append(CheckResult(f"labels {list(expectation.labels)}", label in expectation.labels, found, f"{where}is {wanted}"))
     return results

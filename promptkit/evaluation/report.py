@@ -50,7 +50,7 @@ del { background: #ffd7d5; } .muted { color: #777; font-size: .85em; }
 {% if cell.error %}<div class="error">error: {{ cell.error }}</div>{% endif %}
 {% if cell.passed is true %}<div class="pass">pass</div>{% elif cell.passed is false %}<div class="fail">fail</div>{% endif %}
 <pre>{{ cell.completion }}</pre>
-{% for check in cell.checks %}<div class="muted">{{ "✓" if check.passed else "✗" }} {{ check.name }}</div>{% endfor %}
+{% for check in cell.checks %}<div class="muted" title="{{ check.name }}">{{ check.caption() }}</div>{% endfor %}
 {% for label, p in cell.outcome_likelihoods.items() %}<div class="muted">P({{ label }}) = {{ "%.3f"|format(p) }}</div>{% endfor %}
 {% if cell.agreement is not none %}<div class="muted">agreement {{ "%.2f"|format(cell.agreement) }} over {{ cell.samples|length }} samples</div>{% endif %}
 </td>{% endfor %}</tr>

@@ -67,7 +67,9 @@ class Cell:
             "version": self.version,
             "case": self.case,
             "completion": self.completion,
-            "checks": [{"name": check.name, "passed": check.passed} for check in self.checks],
+            "checks": [
+                {"name": check.name, "passed": check.passed, "description": check.description} for check in self.checks
+            ],
             "outcome_likelihoods": dict(self.outcome_likelihoods),
             "error": self.error,
             "passed": self.passed,

@@ -37,6 +37,10 @@ def test_compare_three_versions_over_two_cases(small_library):
     # Template diffs are one click away (expanders), with insertions marked.
     assert any("v2 · with-dislikes vs v1 · plain" in item.label for item in at.expander)
     assert any("<ins" in item.proto.body for item in at.get("html"))
+    # Checks read in plain words, one per check and cell.
+    checks = [item.value[2:] for item in at.caption if item.value[:1] in "✓✗"]
+    assert len(checks) == 12 and checks.count("has a line starting Recommendation:") == 6
+    assert sum(value.startswith("Recommendation: is “Avoid”") for value in checks) == 3
 
 
 def test_compare_needs_two_versions(small_library):

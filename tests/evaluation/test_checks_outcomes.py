@@ -53,6 +53,24 @@ def test_each_expectation_part_is_a_named_check() -> None:
     assert all(r.passed for r in run_checks(expectation, prompt=PROMPT, completion=good))
 
 
+def test_checks_read_in_plain_words_with_what_was_found() -> None:
+    expectation = Expectation(
+        line="Recommendation:", contains=("avoid",), not_contains=("try it",), regex=r"^Avoid", labels=("Avoid", "Skip")
+    )
+    completion = " it has eggs.\nRecommendation: You have to try it."
+    captions = [r.caption() for r in run_checks(expectation, prompt=PROMPT, completion=completion)]
+    found = " (found: You have to try it.)"
+    assert captions == [
+        "✓ has a line starting Recommendation:",
+        "✗ Recommendation: says “avoid”" + found,
+        "✗ Recommendation: does not say “try it”" + found,
+        "✗ Recommendation: matches the pattern ^Avoid" + found,
+        "✗ Recommendation: is “Avoid” or “Skip”" + found,
+    ]
+    (whole,) = run_checks(Expectation(not_contains=("x" * 3,)), prompt="Story:\n", completion="x" * 100)
+    assert whole.caption(found_length=10) == "✗ The answer does not say “xxx” (found: xxxxxxxxx…)"
+
+
 def test_missing_line_fails_every_check_reading_it() -> None:
     expectation = Expectation(line="Recommendation:", not_contains=("Avoid",))
     results = run_checks(expectation, prompt=PROMPT, completion=" tasty.")

@@ -35,7 +35,7 @@ def test_json_html_and_progress(templates_dir: Path, tmp_path: Path, capsys: pyt
     assert len(data["cells"]) == 4
     for cell in data["cells"]:
         assert set(cell) >= {"version", "case", "completion", "checks", "outcome_likelihoods", "error"}
-        assert all(set(check) >= {"name", "passed"} for check in cell["checks"])
+        assert all(set(check) >= {"name", "passed", "description"} for check in cell["checks"])
         assert set(cell["outcome_likelihoods"]) == {"Avoid", "Likely good"}
     for summary in data["summary"].values():
         assert set(summary) >= {"pass_rate", "expected_likelihood", "agreement"}
