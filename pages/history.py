@@ -84,11 +84,16 @@ with right:
 
 # --- Report ---------------------------------------------------------------------------
 st.subheader("Report")
-if family is None:
+# With every family listed, the report covers the newest run's family.
+report_family = family or families.get(runs[0].family)
+if report_family is None:
     st.caption("Pick a family above to build a report of its versions, cases and reviews.")
 else:
+    family = report_family
+    if family_name == ALL:
+        st.caption(f"A report covers one family: **{family.name}**, the newest run's. Pick another under *Family* above.")
     with ui.guard():
-        family_runs = [r for r in runs if r.case_id is not None]
+        family_runs = [r for r in runs if r.case_id is not None and r.family == family.name]
         if not family_runs:
             st.caption("The report covers runs of test cases; none match the filters yet.")
         else:

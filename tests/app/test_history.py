@@ -64,6 +64,16 @@ def test_filters_by_version(app_env):
     assert list(at.dataframe[0].value["Run"]) == [second]
 
 
+def test_with_every_family_listed_the_report_covers_the_newest_runs_family(app_env):
+    _seed_runs()
+    at = open_page(HISTORY)
+    no_errors(at)
+    assert at.selectbox(key="pk_hist_family").value == "(all)"
+    assert any("**menu-analysis**, the newest run's" in item.value for item in at.caption)
+    # Offered at once, without picking a family first.
+    assert [item.proto.label for item in at.get("download_button")] == ["Download report (HTML)"]
+
+
 def test_empty_history_says_what_to_do(app_env):
     at = open_page(HISTORY)
     no_errors(at)
