@@ -139,6 +139,12 @@ granularity = c2.selectbox(
     "Show by", granularities, format_func=GRANULARITY_LABELS.get, key="pk_sal_granularity",
     help="Template parts: each few-shot example, instruction and filled-in blank. Start there, then drill down.",
 )
+pattern = None
+if granularity == "custom":
+    pattern = c2.text_input(
+        "Cut after each match of", value=r"\n+", key="pk_sal_pattern",
+        help="A regular expression: a new piece starts after each match (e.g. `\\n+` for lines, `[.;]` for clauses).",
+    )
 occluding = method == OCCLUSION
 aggregation = c3.selectbox(
     "Combine", list(AGGREGATIONS), key="pk_sal_aggregation", disabled=occluding,
@@ -159,7 +165,7 @@ def explain(prompt: str, *, shown_by: str, prompt_parts: list) -> SalienceResult
     if occluding:
         bar = st.progress(0.0, text="Leaving each piece of the prompt out in turn…")
         result = engine.explain_occlusion(
-            prompt, target, selection=selection, granularity=shown_by, parts=prompt_parts,
+            prompt, target, selection=selection, granularity=shown_by, parts=prompt_parts, pattern=pattern,
             on_progress=lambda done, total: bar.progress(done / max(total, 1), text=f"Left out {done} of {total} pieces…"),
         )
         bar.empty()
@@ -170,10 +176,10 @@ def explain(prompt: str, *, shown_by: str, prompt_parts: list) -> SalienceResult
 
 try:
     result = explain(run.prompt, shown_by=granularity, prompt_parts=parts)
-except Exception as error:  # noqa: BLE001
+    segments = result.segments(granularity, aggregation=aggregation, parts=parts, pattern=pattern)
+except Exception as error:  # noqa: BLE001 - e.g. an invalid custom pattern: said, and the pattern kept.
     ui.show_error(error)
     st.stop()
-segments = result.segments(granularity, aggregation=aggregation, parts=parts)
 score = score_title(method, aggregation=aggregation)
 
 start, end = result.target_span
@@ -275,7 +281,7 @@ if show_ab:
     except Exception as error:  # noqa: BLE001
         ui.show_error(error)
         st.stop()
-    segments_b = result_b.segments(ab_granularity, aggregation=aggregation, parts=parts_b)
+    segments_b = result_b.segments(ab_granularity, aggregation=aggregation, parts=parts_b, pattern=pattern)
     segments_a = segments if ab_granularity == granularity else result.segments(ab_granularity, aggregation=aggregation)
     st.plotly_chart(
         ab_figure(

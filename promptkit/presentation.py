@@ -29,6 +29,7 @@ GRANULARITY_LABELS = {
     "sentences": "sentences",
     "words": "words",
     "tokens": "tokens",
+    "custom": "my own pattern",
 }
 
 # Above this share of the loss change, integrated gradients' attributions are

@@ -10,7 +10,7 @@ from promptkit.errors import SalienceError
 from promptkit.salience.methods import OCCLUSION
 
 _METHODS = ("grad_l2", "grad_dot_input", "integrated_gradients", "occlusion")
-_GRANULARITIES = ("tokens", "words", "sentences", "lines", "paragraphs")
+_GRANULARITIES = ("tokens", "words", "sentences", "lines", "paragraphs", "custom")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -33,6 +33,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--granularity", choices=_GRANULARITIES, default=None,
         help="How tokens are grouped: default words, or lines for occlusion (the pieces it leaves out).",
+    )
+    parser.add_argument(
+        "--pattern", metavar="REGEX", help="With --granularity custom: a new piece starts after each match (default \\n+)."
     )
     parser.add_argument("--model", default=None, help="Model name (default: the embedded Gemma 3 270M).")
     parser.add_argument("--json", action="store_true", required=True, help="Print the result as one JSON object.")
@@ -68,11 +71,13 @@ def run(args: argparse.Namespace) -> int:
     engine = SalienceEngine(model)
     occlusion = args.method == OCCLUSION
     granularity = args.granularity or ("lines" if occlusion else "words")
+    if args.pattern is not None and granularity != "custom":
+        raise SalienceError("--pattern cuts pieces only with --granularity custom; add it, or drop --pattern.")
     if args.contrast is not None:
         result = engine.explain_contrast(prompt, target, args.contrast, selection=selection, method=args.method)
     elif occlusion:
-        result = engine.explain_occlusion(prompt, target, selection=selection, granularity=granularity)
+        result = engine.explain_occlusion(prompt, target, selection=selection, granularity=granularity, pattern=args.pattern)
     else:
         result = engine.explain(prompt, target, selection=selection, method=args.method)
-    print(json.dumps(to_dict(result, result.segments(granularity)), ensure_ascii=False))
+    print(json.dumps(to_dict(result, result.segments(granularity, pattern=args.pattern)), ensure_ascii=False))
     return 0

@@ -182,3 +182,18 @@ def test_occlusion_leaves_each_template_part_out(small_library):
     assert not at.exception
     with Store.open() as store:  # Occlusion scores are not stored as the run's salience.
         assert [record.method for record in store.list_salience(run_ids=[ids[1]])] == ["grad_l2"]
+
+
+def test_my_own_pattern_cuts_the_pieces_and_a_bad_one_is_said(small_library):
+    ids = _seed({1: " Avoid.\nBecause of the eggs."})
+    at = open_page(SALIENCE, state={ui_glue.KEY_SALIENCE_RUN: ids[1]})
+    at.selectbox(key="pk_sal_granularity").set_value("custom").run()
+    no_errors(at)
+    assert at.text_input(key="pk_sal_pattern").value == r"\n+"
+    at.text_input(key="pk_sal_pattern").set_value(":").run()
+    no_errors(at)
+    assert [item.proto.label for item in at.get("download_button")][1] == "Download custom scores (CSV)"
+    at.text_input(key="pk_sal_pattern").set_value("(unclosed").run()
+    assert not at.exception
+    assert any("not a valid regular expression" in item.value for item in at.error)
+    assert at.text_input(key="pk_sal_pattern").value == "(unclosed"

@@ -83,3 +83,14 @@ def test_cli_occlusion_scores_each_line_left_out(tmp_path):
 def test_cli_occlusion_refuses_a_contrast(tmp_path):
     done = _run(tmp_path, "--target", TARGET, "--contrast", " Maybe.", "--method", "occlusion")
     assert done.returncode == 2 and done.stdout == "" and "grad_l2 and grad_dot_input" in done.stderr
+
+
+def test_cli_custom_pattern_cuts_segments_and_needs_custom(tmp_path):
+    done = _run(tmp_path, "--target", TARGET, "--granularity", "custom", "--pattern", ": ")
+    assert done.returncode == 0, done.stderr
+    texts = [s["text"] for s in json.loads(done.stdout)["segments"]]
+    assert texts[0] == "Taste-likes: " and "".join(texts) == PROMPT + TARGET
+    done = _run(tmp_path, "--target", TARGET, "--pattern", ": ")
+    assert done.returncode == 2 and "--granularity custom" in done.stderr and "Traceback" not in done.stderr
+    done = _run(tmp_path, "--target", TARGET, "--granularity", "custom", "--pattern", "(")
+    assert done.returncode == 2 and "not a valid regular expression" in done.stderr
