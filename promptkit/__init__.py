@@ -4,7 +4,7 @@ Importing promptkit imports neither Streamlit nor TensorFlow: the model
 layer (`promptkit.models`) loads Keras on first use. Subpackages:
 `templates` (render and version templates), `store` (SQLite/PostgreSQL),
 `salience` (why the model wrote what it wrote, also rather than an
-alternative), `steps` (what the model weighed at each token), `evaluation`
+alternative, or without each part of the prompt), `steps` (what the model weighed at each token), `evaluation`
 (versions × cases), `diff`.
 
 Typical use::
