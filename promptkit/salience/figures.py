@@ -157,30 +157,20 @@ def top_segments_figure(segments: SegmentScores, *, k: int = 10, self_salience: 
     return figure
 
 
-def segment_names(segments: SegmentScores, *, length: int = 32) -> list[str]:
-    """A short, distinct name per segment: its label (numbered when it repeats) and its opening words.
+def segment_names(segments: SegmentScores, *, length: int = 40) -> list[str]:
+    """A short, distinct name per segment: its template part's name, else its opening words.
 
-    Template parts of a few-shot loop share a label, and words repeat
-    ("the"), so repeated labels are numbered and a name seen before gets
+    Words repeat ("the") and so can part names, so a name seen before gets
     "(#k)": a bar chart merges bars of equal names.
     """
-    label_counts = collections.Counter(s.label for s in segments.segments if s.label)
-    label_seen: collections.Counter[str] = collections.Counter()
+    seen: collections.Counter[str] = collections.Counter()
     names = []
     for segment in segments.segments:
-        flat = " ".join(segment.text.split())
-        words = (flat if len(flat) <= length else flat[: length - 1] + "…") or repr(segment.text)
-        if segment.label:
-            label_seen[segment.label] += 1
-            label = f"{segment.label} #{label_seen[segment.label]}" if label_counts[segment.label] > 1 else segment.label
-            words = f"{label}: {words}"
-        names.append(words)
-    seen: collections.Counter[str] = collections.Counter()
-    distinct = []
-    for name in names:
+        flat = segment.label or " ".join(segment.text.split())
+        name = (flat if len(flat) <= length else flat[: length - 1] + "…") or repr(segment.text)
         seen[name] += 1
-        distinct.append(name if seen[name] == 1 else f"{name} (#{seen[name]})")
-    return distinct
+        names.append(name if seen[name] == 1 else f"{name} (#{seen[name]})")
+    return names
 
 
 def ab_figure(a: SegmentScores, b: SegmentScores, *, titles: Sequence[str] = ("A", "B"), gain: float = DEFAULT_GAIN, width: int = 60, self_salience: bool = False, score: str = "score") -> go.Figure:

@@ -26,8 +26,9 @@ class TemplatePart:
 
     Attributes:
         name: The variable name (or dotted path such as `example.text`) for a
-            variable part; the first line of text for a literal part, with
-            " (2)", " (3)"... added when several literal parts share it.
+            variable part; for a literal part its first line that no other
+            literal part has (else its first line), with " (2)", " (3)"...
+            added when several literal parts share it.
         kind: "variable" or "literal".
         start: Offset of the first character in the rendered text.
         end: Offset just past the last character.
@@ -85,29 +86,50 @@ def split_marked(marked: str, names: list[str]) -> RenderedPrompt:
                 spans.append((opened[0], opened[1], length))
     pieces.append(marked[cursor:])
     text = "".join(pieces)
-    parts: list[TemplatePart] = []
-    seen: dict[str, int] = {}
+    slots: list[TemplatePart | tuple[int, int]] = []  # Variable parts, and literal paragraphs to name.
     position = 0
     for name, start, end in spans:
-        parts.extend(_literal_parts(text, start=position, end=start, seen=seen))
-        parts.append(TemplatePart(name, "variable", start, end))
+        slots.extend(_paragraphs(text, start=position, end=start))
+        slots.append(TemplatePart(name, "variable", start, end))
         position = end
-    parts.extend(_literal_parts(text, start=position, end=len(text), seen=seen))
-    return RenderedPrompt(text=text, parts=tuple(parts))
+    slots.extend(_paragraphs(text, start=position, end=len(text)))
+    return RenderedPrompt(text=text, parts=tuple(_named(text, slots)))
 
 
-def _literal_parts(text: str, *, start: int, end: int, seen: dict[str, int]) -> list[TemplatePart]:
-    """Cuts literal text into paragraphs, each keeping its trailing blank lines."""
+def _paragraphs(text: str, *, start: int, end: int) -> list[tuple[int, int]]:
+    """Spans of the literal text's paragraphs, each keeping its trailing blank lines."""
     cuts = [match.end() for match in _PARAGRAPH_BREAK.finditer(text, start, end)]
-    parts = []
-    for piece_start, piece_end in zip([start, *cuts], [*cuts, end], strict=True):
-        if piece_start == piece_end:
+    return [(a, b) for a, b in zip([start, *cuts], [*cuts, end], strict=True) if a < b]
+
+
+def _named(text: str, slots: list[TemplatePart | tuple[int, int]]) -> list[TemplatePart]:
+    """Names each literal paragraph by its first line found in no other paragraph.
+
+    Few-shot examples start alike ("Taste-likes: …"), so their first lines
+    would tell them apart only by number; the first line of their own
+    ("Suggestion: Onion soup") says which example it is. A paragraph with
+    no line of its own takes its first line, numbered when repeated.
+    """
+    lines_of = {
+        slot: [line.strip() for line in text[slot[0] : slot[1]].split("\n") if line.strip()]
+        for slot in slots
+        if isinstance(slot, tuple)
+    }
+    counts: dict[str, int] = {}
+    for lines in lines_of.values():
+        for line in set(lines):
+            counts[line] = counts.get(line, 0) + 1
+    parts: list[TemplatePart] = []
+    seen: dict[str, int] = {}
+    for slot in slots:
+        if isinstance(slot, TemplatePart):
+            parts.append(slot)
             continue
-        lines = [line.strip() for line in text[piece_start:piece_end].split("\n")]
-        title = next((line for line in lines if line), "blank")
+        lines = lines_of[slot]
+        title = next((line for line in lines if counts[line] == 1), lines[0] if lines else "blank")
         if len(title) > _NAME_WIDTH:
             title = title[: _NAME_WIDTH - 1] + "…"
         seen[title] = seen.get(title, 0) + 1
         name = title if seen[title] == 1 else f"{title} ({seen[title]})"
-        parts.append(TemplatePart(name, "literal", piece_start, piece_end))
+        parts.append(TemplatePart(name, "literal", *slot))
     return parts

@@ -33,11 +33,11 @@ def test_a_word_longer_than_a_row_is_split():
     assert rows == ["ab", "xxxxxxxxxx", "xxxxxxxxxx", "xxxxx cd"]
 
 
-def test_bar_names_tell_repeated_parts_and_words_apart():
-    texts = ["Example one: quiche\n", "Example two: soup\n", "the", " the", "Now you:"]
-    labels = ["examples", "examples", "", "", "instructions"]
+def test_bar_names_are_part_names_or_opening_words_and_distinct():
+    texts = ["Taste-likes: Cheese\nSuggestion: Quiche\n", "Now you:", "the", " the", "\n"]
+    labels = ["Suggestion: Quiche", "", "", "", ""]
     names = segment_names(_scores(texts, labels))
-    assert names == ["examples #1: Example one: quiche", "examples #2: Example two: soup", "the", "the (#2)", "instructions: Now you:"]
+    assert names == ["Suggestion: Quiche", "Now you:", "the", "the (#2)", "'\\n'"]
     figure = top_segments_figure(_scores(texts, labels), k=5, score="nats")
     assert sorted(figure.data[0].y) == sorted(names)
     assert figure.layout.xaxis.title.text == "nats"

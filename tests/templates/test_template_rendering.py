@@ -69,7 +69,14 @@ def test_menu_parts_separate_examples_and_variables(library_dir) -> None:
     assert "Onion soup" in rendered.part_text(examples[0])
     assert len({p.name for p in literals}) == len(literals), "literal part names are unique"
     assert literals[0].name == "Analyze a menu item in a restaurant."
+    # Examples are named by their first line of their own, not by the first line they all share.
+    assert [p.name for p in examples] == ["Suggestion: Onion soup", "Suggestion: Baguette maison au levain", "Suggestion: Macaron in france"]
     assert rendered.part_text(rendered.parts[-1]) == "\nAnalysis:"
+
+
+def test_paragraphs_without_a_line_of_their_own_are_numbered() -> None:
+    rendered = render_template("Same line\n\nSame line\n\nOwn line\nSame line\n\n{{ x }}", {"x": "v"})
+    assert [p.name for p in rendered.parts] == ["Same line", "Same line (2)", "Own line", "x"]
 
 
 def test_loop_values_are_one_part_per_iteration() -> None:
