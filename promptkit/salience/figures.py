@@ -30,6 +30,7 @@ _SCORE_UNITS = {
     "grad_l2": "gradient norm",
     "grad_dot_input": "≈ nats of loss",
     "integrated_gradients": "nats of loss",
+    "occlusion": "nats of loss",
 }
 
 
@@ -76,7 +77,8 @@ def score_title(method: str, *, aggregation: str = "sum") -> str:
     """What a score means, for colour bars and axes: the method's unit and how tokens combine.
 
     Grad L2 is a gradient norm (no unit a reader knows); Grad·Input and
-    integrated gradients approximate a change of the loss, −log p, in nats.
+    integrated gradients approximate a change of the loss, −log p, in nats,
+    and occlusion measures one.
     """
     unit = _SCORE_UNITS.get(method, method.replace("_", " "))
     return f"{unit}, {aggregation} per piece"
@@ -151,7 +153,10 @@ def top_segments_figure(segments: SegmentScores, *, k: int = 10, self_salience: 
     picked = segments.top(k, self_salience=self_salience)
     names = segment_names(segments)
     labels = [names[i] for i in picked]
-    figure = go.Figure(go.Bar(x=[segments.scores[i] for i in picked][::-1], y=labels[::-1], orientation="h", marker_color="#5b2c9f"))
+    scores = [float(segments.scores[i]) for i in picked][::-1]
+    # Signed bars take the heatmap's ends: negative (supporting) orange, positive blue.
+    colours = [_SIGNED[0][1] if v < 0 else _SIGNED[-1][1] for v in scores] if segments.signed else _UNSIGNED[-1][1]
+    figure = go.Figure(go.Bar(x=scores, y=labels[::-1], orientation="h", marker_color=colours))
     figure.update_layout(height=max(200, 28 * len(picked) + 60), margin={"l": 10, "r": 10, "t": 30, "b": 10}, title=f"Top {len(picked)} segments")
     figure.update_xaxes(title=score)
     return figure

@@ -141,3 +141,43 @@ def test_compare_and_history_pages(server, browser, artifacts):
     no_exception_on(page)
     page.screenshot(path=str(artifacts / "06-history.png"), full_page=True)
     page.context.close()
+
+
+def pick(page, label: str, option: str) -> None:
+    """Chooses `option` in the select box labelled `label`, and waits for the rerun."""
+    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
+    page.get_by_role("option", name=option).first.click()
+    wait_idle(page)
+
+
+def test_unsaved_edits_survive_a_version_switch_and_are_what_runs(server, browser, artifacts):
+    page = open_app(browser, server.url)
+    template = page.locator("textarea").first
+    original = template.input_value()
+    edited = original.replace("Analyze a menu item in a restaurant.", "Judge a menu item in a restaurant.")
+    template.fill(edited)
+    # No explicit blur: opening the version picker is what a user does next.
+    pick(page, "Version", "v2 · fewshot-fixed")
+    assert template.input_value().startswith("Analyze a menu item")
+    pick(page, "Version", "v1 · fewshot-mistake · unsaved edits")
+    assert template.input_value() == edited
+    page.get_by_text("Unsaved edits: kept while you switch versions or pages").wait_for(timeout=10_000)
+    # Typed and generated at once: the run uses the text as typed, saved as a new version.
+    template.fill(edited.replace("Judge a menu item", "Judge one menu item"))
+    caption = generate(page)
+    no_exception_on(page)
+    assert re.search(r"menu-analysis v(\d+)", caption).group(1) not in ("1", "2", "3")
+    page.get_by_text("The prompt the model saw").click()
+    page.get_by_text("Judge one menu item in a restaurant.").first.wait_for(timeout=10_000)
+    page.screenshot(path=str(artifacts / "08-playground-draft.png"), full_page=True)
+
+    page.get_by_role("button", name=re.compile("Explain this completion")).click()
+    page.locator(".js-plotly-plot").first.wait_for(timeout=GENERATE_TIMEOUT_MS)
+    wait_idle(page)
+    pick(page, "Method", "occlusion")
+    page.get_by_text("Each piece was left out in turn").wait_for(timeout=GENERATE_TIMEOUT_MS)
+    wait_idle(page)
+    page.wait_for_timeout(1000)
+    no_exception_on(page)
+    page.screenshot(path=str(artifacts / "09-salience-occlusion.png"), full_page=True)
+    page.context.close()

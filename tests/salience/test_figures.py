@@ -43,6 +43,14 @@ def test_bar_names_are_part_names_or_opening_words_and_distinct():
     assert figure.layout.xaxis.title.text == "nats"
 
 
+def test_signed_bars_are_coloured_by_sign():
+    scores = _scores(["a", "b", "c"], signed=True)
+    scores.scores[:] = [-2.0, 1.0, -0.5]
+    figure = top_segments_figure(scores, k=3)
+    by_name = dict(zip(figure.data[0].y, figure.data[0].marker.color))
+    assert by_name["a"] == by_name["c"] != by_name["b"]
+
+
 def test_long_segment_names_are_shortened():
     (name,) = segment_names(_scores(["word " * 30]), length=12)
     assert name == "word word w…"
@@ -51,5 +59,6 @@ def test_long_segment_names_are_shortened():
 def test_score_titles_name_the_unit_and_the_aggregation():
     assert score_title("grad_l2") == "gradient norm, sum per piece"
     assert score_title("integrated_gradients", aggregation="max") == "nats of loss, max per piece"
+    assert score_title("occlusion") == "nats of loss, sum per piece"
     figure = text_heatmap(_scores(["a b"]), score=score_title("grad_dot_input"))
     assert "nats" in figure.layout.coloraxis.colorbar.title.text
