@@ -13,13 +13,15 @@ through the output projection, because the full vocabulary (262k for Gemma
 counts and batch sizes are rounded up to buckets so the compiled function is
 reused instead of traced again for every call. `step_scores` reads more
 of the same distributions: each token's entropy, rank and likeliest
-alternatives (`promptkit.steps`).
+alternatives (`promptkit.steps`); `occluded_logprobs` scores one
+continuation after a prompt with each of many pieces left out, reusing the
+prompt's cached keys and values (`promptkit.salience.occlusion`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -126,6 +128,62 @@ class ContinuationScorer:
                 for index, scored in zip(chunk, self._score_batch([requests[i] for i in chunk])):
                     results[index] = scored
         return [result for result in results if result is not None]
+
+    def occluded_logprobs(
+        self,
+        prefix_ids: Sequence[int],
+        pieces: Sequence[tuple[int, int]],
+        continuation_ids: Sequence[int],
+        *,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[float, list[float]]:
+        """The continuation's log-probability after the prefix, and after it with each piece left out.
+
+        The prefix's keys and values are computed once; leaving out a piece
+        then costs one pass over what follows it, since the tokens before it
+        are shared. A piece at the end of a long prompt is nearly free.
+
+        Args:
+            prefix_ids: what precedes the continuation, `<bos>` first.
+            pieces: `(start, end)` ranges of `prefix_ids` to leave out, one
+                at a time, with `1 <= start < end <= len(prefix_ids)`.
+            continuation_ids: the tokens to score.
+            on_progress: called with `(pieces done, pieces)` after each piece.
+
+        Returns:
+            The summed log-probability with the whole prefix, and one per piece.
+
+        Raises:
+            PromptError: an empty prefix or continuation, a pair longer than
+                the model's context, or a piece outside the prefix (or over `<bos>`).
+        """
+        self._check([(prefix_ids, continuation_ids)])
+        prefix, continuation = [int(i) for i in prefix_ids], [int(i) for i in continuation_ids]
+        for start, end in pieces:
+            if not 1 <= start < end <= len(prefix):
+                raise PromptError(
+                    f"A piece to leave out must lie in the prompt after <bos> (got tokens {start}–{end} of {len(prefix)})."
+                )
+        if len(prefix) == 1:  # Only <bos>: nothing to cache, and no piece to leave out.
+            return self.score_ids([(prefix, continuation)])[0].logprob, []
+        tf, graphs = self._tf, self.model.graphs
+        logprobs = []
+        with self.model.lock:
+            # Positions before the last prefix token are cached; each pass
+            # feeds the token before its piece again, so the piece's first
+            # prediction has a hidden state.
+            cache = graphs.prefill(tf.constant([prefix[:-1]], tf.int32), tf.constant(len(prefix) + len(continuation)))
+            for done, (start, end) in enumerate([(len(prefix), len(prefix)), *pieces]):
+                fed = [prefix[start - 1], *prefix[end:], *continuation[:-1]]
+                positions = np.arange(len(continuation), dtype=np.int32) + len(prefix) - end
+                values = graphs.extend_logprobs(
+                    tf.constant([fed], tf.int32), cache, tf.constant(start - 1),
+                    tf.constant(positions), tf.constant(continuation, tf.int32),
+                )
+                logprobs.append(float(values.numpy().astype(np.float64).sum()))
+                if on_progress is not None and done:
+                    on_progress(done, len(pieces))
+        return logprobs[0], logprobs[1:]
 
     def step_scores(self, prefix_ids: Sequence[int], continuation_ids: Sequence[int], *, top_k: int = 5) -> list[StepScore]:
         """What the model thought at each continuation token (teacher-forced).

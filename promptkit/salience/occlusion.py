@@ -36,10 +36,15 @@ DEFAULT_MAX_PIECES = 128
 class LikelihoodScorer(Protocol):
     """What occlusion needs from the model side: `promptkit.models.scoring.ContinuationScorer` fits."""
 
-    batch_size: int
-
-    def score_ids(self, requests: Sequence[tuple[Sequence[int], Sequence[int]]]) -> Sequence[Any]:
-        """Per `(prefix_ids, continuation_ids)`, an object whose `.logprob` is the continuation's summed log-probability."""
+    def occluded_logprobs(
+        self,
+        prefix_ids: Sequence[int],
+        pieces: Sequence[tuple[int, int]],
+        continuation_ids: Sequence[int],
+        *,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[float, list[float]]:
+        """The continuation's summed log-probability after the prefix, and after it with each piece left out."""
 
 
 def explain_occlusion(
@@ -67,7 +72,7 @@ def explain_occlusion(
         parts: template parts, for granularity `parts`.
         pattern: the regular expression, for granularity `custom`.
         max_pieces: most pieces to leave out, one forward pass each.
-        on_progress: called with `(pieces scored, pieces)` after each batch.
+        on_progress: called with `(pieces left out so far, pieces)`.
 
     Returns:
         A signed result with method `occlusion`; `params` holds the
@@ -107,32 +112,20 @@ def explain_occlusion(
             f"Leaving out {len(pieces)} {granularity} one at a time takes {len(pieces)} passes of the model, more "
             f"than the {max_pieces} allowed; choose a coarser granularity (template parts, lines or sentences)."
         )
-    ids = np.array([*prompt_ids, *target_ids])
-    span = ids[first:last].tolist()
-    context = ids[:first]
-    prefixes = [[model.vocabulary.bos_id, *context.tolist()]]
-    prefixes += [[model.vocabulary.bos_id, *context[owners[:first] != piece].tolist()] for piece in pieces]
-    logprobs = _score(scorer, [(prefix, span) for prefix in prefixes], on_progress)
+    ids = [*prompt_ids, *target_ids]
+    # Segment indices never fall along the tokens, so a piece's tokens are one
+    # run; its range in `<bos>` + context is shifted by one.
+    starts, ends = (np.searchsorted(owners[:first], pieces, side=side) for side in ("left", "right"))
+    ranges = [(1 + int(start), 1 + int(end)) for start, end in zip(starts, ends)]
+    whole, without = scorer.occluded_logprobs(
+        [model.vocabulary.bos_id, *ids[:first]], ranges, ids[first:last], on_progress=on_progress
+    )
     scores = np.zeros(len(tokens))
-    for piece, logprob in zip(pieces, logprobs[1:]):
-        members = np.flatnonzero(owners[:first] == piece)
+    for (start, end), logprob in zip(ranges, without):
         # L(with) − L(without) = log p(without) − log p(with).
-        scores[members] = (logprob - logprobs[0]) / len(members)
+        scores[start - 1 : end - 1] = (logprob - whole) / (end - start)
     scored = tuple(TokenScore(t.text, t.start, t.end, float(score)) for t, score in zip(tokens, scores))
-    return _result(model, prompt, target, scored, (first, last), granularity, loss=-logprobs[0], pieces=len(pieces))
-
-
-def _score(
-    scorer: LikelihoodScorer, requests: list[tuple[list[int], list[int]]], on_progress: Callable[[int, int], None] | None
-) -> list[float]:
-    """Log-probabilities of the requests, a batch at a time; progress counts pieces (the first request is the baseline)."""
-    logprobs: list[float] = []
-    step = max(1, scorer.batch_size)
-    for start in range(0, len(requests), step):
-        logprobs += [float(item.logprob) for item in scorer.score_ids(requests[start : start + step])]
-        if on_progress is not None:
-            on_progress(max(0, len(logprobs) - 1), len(requests) - 1)
-    return logprobs
+    return _result(model, prompt, target, scored, (first, last), granularity, loss=-whole, pieces=len(pieces))
 
 
 def _result(

@@ -68,3 +68,26 @@ def test_empty_continuation_is_refused(tiny_gemma3: GemmaModel) -> None:
 def test_too_long_request_names_the_context(tiny_gemma3: GemmaModel) -> None:
     with pytest.raises(PromptError, match="context of 512 tokens"):
         ContinuationScorer(tiny_gemma3).score([("word " * 600, " Avoid")])
+
+
+def test_occluded_logprobs_equal_scoring_each_shortened_prompt(tiny_model: GemmaModel) -> None:
+    scorer = ContinuationScorer(tiny_model)
+    prefix = [tiny_model.vocabulary.bos_id, *tiny_model.tokenize("Taste-likes: Cheese\nDislikes: eggs\nDish: Quiche\nVerdict:")]
+    continuation = tiny_model.tokenize(" Avoid it.")
+    pieces = [(1, 4), (5, 9), (len(prefix) - 3, len(prefix)), (2, len(prefix))]
+    progress: list[tuple[int, int]] = []
+    whole, without = scorer.occluded_logprobs(prefix, pieces, continuation, on_progress=lambda *p: progress.append(p))
+    expected = scorer.score_ids(
+        [(prefix, continuation), *((prefix[:start] + prefix[end:], continuation) for start, end in pieces)]
+    )
+    np.testing.assert_allclose([whole, *without], [item.logprob for item in expected], atol=2e-4)
+    assert progress == [(done, len(pieces)) for done in range(1, len(pieces) + 1)]
+    # Leaving pieces out changes the score, so the comparison is not between equal numbers.
+    assert max(abs(value - whole) for value in without) > 1e-3
+
+
+@pytest.mark.parametrize("piece", [(0, 2), (3, 3), (2, 99)])
+def test_occluded_pieces_must_lie_in_the_prompt(tiny_gemma3: GemmaModel, piece: tuple[int, int]) -> None:
+    prefix = [tiny_gemma3.vocabulary.bos_id, *tiny_gemma3.tokenize("Dish: Quiche")]
+    with pytest.raises(PromptError, match="must lie in the prompt"):
+        ContinuationScorer(tiny_gemma3).occluded_logprobs(prefix, [piece], tiny_gemma3.tokenize(" Avoid"))
