@@ -8,7 +8,7 @@ import ui_widgets as widgets
 from promptkit.diff import diff_texts
 from promptkit.evaluation import RecordingSink, comparison_subject, line_of_interest, run_matrix
 from promptkit.evaluation.figures import summary_figure
-from promptkit.presentation import compare_summary_rows, diff_html, pre_html, version_label
+from promptkit.presentation import compare_summary_rows, diff_html, markdown_escape, pre_html, version_label
 
 ui.ensure_frame()
 st.title("Compare versions")
@@ -72,17 +72,19 @@ if run:
             total = len(chosen_versions) * len(chosen_cases)
             bar = st.progress(0.0, text=f"Generating {total} completions in batches…")
             sink = RecordingSink(store)
-            result = run_matrix(
-                model,
-                family,
-                versions=[versions[n].as_version().with_max_new_tokens(int(max_new_tokens)) for n in chosen_versions],
-                cases=[cases[c] for c in chosen_cases],
-                progress=lambda done, all_: bar.progress(
-                    min(done / max(all_, 1), 1.0), text=f"{int(done)} of {all_} completions done"
-                ),
-                store=sink,
-            )
-            bar.empty()
+            try:
+                result = run_matrix(
+                    model,
+                    family,
+                    versions=[versions[n].as_version().with_max_new_tokens(int(max_new_tokens)) for n in chosen_versions],
+                    cases=[cases[c] for c in chosen_cases],
+                    progress=lambda done, all_: bar.progress(
+                        min(done / max(all_, 1), 1.0), text=f"{int(done)} of {all_} completions done"
+                    ),
+                    store=sink,
+                )
+            finally:
+                bar.empty()
             st.session_state[ui.KEY_COMPARE_RESULT] = (result, sink.run_ids)
 
 stored = st.session_state.get(ui.KEY_COMPARE_RESULT)
@@ -124,7 +126,7 @@ for case in result.cases:
             else:
                 st.html(diff_html(diff_texts(base_cell.completion, cell.completion)))
             for check in cell.checks:
-                st.caption(check.caption(), help=f"Check: {check.name}")
+                st.caption(markdown_escape(check.caption()), help=f"Check: {check.name}")
             run_id = run_ids.get((version.number, cell.prompt or ""))
             if run_id is not None and st.button(
                 "Why? (Salience)", key=f"pk_cmp_sal::{version.number}::{case.id}", help=f"Run #{run_id}", icon=":material/insights:"

@@ -84,14 +84,18 @@ with right:
 
 # --- Report ---------------------------------------------------------------------------
 st.subheader("Report")
-# With every family listed, the report covers the newest run's family.
-report_family = family or families.get(runs[0].family)
+# With every family listed, the report covers the family of the newest test-case run.
+newest_case_run = next((r for r in runs if r.case_id is not None), runs[0])
+report_family = family or families.get(newest_case_run.family)
 if report_family is None:
     st.caption("Pick a family above to build a report of its versions, cases and reviews.")
 else:
     family = report_family
     if family_name == ALL:
-        st.caption(f"A report covers one family: **{family.name}**, the newest run's. Pick another under *Family* above.")
+        st.caption(
+            f"A report covers one family: **{family.name}**, that of the newest test-case run. Pick another under "
+            "*Family* above."
+        )
     with ui.guard():
         family_runs = [r for r in runs if r.case_id is not None and r.family == family.name]
         if not family_runs:

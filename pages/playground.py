@@ -17,9 +17,11 @@ st.caption(
 )
 ui.notice()
 _KEY_NEW_BLANKS = "pk_play_new_blanks"  # blanks a Generate found without a field yet
-_KEY_SHOWN_BLANKS = "pk_play_shown_blanks"  # blanks whose fields the last run drew
+# Blanks the user has had the chance to fill: the loaded version's, and those
+# of every Generate so far. A Generate that finds another one still empty
+# stops and asks for it first.
+_KEY_KNOWN_BLANKS = "pk_play_known_blanks"
 blanks_to_fill = st.session_state.pop(_KEY_NEW_BLANKS, None)
-shown_blanks = st.session_state.get(_KEY_SHOWN_BLANKS, set())
 if blanks_to_fill:
     st.warning(
         f"Your template has new blanks: {', '.join(blanks_to_fill)}. Fill them in under "
@@ -69,6 +71,7 @@ if st.session_state.get(ui.KEY_TEMPLATE_SOURCE) != (family_name, number):
     st.session_state[ui.KEY_TEMPLATE_SOURCE] = (family_name, number)
     st.session_state[ui.KEY_TEMPLATE_TEXT] = drafts.get((family_name, number), version.text)
     st.session_state.pop(ui.KEY_TEMPLATE_WIDGET, None)
+    st.session_state.pop(_KEY_KNOWN_BLANKS, None)  # Set below, to the loaded text's blanks.
 template_text = st.session_state[ui.KEY_TEMPLATE_TEXT]
 if ui.KEY_TEMPLATE_WIDGET not in st.session_state:
     st.session_state[ui.KEY_TEMPLATE_WIDGET] = template_text
@@ -93,6 +96,7 @@ try:
 except Exception as error:  # noqa: BLE001 - shown, and the text is kept.
     ui.show_error(error)
     variables = []
+st.session_state.setdefault(_KEY_KNOWN_BLANKS, {variable.name for variable in variables})
 initial_case = cases.get(st.session_state[case_key])
 for variable in variables:
     widget_key = f"pk_var::{variable.name}"
@@ -135,7 +139,6 @@ with values_column, st.form("playground_form"):
     for variable in variables:
         widget = st.text_area if variable.multiline else st.text_input
         widget(variable.name.replace("_", " ").capitalize(), key=f"pk_var::{variable.name}")
-    st.session_state[_KEY_SHOWN_BLANKS] = {variable.name for variable in variables}
     settings_error = None
     try:
         settings = widgets.settings_widgets(version.generation, key="pk_play")
@@ -179,9 +182,13 @@ if generate:
     else:
         with ui.guard():
             variables = detect_variables(text)
-            new_blanks = [v.name for v in variables if v.name not in shown_blanks]
+            known = st.session_state.setdefault(_KEY_KNOWN_BLANKS, set())
+            new_blanks = [
+                v.name for v in variables if v.name not in known and not st.session_state.get(f"pk_var::{v.name}", "").strip()
+            ]
+            known.update(v.name for v in variables)
             if new_blanks:
-                # The user has not seen their fields yet: rendering now would fill them with nothing.
+                # Rendering now would fill them with nothing, unasked.
                 st.session_state[_KEY_NEW_BLANKS] = new_blanks
                 st.rerun()
             values = {v.name: st.session_state.get(f"pk_var::{v.name}", "") for v in variables}
@@ -189,11 +196,13 @@ if generate:
             # Generated before the edit is saved: a prompt the model refuses
             # (empty, too long) leaves no version behind.
             bar = st.progress(0.0, text=f"Generating with {model.info.name}…")
-            completion = model.generate(
-                [rendered.text], settings=settings,
-                on_progress=lambda done: bar.progress(done, text=f"Generating with {model.info.name}… {done:.0%}"),
-            )[0]
-            bar.empty()
+            try:
+                completion = model.generate(
+                    [rendered.text], settings=settings,
+                    on_progress=lambda done: bar.progress(done, text=f"Generating with {model.info.name}… {done:.0%}"),
+                )[0]
+            finally:
+                bar.empty()
             run_version = number
             if text != version.text:
                 saved = store.add_version(

@@ -164,12 +164,13 @@ def explain(prompt: str, *, shown_by: str, prompt_parts: list) -> SalienceResult
         return engine.explain_contrast(prompt, target, contrast, selection=selection, method=method)
     if occluding:
         bar = st.progress(0.0, text="Leaving each piece of the prompt out in turn…")
-        result = engine.explain_occlusion(
-            prompt, target, selection=selection, granularity=shown_by, parts=prompt_parts, pattern=pattern,
-            on_progress=lambda done, total: bar.progress(done / max(total, 1), text=f"Left out {done} of {total} pieces…"),
-        )
-        bar.empty()
-        return result
+        try:
+            return engine.explain_occlusion(
+                prompt, target, selection=selection, granularity=shown_by, parts=prompt_parts, pattern=pattern,
+                on_progress=lambda done, total: bar.progress(done / max(total, 1), text=f"Left out {done} of {total} pieces…"),
+            )
+        finally:
+            bar.empty()
     with st.spinner("Computing which parts of the prompt mattered…"):
         return engine.explain(prompt, target, selection=selection, method=method)
 

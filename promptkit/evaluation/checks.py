@@ -23,7 +23,8 @@ class CheckResult:
         name: what was checked, e.g. `not_contains 'Avoid'` (stable: the
             JSON contract and stored results use it).
         passed: whether it held.
-        detail: what was found, for people reading a failure.
+        detail: what was found, for people reading a failure: the text
+            checked, or around an unwanted match; empty for a missing line.
         description: the check in plain words, for reviewers, e.g.
             `Recommendation: does not say "Avoid"`.
     """
@@ -33,7 +34,7 @@ class CheckResult:
     detail: str = ""
     description: str = ""
 
-    def caption(self, *, found_length: int = 60) -> str:
+    def caption(self, *, found_length: int = 64) -> str:
         """One line for reviewers: ✓ or ✗, the check in words, and for a failure what was found."""
         text = f"{'✓' if self.passed else '✗'} {self.description or self.name}"
         if self.passed or not self.detail:
@@ -114,14 +115,7 @@ def run_checks(expectation: Expectation, *, prompt: str, completion: str) -> lis
     where = f"{expectation.line} " if expectation.line is not None else "The answer "
     if expectation.line is not None:
         subject = find_line(text, expectation.line)
-        results.append(
-            CheckResult(
-                f"line {expectation.line!r}",
-                subject is not None,
-                "" if subject is not None else f"no output line starts with {expectation.line!r}",
-                f"has a line starting {expectation.line}",
-            )
-        )
+        results.append(CheckResult(f"line {expectation.line!r}", subject is not None, "", f"has a line starting {expectation.line}"))
     # A missing line fails every check that would read it.
     found = subject or ""
     for needle in expectation.contains:
@@ -129,12 +123,21 @@ def run_checks(expectation: Expectation, *, prompt: str, completion: str) -> lis
         results.append(CheckResult(f"contains {needle!r}", passed, found, f"{where}says “{needle}”"))
     for needle in expectation.not_contains:
         passed = subject is not None and needle.lower() not in found.lower()
-        results.append(CheckResult(f"not_contains {needle!r}", passed, found, f"{where}does not say “{needle}”"))
+        results.append(CheckResult(f"not_contains {needle!r}", passed, _around(found, needle), f"{where}does not say “{needle}”"))
     if expectation.regex is not None:
         passed = subject is not None and re.search(expectation.regex, found) is not None
         results.append(CheckResult(f"regex {expectation.regex!r}", passed, found, f"{where}matches the pattern {expectation.regex}"))
     if expectation.labels:
         label = matched_label(found, expectation.candidates or expectation.labels)
-        wanted = " or ".join(f"“{label}”" for label in expectation.labels)
+        wanted = " or ".join(f"“{name}”" for name in expectation.labels)
         results.append(CheckResult(f"labels {list(expectation.labels)}", label in expectation.labels, found, f"{where}is {wanted}"))
     return results
+
+
+def _around(text: str, needle: str, *, width: int = 60) -> str:
+    """`text`, or the `width` characters around the first match of `needle` when it is longer."""
+    at = text.lower().find(needle.lower())
+    if len(text) <= width or at < 0:
+        return text
+    start = max(0, min(at - (width - len(needle)) // 2, len(text) - width))
+    return ("…" if start else "") + text[start : start + width] + ("…" if start + width < len(text) else "")

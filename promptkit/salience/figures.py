@@ -43,7 +43,8 @@ def _layout_grid(segments: SegmentScores, width: int) -> tuple[list[list[str]], 
     """Characters and their segment index per cell, rows of at most `width`.
 
     Rows break at line breaks and, when a line is longer than `width`, after
-    its last space that fits (a word longer than a row is split).
+    its last space that fits, or at the space just past a full row, which is
+    then not drawn (a word longer than a row is split).
     """
     lines: list[list[tuple[str, int]]] = [[]]
     for index, segment in enumerate(segments.segments):
@@ -65,6 +66,10 @@ def _wrap(line: list[tuple[str, int]], width: int) -> list[list[tuple[str, int]]
     """One line's cells as rows of at most `width`, broken after spaces where possible."""
     rows = []
     while len(line) > width:
+        if line[width][0] == " ":  # The row ends on a word's end: the space between goes.
+            rows.append(line[:width])
+            line = line[width + 1 :]
+            continue
         spaces = [position for position in range(width) if line[position][0] == " "]
         cut = spaces[-1] + 1 if spaces else width
         rows.append(line[:cut])
@@ -168,13 +173,17 @@ def segment_names(segments: SegmentScores, *, length: int = 40) -> list[str]:
     Words repeat ("the") and so can part names, so a name seen before gets
     "(#k)": a bar chart merges bars of equal names.
     """
-    seen: collections.Counter[str] = collections.Counter()
+    taken: set[str] = set()
     names = []
     for segment in segments.segments:
         flat = segment.label or " ".join(segment.text.split())
-        name = (flat if len(flat) <= length else flat[: length - 1] + "…") or repr(segment.text)
-        seen[name] += 1
-        names.append(name if seen[name] == 1 else f"{name} (#{seen[name]})")
+        base = (flat if len(flat) <= length else flat[: length - 1] + "…") or repr(segment.text)
+        name, k = base, 1
+        while name in taken:  # A segment's own text may read "the (#2)" too.
+            k += 1
+            name = f"{base} (#{k})"
+        taken.add(name)
+        names.append(name)
     return names
 
 

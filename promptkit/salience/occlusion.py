@@ -110,7 +110,7 @@ def explain_occlusion(
     if len(pieces) > max_pieces:
         raise SalienceError(
             f"Leaving out {len(pieces)} {granularity} one at a time takes {len(pieces)} passes of the model, more "
-            f"than the {max_pieces} allowed; choose a coarser granularity (template parts, lines or sentences)."
+            f"than the {max_pieces} allowed; choose a coarser granularity (lines, sentences or paragraphs, or template parts on the Salience page)."
         )
     ids = [*prompt_ids, *target_ids]
     # Segment indices never fall along the tokens, so a piece's tokens are one

@@ -228,3 +228,18 @@ def test_a_saved_edit_is_no_longer_a_draft(app_env):
     picker.set_value(1).run()
     assert at.text_area(key="pk_template_widget").value.startswith("Analyze a menu item")
     assert not at.text_area(key="pk_template_widget").value.endswith("\n")
+
+
+def test_a_new_blank_shown_but_left_empty_is_still_asked_for(app_env):
+    # In a browser the field can appear (the text area's own rerun) just before Generate arrives.
+    at = open_page(PLAYGROUND)
+    at.text_area(key="pk_template_widget").set_value("Hello {{ guest }} and {{ menu_item }}.").run()
+    assert at.text_input(key="pk_var::guest").value == ""
+    at.number_input(key="pk_play_max_tokens").set_value(4)
+    button(at, "Generate").click().run()
+    no_errors(at)
+    assert any("new blanks: guest" in item.value for item in at.warning)
+    button(at, "Generate").click().run()  # Asked once: left empty on purpose, it runs.
+    no_errors(at)
+    with Store.open() as store:
+        assert store.get_run(run_id=at.session_state["pk_last_run"]).prompt == "Hello  and Quiche Lorraine."

@@ -175,9 +175,6 @@ def test_occlusion_leaves_each_template_part_out(small_library):
     assert result.details["pieces"] == len({p.start for p in parts if p.end <= len(run.prompt)}) > 1
     top = at.get("plotly_chart")[1].proto.spec  # Top segments, named by their parts.
     assert any(part.name in top for part in parts)
-    # A granularity too fine for one pass per piece says so instead of failing.
-    at.selectbox(key="pk_sal_granularity").set_value("tokens").run()
-    assert not at.exception
     at.toggle(key="pk_sal_ab").set_value(True).run()
     assert not at.exception
     with Store.open() as store:  # Occlusion scores are not stored as the run's salience.
@@ -197,3 +194,20 @@ def test_my_own_pattern_cuts_the_pieces_and_a_bad_one_is_said(small_library):
     assert not at.exception
     assert any("not a valid regular expression" in item.value for item in at.error)
     assert at.text_input(key="pk_sal_pattern").value == "(unclosed"
+
+
+def test_occlusion_too_fine_for_one_pass_per_piece_says_so(app_env):
+    with Store.open() as store:
+        store.import_library(templates_dir=default_templates_dir())
+        run = store.add_run(
+            family="menu-analysis", version=1, model="tiny:gemma3", prompt="Dish: " + "quiche " * 150 + "\nVerdict:",
+            completion=" Avoid.", variables={},
+        )
+    at = open_page(SALIENCE, state={ui_glue.KEY_SALIENCE_RUN: run.id})
+    at.selectbox(key="pk_sal_method").set_value("occlusion").run()
+    at.selectbox(key="pk_sal_granularity").set_value("words").run()
+    assert not at.exception
+    assert any("choose a coarser granularity" in item.value for item in at.error)
+    assert not at.get("progress")  # The bar goes with the failure.
+    at.selectbox(key="pk_sal_granularity").set_value("lines").run()
+    no_errors(at)

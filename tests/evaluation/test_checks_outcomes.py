@@ -69,6 +69,11 @@ def test_checks_read_in_plain_words_with_what_was_found() -> None:
     ]
     (whole,) = run_checks(Expectation(not_contains=("x" * 3,)), prompt="Story:\n", completion="x" * 100)
     assert whole.caption(found_length=10) == "✗ The answer does not say “xxx” (found: xxxxxxxxx…)"
+    # The unwanted words are shown even when they come late in a long answer.
+    (late,) = run_checks(Expectation(not_contains=("try it",)), prompt="Story:\n", completion="word " * 40 + "you have to try it.")
+    assert "try it" in late.caption() and late.caption().endswith("(found: … word word word word word word word word you have to try it.)")
+    (missing,) = run_checks(Expectation(line="Recommendation:"), prompt="P:", completion=" tasty.")
+    assert missing.caption() == "✗ has a line starting Recommendation:"
 
 
 def test_missing_line_fails_every_check_reading_it() -> None:

@@ -28,17 +28,22 @@ def test_rows_break_between_words_and_keep_every_character():
     assert rows[:3] == ["Taste-likes: Cheese", "and mushrooms.", "Taste-dislikes:"]
 
 
+def test_a_row_may_end_exactly_on_a_word():
+    assert _rows(text_heatmap(_scores(["xx aaaaaaa bb"]), width=10)) == ["xx aaaaaaa", "bb"]
+    assert _rows(text_heatmap(_scores(["aaaaaaaaaa bb"]), width=10)) == ["aaaaaaaaaa", "bb"]
+
+
 def test_a_word_longer_than_a_row_is_split():
     rows = _rows(text_heatmap(_scores(["ab " + "x" * 25 + " cd"]), width=10))
     assert rows == ["ab", "xxxxxxxxxx", "xxxxxxxxxx", "xxxxx cd"]
 
 
 def test_bar_names_are_part_names_or_opening_words_and_distinct():
-    texts = ["Taste-likes: Cheese\nSuggestion: Quiche\n", "Now you:", "the", " the", "\n"]
-    labels = ["Suggestion: Quiche", "", "", "", ""]
+    texts = ["Taste-likes: Cheese\nSuggestion: Quiche\n", "Now you:", "the", " the (#2)", " the", "\n"]
+    labels = ["Suggestion: Quiche", "", "", "", "", ""]
     names = segment_names(_scores(texts, labels))
-    assert names == ["Suggestion: Quiche", "Now you:", "the", "the (#2)", "'\\n'"]
-    figure = top_segments_figure(_scores(texts, labels), k=5, score="nats")
+    assert names == ["Suggestion: Quiche", "Now you:", "the", "the (#2)", "the (#3)", "'\\n'"]
+    figure = top_segments_figure(_scores(texts, labels), k=6, score="nats")
     assert sorted(figure.data[0].y) == sorted(names)
     assert figure.layout.xaxis.title.text == "nats"
 
@@ -48,7 +53,8 @@ def test_signed_bars_are_coloured_by_sign():
     scores.scores[:] = [-2.0, 1.0, -0.5]
     figure = top_segments_figure(scores, k=3)
     by_name = dict(zip(figure.data[0].y, figure.data[0].marker.color))
-    assert by_name["a"] == by_name["c"] != by_name["b"]
+    # The heatmap's ends: supporting (negative) orange, opposing blue.
+    assert by_name["a"] == by_name["c"] == "#c2410c" and by_name["b"] == "#1d4ed8"
 
 
 def test_long_segment_names_are_shortened():

@@ -52,8 +52,14 @@ def test_template_parts_are_left_out_whole(tiny_gemma3):
     segments = result.segments("parts", parts=parts)
     assert [s.label for s in segments.segments if s.label] == ["likes", "dislikes", "rest"]
     assert result.details["pieces"] == 3
-    # Token scores add up, per part, to the part's score: the same split in any aggregation by sum.
-    assert segments.scores[:3].sum() == pytest.approx(result.scores.sum(), abs=1e-5)
+    # The "dislikes" part, left out by hand: its text gone from the prompt, tokens and all.
+    ids = [tiny_gemma3.vocabulary.bos_id, *tiny_gemma3.tokenize(PROMPT)]
+    inside = [20 <= t.start < 51 for t in result.tokens[: len(ids) - 1]]
+    kept = [ids[0]] + [i for i, drop in zip(ids[1:], inside) if not drop]
+    scorer = ContinuationScorer(tiny_gemma3)
+    target = tiny_gemma3.tokenize(TARGET)
+    with_all, without = (item.logprob for item in scorer.score_ids([(ids, target), (kept, target)]))
+    assert segments.scores[1] == pytest.approx(without - with_all, abs=1e-4)
 
 
 class CountingScorer:
