@@ -38,7 +38,7 @@ def test_compare_three_versions_over_two_cases(small_library):
     assert any("v2 · with-dislikes vs v1 · plain" in item.label for item in at.expander)
     assert any("<ins" in item.proto.body for item in at.get("html"))
     # Checks read in plain words, one per check and cell.
-    checks = [item.value[2:] for item in at.caption if item.value[:1] in "✓✗"]
+    checks = [item.value[2:].replace("\\", "") for item in at.caption if item.value[:1] in "✓✗"]  # Markdown-escaped
     assert len(checks) == 12 and checks.count("has a line starting Recommendation:") == 6
     assert sum(value.startswith("Recommendation: is “Avoid”") for value in checks) == 3
 
