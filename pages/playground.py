@@ -4,7 +4,7 @@ import streamlit as st
 
 import ui_glue as ui
 import ui_widgets as widgets
-from promptkit.evaluation import save_completion
+from promptkit.evaluation import record_playground_run
 from promptkit.presentation import pre_html, token_shading_html, version_label
 from promptkit.steps import completion_steps, fork_rows, step_scores_figure
 from promptkit.templates import detect_variables, render_template
@@ -203,34 +203,14 @@ if generate:
                 )[0]
             finally:
                 bar.empty()
-            run_version = number
-            if text != version.text:
-                saved = store.add_version(
-                    family=family_name,
-                    text=text,
-                    author="dashboard",
-                    note=note.strip() or "Edited in the Playground (saved automatically when generating).",
-                    parent=number,
-                )
-                run_version = saved.number
-                ui.template_saved(family_name, parent=number, saved=saved.number)
-                st.session_state[ui.KEY_NOTICE] = (
-                    f"Your edits were saved as version {saved.number}, and the run is recorded under it."
-                )
-            case = cases.get(st.session_state[case_key])
-            same_values = case is not None and all(case.values.get(k) == v for k, v in values.items())
-            run = save_completion(
-                store,
-                family=family_name,
-                version=run_version,
-                model=model.info.name,
-                completion=completion,
-                values=values,
-                settings=settings,
-                case_id=case.id if same_values else None,
+            run, saved = record_playground_run(
+                store, family=family_name, parent=version, text=text, note=note, model=model.info.name,
+                completion=completion, values=values, settings=settings, case=cases.get(st.session_state[case_key]),
             )
             st.session_state[ui.KEY_LAST_RUN] = run.id
-            if run_version != number:
+            if saved is not None:
+                ui.template_saved(family_name, parent=number, saved=saved)
+                st.session_state[ui.KEY_NOTICE] = f"Your edits were saved as version {saved}, and the run is recorded under it."
                 st.rerun()
 
 # --- The last result -------------------------------------------------------------

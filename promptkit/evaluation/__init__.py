@@ -9,7 +9,8 @@ Public API:
     outcome_likelihoods(scorer, prefixes, candidates) -> list[dict[str, float]]
     classifier_metrics(acceptable, likelihoods, *, labels) -> ClassifierMetrics
     agreement_rate(outcomes) -> float | None
-    matrix_from_runs(family, runs) -> MatrixResult; save_completion(store, *, ...); RecordingSink(store)
+    matrix_from_runs(family, runs) -> MatrixResult; save_completion(store, *, ...); RecordingSink(store);
+    record_playground_run(store, *, ...) -> (run, new version or None)
     summary_figure(result) -> plotly Figure; render_report(result, ...) -> HTML text
 """
 
@@ -24,7 +25,15 @@ from promptkit.evaluation.outcomes import (
     outcome_prefix,
 )
 from promptkit.evaluation.results import Cell, MatrixResult, VersionSummary
-from promptkit.evaluation.runs import RecordingSink, comparison_subject, matrix_from_runs, reviews_of_family, save_completion, stored_heatmaps
+from promptkit.evaluation.runs import (
+    RecordingSink,
+    comparison_subject,
+    matrix_from_runs,
+    record_playground_run,
+    reviews_of_family,
+    save_completion,
+    stored_heatmaps,
+)
 from promptkit.evaluation.stability import agreement_rate, sample_outcome
 
 __all__ = [
@@ -48,6 +57,7 @@ __all__ = [
     "run_checks",
     "run_matrix",
     "sample_outcome",
+    "record_playground_run",
     "reviews_of_family",
     "save_completion",
     "stored_heatmaps",

@@ -59,6 +59,55 @@ def save_completion(
     )
 
 
+def record_playground_run(
+    store: Any,
+    *,
+    family: str,
+    parent: Any,
+    text: str,
+    note: str,
+    model: str,
+    completion: Completion,
+    values: Mapping[str, str],
+    settings: GenerationSettings,
+    case: Any | None,
+) -> tuple[Any, int | None]:
+    """Saves a run generated from a template the user may have edited.
+
+    An edited text becomes a new version first (after generating, so a
+    prompt the model refused leaves no version behind), and the run is
+    recorded under it; the run names the test case only when the values are
+    still the case's.
+
+    Args:
+        store: a `promptkit.store.Store`.
+        family: the family's name.
+        parent: the version the text was loaded from (`number`, `text`).
+        text: the template text as generated from.
+        note: the user's note for a new version; a default says it was saved when generating.
+        model: the model's name.
+        completion: what the model generated.
+        values: the values the prompt was rendered with.
+        settings: the settings it was generated with.
+        case: the test case picked to fill the blanks (`id`, `values`), if any.
+
+    Returns:
+        The run record, and the new version's number (None when the text was unchanged).
+    """
+    saved = None
+    if text != parent.text:
+        saved = store.add_version(
+            family=family, text=text, author="dashboard", parent=parent.number,
+            note=note.strip() or "Edited in the Playground (saved automatically when generating).",
+        ).number
+    same_values = case is not None and all(case.values.get(name) == value for name, value in values.items())
+    run = save_completion(
+        store, family=family, version=saved or parent.number, model=model, completion=completion, values=values,
+        settings=settings, case_id=case.id if same_values else None,
+    )
+    return run, saved
+
+
 class RecordingSink:
     """Forwards runs to a store and remembers their ids by (version, prompt).
 

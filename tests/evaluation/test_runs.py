@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
-from promptkit.evaluation.runs import RecordingSink, matrix_from_runs, save_completion
+from promptkit.evaluation.runs import RecordingSink, matrix_from_runs, record_playground_run, save_completion
 from promptkit.generation import Completion, GeneratedToken, GenerationSettings, StopReason
 from promptkit.store.records import FamilyRecord, RunRecord, VersionRecord
 from promptkit.templates import GenerationDefaults
@@ -101,3 +101,21 @@ def test_matrix_from_runs_keeps_the_newest_versions(mini_family) -> None:
     runs = [_run(n, n, "soup", " Recommendation: Avoid") for n in range(1, 6)]
     assert [v.number for v in matrix_from_runs(family, runs).versions] == [2, 3, 4, 5]
     assert [v.number for v in matrix_from_runs(family, runs, max_versions=2).versions] == [4, 5]
+
+
+def test_a_playground_run_saves_an_edit_as_a_version_first(templates_dir, tmp_path) -> None:
+    from promptkit.store import Store
+    from promptkit.templates import TestCase
+
+    completion = Completion("Dish: Soup\nRecommendation:", " Avoid.", (), StopReason.STOP_SEQUENCE, {"total_s": 0.1})
+    case = TestCase("soup", {"dish": "Soup"})
+    with Store.open(url=f"sqlite:///{tmp_path / 'store.db'}") as store:
+        store.import_library(templates_dir=templates_dir)
+        parent = store.get_version(family="mini", version=1)
+        options = {"family": "mini", "model": "m", "completion": completion, "settings": GenerationSettings(), "case": case}
+        run, saved = record_playground_run(store, parent=parent, text=parent.text, note="", values={"dish": "Soup"}, **options)
+        assert saved is None and (run.version, run.case_id) == (1, "soup")
+        run, saved = record_playground_run(store, parent=parent, text=parent.text + "\n", note=" ", values={"dish": "Stew"}, **options)
+        version = store.get_version(family="mini", version=saved)
+        assert (run.version, run.case_id) == (saved, None)  # Values typed over the case's: no case.
+        assert version.parent == 1 and version.text == parent.text + "\n" and "saved automatically" in version.note
