@@ -9,7 +9,8 @@ piece supported it, the sign convention of Grad·Input and integrated
 gradients (whose scores approximate the same difference for a small step).
 Unlike gradients it needs only the model's likelihoods, so any model that
 scores continuations fits, and it measures what removal really does rather
-than a local slope; it costs one forward pass per piece.
+than a local slope. It costs a pass per piece over the text after the
+piece: the text before it is computed once and shared.
 
 Token scores are the piece's score spread evenly over its tokens, so
 summing them per piece at the granularity computed gives the piece scores
