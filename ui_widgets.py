@@ -15,7 +15,7 @@ from ui_glue import KEY_NOTICE, guard
 
 
 def settings_widgets(defaults: Any = None, *, key: str) -> Any:
-    """Generation-settings inputs (call inside a form); returns GenerationSettings.
+    """Generation-settings inputs; returns GenerationSettings.
 
     Args:
         defaults: the version's GenerationDefaults, if any.

@@ -114,9 +114,11 @@ st.selectbox(
     help="Test cases are example inputs stored with the template family.",
 )
 
-# --- The template (outside the form, so an edit reaches the server when the
-# field loses focus and is kept as a draft) and the form: Enter in a one-line
-# field generates.
+# --- The template and the blanks. No form: an edit reaches the server when
+# its field loses focus, so the template is kept as a draft, and a button
+# clicked straight after typing gets the typed text (Streamlit sends a pending
+# edit before the click; a form's submit button could lose a click made while
+# the template field's own rerun ran).
 text_column, values_column = st.columns([3, 2])
 with text_column:
     st.text_area(
@@ -132,7 +134,7 @@ with text_column:
             "Discard my edits", key="pk_discard_draft", icon=":material/undo:",
             on_click=ui.discard_template_draft, args=(family_name, number, version.text),
         )
-with values_column, st.form("playground_form"):
+with values_column, st.container(border=True):
     st.markdown("**Blanks to fill in**")
     if not variables:
         st.caption("This template has no blanks.")
@@ -149,8 +151,8 @@ with values_column, st.form("playground_form"):
         "Note for a new version (what changed and why)", key="pk_note", placeholder="e.g. fixed the first example"
     )
     generate_col, save_col = st.columns(2)
-    generate = generate_col.form_submit_button("Generate", type="primary", width="stretch")
-    save = save_col.form_submit_button("Save as new version", width="stretch")
+    generate = generate_col.button("Generate", type="primary", width="stretch", key="pk_generate")
+    save = save_col.button("Save as new version", width="stretch", key="pk_save_version")
 
 if generate or save:
     text = st.session_state[ui.KEY_TEMPLATE_WIDGET]

@@ -157,10 +157,11 @@ def test_unsaved_edits_survive_a_version_switch_and_are_what_runs(server, browse
     edited = original.replace("Analyze a menu item in a restaurant.", "Judge a menu item in a restaurant.")
     template.fill(edited)
     # No explicit blur: opening the version picker is what a user does next.
+    expect = pytest.importorskip("playwright.sync_api").expect
     pick(page, "Version", "v2 · fewshot-fixed")
-    assert template.input_value().startswith("Analyze a menu item")
+    expect(template).to_have_value(re.compile(r"^Analyze a menu item"), timeout=30_000)
     pick(page, "Version", "v1 · fewshot-mistake · unsaved edits")
-    assert template.input_value() == edited
+    expect(template).to_have_value(edited, timeout=30_000)
     page.get_by_text("Unsaved edits: kept while you switch versions or pages").wait_for(timeout=10_000)
     # Typed and generated at once: the run uses the text as typed, saved as a new version.
     template.fill(edited.replace("Judge a menu item", "Judge one menu item"))
