@@ -16,7 +16,7 @@ st.caption(
     "press **Save as new version** to keep your change. Every run is saved to *History & review*."
 )
 ui.notice()
-_KEY_NEW_BLANKS = "pk_play_new_blanks"  # blanks a Generate found without a field yet
+_KEY_NEW_BLANKS = "pk_play_new_blanks"  # new, empty blanks a Generate stopped for
 # Blanks the user has had the chance to fill: the loaded version's, and those
 # of every Generate so far. A Generate that finds another one still empty
 # stops and asks for it first.
