@@ -12,6 +12,10 @@ class PromptkitError(Exception):
     """
 
 
+class InputFileError(PromptkitError):
+    """A file the user gave cannot be read as text (missing, unreadable, not UTF-8)."""
+
+
 class ModelLoadError(PromptkitError):
     """A model could not be loaded (credentials, network, preset, memory)."""
 

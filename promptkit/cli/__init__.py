@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from promptkit.errors import PromptkitError
+from promptkit.native_log_filter import VERBOSE_VARIABLE, filter_native_logs
 
 _COMMAND_MODULES = (
     "promptkit.cli.prepare_command",
@@ -40,21 +43,62 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # A command not built yet is simply not offered.
         module.add_parser(subparsers)
+    for command in subparsers.choices.values():
+        command.add_argument(
+            "--verbose",
+            action="store_true",
+            help="also show debug messages and TensorFlow's own log lines",
+        )
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, owns_process: bool = False) -> int:
     """Runs one command and returns its exit status.
 
     Errors meant for users are printed to stderr as one paragraph, with exit
     status 2; nothing else is printed to stdout in that case.
+
+    Args:
+        argv: the arguments; default `sys.argv[1:]`.
+        owns_process: True when this is the program (`python -m promptkit`):
+            then, unless `--verbose`, TensorFlow's native log lines are kept
+            off stderr, which changes the process's file descriptor 2.
+
+    Returns:
+        The exit status.
     """
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        os.environ[VERBOSE_VARIABLE] = "1"
+    if owns_process:
+        filter_native_logs()
+    _log_to_stderr(logging.DEBUG if args.verbose else logging.INFO)
     try:
         return args.handler(args)
     except PromptkitError as error:
-        print(f"error: {error}", file=sys.stderr)
+        logging.getLogger(__name__).error("%s", error)
         return 2
     except KeyboardInterrupt:
-        print("error: interrupted.", file=sys.stderr)
+        logging.getLogger(__name__).error("interrupted.")
         return 130
+
+
+def _log_to_stderr(level: int) -> None:
+    """Sends promptkit's log records to stderr: plain text for information, prefixed otherwise."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_PlainInfoFormatter())
+    logger = logging.getLogger("promptkit")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+class _PlainInfoFormatter(logging.Formatter):
+    """Information as is ("Loading gemma3-270m…"), other levels as "warning: …"."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.levelno == logging.INFO:
+            return message
+        text = f"{record.levelname.lower()}: {message}"
+        return f"{text}\n{self.formatException(record.exc_info)}" if record.exc_info else text

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from promptkit.evaluation.report import write_report
 from promptkit.evaluation.results import MatrixResult
 from promptkit.templates import Family
 
+_log = logging.getLogger(__name__)
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Registers the `compare` command.
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         from promptkit.models.loader import load_model
         from promptkit.models.scoring import ContinuationScorer
 
-        model = load_model(args.model, progress=lambda message: print(message, file=sys.stderr))
+        model = load_model(args.model, progress=_log.info)
         result = run_matrix(
             model,
             family,

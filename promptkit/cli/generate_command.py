@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
-from promptkit.errors import PromptError
 from promptkit.generation import DEFAULT_STOP_SEQUENCES, GenerationSettings
+from promptkit.text_files import read_text_file
 
+_log = logging.getLogger(__name__)
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Registers the `generate` command."""
@@ -42,18 +44,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def read_prompt_file(path: Path) -> str:
-    """Reads a UTF-8 prompt file, exactly as written (no newline stripped)."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError as error:
-        raise PromptError(f"Prompt file {path} does not exist; check the path.") from error
-    except UnicodeDecodeError as error:
-        raise PromptError(f"Prompt file {path} is not UTF-8 text ({error.reason} at byte {error.start}).") from error
-    except OSError as error:
-        raise PromptError(f"Cannot read prompt file {path}: {error.strerror}.") from error
-
-
 def _unescape(text: str) -> str:
     # Shells make a literal newline awkward to type, so accept "\n" and "\t".
     return text.replace("\\n", "\n").replace("\\t", "\t")
@@ -63,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     """Generates and prints the JSON contract documented in README.md."""
     from promptkit.models.loader import load_model
 
-    prompt = read_prompt_file(args.prompt_file)
+    prompt = read_text_file(args.prompt_file, what="prompt")
     stops = DEFAULT_STOP_SEQUENCES if args.stop is None else tuple(_unescape(s) for s in args.stop if s)
     settings = GenerationSettings(
         max_new_tokens=args.max_new_tokens,
@@ -73,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         stop_sequences=stops,
     )
-    model = load_model(args.model, dtype=args.dtype, progress=lambda message: print(message, file=sys.stderr))
+    model = load_model(args.model, dtype=args.dtype, progress=_log.info)
     model.prompt_ids([prompt], new_tokens=settings.max_new_tokens)  # Fail fast, before decoding.
     completion = model.generate([prompt], settings=settings)[0]
     tokens = [{"text": t.text, "start": t.start, "end": t.end, "logprob": t.logprob} for t in completion.tokens]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 
+_log = logging.getLogger(__name__)
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Registers the `prepare` command."""
@@ -20,5 +21,5 @@ def run(args: argparse.Namespace) -> int:
     del args
     from promptkit.models.loader import embedded_preset_dir
 
-    print(embedded_preset_dir(progress=lambda message: print(message, file=sys.stderr, flush=True)))
+    print(embedded_preset_dir(progress=_log.info))
     return 0

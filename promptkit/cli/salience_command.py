@@ -8,6 +8,7 @@ from pathlib import Path
 
 from promptkit.errors import SalienceError
 from promptkit.salience.methods import OCCLUSION
+from promptkit.text_files import read_text_file
 
 _METHODS = ("grad_l2", "grad_dot_input", "integrated_gradients", "occlusion")
 _GRANULARITIES = ("tokens", "words", "sentences", "lines", "paragraphs", "custom")
@@ -42,13 +43,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def _read(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise SalienceError(f"Cannot read the {what} file {path}: {error}.") from error
-
-
 def run(args: argparse.Namespace) -> int:
     """Computes salience and prints the JSON contract; returns 0."""
     from promptkit.generation import GenerationSettings
@@ -57,14 +51,14 @@ def run(args: argparse.Namespace) -> int:
     from promptkit.salience.export import to_dict
     from promptkit.salience.targets import LinePrefix, WholeTarget
 
-    prompt = _read(args.prompt_file, "prompt")
+    prompt = read_text_file(args.prompt_file, what="prompt")
     if not prompt.strip():
         raise SalienceError(f"The prompt file {args.prompt_file} is empty.")
     model = load_model(args.model)
     if args.generate:
         target = model.generate([prompt], settings=GenerationSettings(max_new_tokens=128))[0].text
     else:
-        target = args.target if args.target is not None else _read(args.target_file, "target")
+        target = args.target if args.target is not None else read_text_file(args.target_file, what="target")
     if not target.strip():
         raise SalienceError("The target is empty; give a non-empty --target or --target-file, or use --generate.")
     selection = LinePrefix(args.target_line) if args.target_line else WholeTarget()

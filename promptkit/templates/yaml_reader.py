@@ -12,7 +12,8 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from promptkit.errors import TemplateError
+from promptkit.errors import InputFileError, TemplateError
+from promptkit.text_files import read_text_file
 
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
@@ -39,9 +40,9 @@ class YamlReader:
             TemplateError: If the file cannot be read, is not YAML, or is empty.
         """
         try:
-            text = self.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise TemplateError(f"{self.path}: cannot read the file ({error}).") from None
+            text = read_text_file(self.path, what="YAML")
+        except InputFileError as error:
+            raise TemplateError(str(error)) from None
         try:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as error:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from promptkit.generation import GenerationSettings
 
 ROOT = Path(__file__).parents[2]
 PROMPT = "Taste-likes: Cheese\nTaste-dislikes: Can't eat eggs\nRecommendation:"
@@ -83,3 +87,25 @@ def test_default_model_needs_no_flag(tmp_path, embedded_model):
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["model"] == embedded_model.info.name and data["completion"].strip()
+
+
+def test_a_crlf_prompt_is_generated_from_exactly_its_bytes(tmp_path, tiny_gemma3):
+    prompt = "Taste-likes: 寿司\r\nTaste-dislikes: eggs\rRecommendation:"
+    done = _generate(tmp_path, "--max-new-tokens", "3", "--stop", "", prompt=prompt.encode("utf-8"))
+    assert done.returncode == 0, done.stderr
+    expected = tiny_gemma3.generate([prompt], settings=GenerationSettings(max_new_tokens=3, stop_sequences=()))[0]
+    assert json.loads(done.stdout)["completion"] == expected.text
+
+
+def test_stderr_holds_only_promptkits_own_lines(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key not in ("TF_CPP_MIN_LOG_LEVEL", "PROMPTKIT_VERBOSE")}
+    command = [sys.executable, "-m", "promptkit", "generate", "--prompt-file", str(tmp_path / "p.txt"), "--json",
+               "--model", "tiny:gemma3", "--max-new-tokens", "2"]
+    (tmp_path / "p.txt").write_text(PROMPT, encoding="utf-8")
+    quiet = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600, env=env)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""  # a tiny model is built without a progress message: nothing of promptkit's to say
+    verbose = subprocess.run([*command, "--verbose"], capture_output=True, text=True, cwd=ROOT, timeout=600, env=env)
+    assert verbose.returncode == 0 and json.loads(verbose.stdout)["completion"] == json.loads(quiet.stdout)["completion"]
+    native = [line for line in verbose.stderr.splitlines() if re.match(r"[IWE]\d{4} ", line)]
+    assert native, verbose.stderr  # TensorFlow does log; the quiet run kept it off the terminal.

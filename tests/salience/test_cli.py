@@ -94,3 +94,17 @@ def test_cli_custom_pattern_cuts_segments_and_needs_custom(tmp_path):
     assert done.returncode == 2 and "--granularity custom" in done.stderr and "Traceback" not in done.stderr
     done = _run(tmp_path, "--target", TARGET, "--granularity", "custom", "--pattern", "(")
     assert done.returncode == 2 and "not a valid regular expression" in done.stderr
+
+
+def test_cli_explains_the_files_exact_bytes(tmp_path):
+    prompt = "\ufeffTaste-likes: 寿司\tand tea\r\nTaste-dislikes: eggs\rAnalysis:"
+    (tmp_path / "target.txt").write_bytes(TARGET.replace("\n", "\r\n").encode("utf-8"))
+    prompt_file = tmp_path / "crlf.txt"
+    prompt_file.write_bytes(prompt.encode("utf-8"))
+    command = [sys.executable, "-m", "promptkit", "salience", "--prompt-file", str(prompt_file), "--model", "tiny:gemma3",
+               "--json", "--target-file", str(tmp_path / "target.txt"), "--granularity", "lines"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).parents[2], timeout=300)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["text"] == prompt.removeprefix("\ufeff") + TARGET.replace("\n", "\r\n")  # the BOM is an encoding marker
+    assert "".join(t["text"] for t in data["tokens"]) == data["text"]
