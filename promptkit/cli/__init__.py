@@ -25,6 +25,8 @@ _COMMAND_MODULES = (
     "promptkit.cli.templates_command",
     "promptkit.cli.render_command",
     "promptkit.cli.compare_command",
+    "promptkit.cli.comparisons_command",
+    "promptkit.cli.report_command",
 )
 
 

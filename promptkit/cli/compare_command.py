@@ -1,7 +1,7 @@
 """`python -m promptkit compare`: versions × cases matrix, gated on pass rate.
 
-Contract (issue 6 §3): `--json OUT` writes the comparison JSON to OUT,
-`--html OUT` the offline report, and the exit status is 1 when any version's
+Contract: `--json OUT` writes the comparison JSON to OUT (with the stored
+comparison's `comparison_id`), `--html OUT` the offline report, and the exit status is 1 when any version's
 pass rate is below `--min-pass-rate`, so a team's CI can gate prompt
 changes. Progress goes to stderr as one updating line; stdout gets a short
 per-version summary.
@@ -15,16 +15,24 @@ import logging
 import sys
 from pathlib import Path
 
+from promptkit.cli.acting_user import acting_user
 from promptkit.cli.templates_command import add_templates_dir_option, open_store
 from promptkit.errors import PromptkitError
 from promptkit.evaluation.cases import load_cases_file, select_versions
 from promptkit.evaluation.figures import version_name
-from promptkit.evaluation.matrix import DEFAULT_BATCH_SIZE, run_matrix
-from promptkit.evaluation.report import write_report
+from promptkit.evaluation.matrix import DEFAULT_BATCH_SIZE
 from promptkit.evaluation.results import MatrixResult
-from promptkit.templates import Family
+from promptkit.store import Store
+from promptkit.templates import TestCase
+from promptkit.workflows import (
+    ComparisonRequest,
+    check_request,
+    run_comparison,
+    write_comparison_report,
+)
 
 _log = logging.getLogger(__name__)
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Registers the `compare` command.
@@ -60,52 +68,45 @@ def _progress(done: float, total: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Runs the comparison; returns 0, or 1 when a version misses `--min-pass-rate`."""
-    if args.samples < 0:
-        raise PromptkitError(f"--samples must be 0 or more (got {args.samples}).")
     if args.min_pass_rate is not None and not 0 <= args.min_pass_rate <= 1:
         raise PromptkitError(f"--min-pass-rate must be between 0 and 1 (got {args.min_pass_rate}).")
-    if args.batch_size < 1:
-        raise PromptkitError(f"--batch-size must be at least 1 (got {args.batch_size}).")
+    refs = [ref.strip() for ref in args.versions.split(",") if ref.strip()]
     with open_store(args.templates_dir) as store:
-        record = store.get_family(name=args.family)
-        available = tuple(version.as_version() for version in record.versions)
-        refs = [ref.strip() for ref in args.versions.split(",") if ref.strip()]
-        versions = select_versions(available, refs, family=record.name)
-        cases = record.cases
-        if args.cases is not None:
-            cases = load_cases_file(
-                args.cases, family=record.name, candidate_labels=record.candidate_labels, versions=versions
-            )
-        if not cases:
-            raise PromptkitError(f"Family {record.name!r} has no test cases; pass a case file with --cases.")
-        family = Family(
-            name=record.name,
-            description=record.description,
-            candidate_labels=record.candidate_labels,
-            versions=available,
-            cases=record.cases,
+        request = ComparisonRequest(
+            family=args.family,
+            versions=refs,
+            cases=_cases_file(store, args.cases, family=args.family, refs=refs) if args.cases is not None else None,
+            samples=args.samples,
+            batch_size=args.batch_size,
         )
+        check_request(request)
         # Imported late: loading TensorFlow takes seconds, and argument errors should not wait.
         from promptkit.models.loader import load_model
         from promptkit.models.scoring import ContinuationScorer
 
         model = load_model(args.model, progress=_log.info)
-        result = run_matrix(
+        stored = run_comparison(
+            store,
             model,
-            family,
-            versions=versions,
-            cases=cases,
-            scorer=ContinuationScorer(model, batch_size=args.batch_size) if family.candidate_labels else None,
-            samples=args.samples,
-            batch_size=args.batch_size,
+            request,
+            created_by=acting_user(),
+            scorer=ContinuationScorer(model, batch_size=args.batch_size),
             progress=_progress,
-            store=store,
         )
-    if args.json is not None:
-        args.json.write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    if args.html is not None:
-        write_report(args.html, result)
-    return _report_gate(result, args.min_pass_rate)
+        if args.json is not None:
+            data = stored.result.to_json() | {"comparison_id": stored.record.id}
+            args.json.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if args.html is not None:
+            write_comparison_report(store, stored.record.id, args.html)
+    _log.info("Stored as comparison %d.", stored.record.id)
+    return _report_gate(stored.result, args.min_pass_rate)
+
+
+def _cases_file(store: Store, path: Path, *, family: str, refs: list[str]) -> tuple[TestCase, ...]:
+    """The cases of a user's file, checked against the family and the versions compared."""
+    record = store.get_family(name=family)
+    versions = select_versions(tuple(version.as_version() for version in record.versions), refs, family=record.name)
+    return load_cases_file(path, family=record.name, candidate_labels=record.candidate_labels, versions=versions)
 
 
 def _report_gate(result: MatrixResult, min_pass_rate: float | None) -> int:

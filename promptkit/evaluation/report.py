@@ -9,9 +9,9 @@ raw, and Plotly encodes the data inside them as `\\u003c`-escaped JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
 import jinja2
 import plotly.graph_objects as go
@@ -62,10 +62,34 @@ del { background: #ffd7d5; } .muted { color: #777; font-size: .85em; }
 {% for row in completion_diffs %}<tr><td>{{ row.case }}</td>{% for body in row.bodies %}<td><pre>{{ body }}</pre></td>{% endfor %}</tr>
 {% endfor %}</table>
 {% if salience %}<h2>Salience</h2>{% for caption, chart in salience %}<h3>{{ caption }}</h3><div>{{ chart }}</div>{% endfor %}{% endif %}
+{% if reviews is not none %}<section id="reviews"><h2>Reviewers' notes</h2>
+<table><tr><th>When</th><th>About</th><th>Verdict</th><th>Comment</th><th>Reviewer</th></tr>
+{% for review in reviews %}<tr><td>{{ review.when }}</td><td>{{ review.about }}</td><td><b>{{ review.verdict }}</b></td>
+<td><pre>{{ review.comment }}</pre></td><td>{{ review.reviewer }}</td></tr>
+{% else %}<tr><td colspan="5">No reviews yet.</td></tr>{% endfor %}</table></section>{% endif %}
 </body></html>
 """
 
 _ENVIRONMENT = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReviewNote:
+    """One reviewer's verdict as the report lists it.
+
+    Attributes:
+        when: when it was given, as shown.
+        about: what it is about ("this comparison", "run #12 · v2 · case").
+        verdict: "good", "bad" or "unsure".
+        comment: the reviewer's words.
+        reviewer: who.
+    """
+
+    when: str
+    about: str
+    verdict: str
+    comment: str
+    reviewer: str
 
 
 def render_report(
@@ -73,6 +97,8 @@ def render_report(
     *,
     salience_figures: Mapping[str, go.Figure] | None = None,
     title: str | None = None,
+    created: datetime.datetime | None = None,
+    reviews: Sequence[ReviewNote] | None = None,
 ) -> str:
     """Renders the comparison as one HTML page that works offline.
 
@@ -80,19 +106,23 @@ def render_report(
         result: the comparison.
         salience_figures: caption → salience heatmap, for chosen cells.
         title: the page heading; defaults to the family's name.
+        created: when the comparison ran (default: now).
+        reviews: reviewers' notes for a section of their own; None leaves it out.
 
     Returns:
         The HTML text.
     """
     figures = [summary_figure(result), matrix_figure(result), *(salience_figures or {}).values()]
-    # Plotly's JavaScript goes in once, with the first chart.
+    # Plotly's JavaScript goes in once, with the first chart; fixed element ids
+    # keep the page the same for the same comparison.
     snippets = [
-        Markup(figure.to_html(full_html=False, include_plotlyjs=index == 0)) for index, figure in enumerate(figures)
+        Markup(figure.to_html(full_html=False, include_plotlyjs=index == 0, div_id=f"chart-{index}"))
+        for index, figure in enumerate(figures)
     ]
     pairs = list(zip(result.versions, result.versions[1:]))
     return _ENVIRONMENT.from_string(_PAGE).render(
         title=title or f"Comparison of {result.family}",
-        created=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        created=(created or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
         result=result,
         summary=_summary_rows(result),
         charts=snippets[:2],
@@ -126,18 +156,8 @@ def render_report(
             for case in result.cases
         ],
         salience=list(zip(salience_figures or {}, snippets[2:])),
+        reviews=reviews,
     )
-
-
-def write_report(
-    path: Path,
-    result: MatrixResult,
-    *,
-    salience_figures: Mapping[str, go.Figure] | None = None,
-    title: str | None = None,
-) -> None:
-    """Writes `render_report` of the comparison to `path` as UTF-8."""
-    path.write_text(render_report(result, salience_figures=salience_figures, title=title), encoding="utf-8")
 
 
 def add_section(report: str, section: str) -> str:

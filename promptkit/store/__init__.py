@@ -1,13 +1,15 @@
-"""The promptkit store: templates, versions, cases, runs, salience and reviews.
+"""The promptkit store: templates, versions, cases, runs, comparisons, salience and reviews.
 
 Public API:
     Store.open(*, url=None) -> Store   (PROMPTKIT_DB_URL, else SQLite file)
     records: FamilyRecord, VersionRecord, RunRecord, SalienceRecord,
-             ReviewRecord, ImportReport
+             ReviewRecord, ComparisonRecord, ComparisonCellRecord, ImportReport
 """
 
 from promptkit.store.engine import resolve_url
 from promptkit.store.records import (
+    ComparisonCellRecord,
+    ComparisonRecord,
     FamilyRecord,
     ImportReport,
     ReviewRecord,
@@ -18,6 +20,8 @@ from promptkit.store.records import (
 from promptkit.store.store import Store
 
 __all__ = [
+    "ComparisonCellRecord",
+    "ComparisonRecord",
     "FamilyRecord",
     "ImportReport",
     "ReviewRecord",

@@ -10,8 +10,21 @@ from sqlalchemy.orm import Session
 
 from promptkit.errors import StoreError
 from promptkit.store import queries
-from promptkit.store.records import VERDICTS, ReviewRecord, RunRecord, SalienceRecord, Verdict
-from promptkit.store.schema import CaseRow, ReviewRow, RunRow, SalienceRow, VersionRow
+from promptkit.store.records import (
+    VERDICTS,
+    ReviewRecord,
+    RunRecord,
+    SalienceRecord,
+    Verdict,
+)
+from promptkit.store.schema import (
+    CaseRow,
+    ComparisonRow,
+    ReviewRow,
+    RunRow,
+    SalienceRow,
+    VersionRow,
+)
 
 T = TypeVar("T")
 
@@ -119,9 +132,12 @@ class ActivityMixin:
         version: int | str | None = None,
         case_id: str | None = None,
         model: str | None = None,
-        limit: int = 100,
+        ids: Sequence[int] | None = None,
+        limit: int | None = 100,
     ) -> list[RunRecord]:
-        """Lists runs, newest first, filtered by any of family, version, case, model.
+        """Lists runs, newest first, filtered by any of family, version, case, model, ids.
+
+        `limit` caps the count (None: no cap); with `ids`, every one of them found is listed.
 
         Raises:
             StoreError: If `version` or `case_id` is given without `family`,
@@ -141,7 +157,9 @@ class ActivityMixin:
                     query = query.join(CaseRow, RunRow.case_id == CaseRow.id).where(CaseRow.case_key == case_id)
             if model is not None:
                 query = query.where(RunRow.model == model)
-            rows = session.scalars(query.order_by(RunRow.id.desc()).limit(limit))
+            if ids is not None:
+                query = query.where(RunRow.id.in_(list(ids)))
+            rows = session.scalars(query.order_by(RunRow.id.desc()).limit(None if ids is not None else limit))
             return [queries.run_record(session, row) for row in rows]
 
         return self._read(work)
@@ -223,12 +241,13 @@ class ActivityMixin:
         comment: str = "",
         run_id: int | None = None,
         subject: str | None = None,
+        comparison_id: int | None = None,
     ) -> ReviewRecord:
-        """Saves a verdict on a run (`run_id`) or on a comparison (`subject` key).
+        """Saves a verdict on a run (`run_id`) or on a comparison (`subject` key, and its `comparison_id` when stored).
 
         Raises:
             StoreError: If the verdict is unknown, the reviewer empty, neither
-                or both subjects given, or the run does not exist.
+                or both subjects given, or the run or comparison does not exist.
         """
         if verdict not in VERDICTS:
             raise StoreError(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}.")
@@ -240,18 +259,27 @@ class ActivityMixin:
         def work(session: Session) -> ReviewRecord:
             if run_id is not None and session.get(RunRow, run_id) is None:
                 raise StoreError(f"there is no run {run_id}.")
-            row = ReviewRow(run_id=run_id, subject=subject, verdict=verdict, comment=comment, reviewer=reviewer)
+            if comparison_id is not None and session.get(ComparisonRow, comparison_id) is None:
+                raise StoreError(f"there is no comparison {comparison_id}.")
+            row = ReviewRow(
+                run_id=run_id, subject=subject, comparison_id=comparison_id, verdict=verdict, comment=comment,
+                reviewer=reviewer,
+            )
             session.add(row)
             session.flush()
             return queries.review_record(row)
 
         return self._write(work)
 
-    def list_reviews(self, *, run_id: int | None = None, subject: str | None = None) -> list[ReviewRecord]:
-        """Lists reviews, oldest first, of a run, of a subject, or all."""
+    def list_reviews(
+        self, *, run_id: int | None = None, subject: str | None = None, comparison_id: int | None = None
+    ) -> list[ReviewRecord]:
+        """Lists reviews, oldest first, of a run, of a subject, of a stored comparison, or all."""
 
         def work(session: Session) -> list[ReviewRecord]:
             query = select(ReviewRow)
+            if comparison_id is not None:
+                query = query.where(ReviewRow.comparison_id == comparison_id)
             if run_id is not None:
                 query = query.where(ReviewRow.run_id == run_id)
             if subject is not None:

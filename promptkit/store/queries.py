@@ -173,4 +173,5 @@ def review_record(row: ReviewRow) -> ReviewRecord:
         comment=row.comment,
         reviewer=row.reviewer,
         created_at=utc(row.created_at),
+        comparison_id=row.comparison_id,
     )

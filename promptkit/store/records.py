@@ -177,6 +177,7 @@ class ReviewRecord:
         comment: Free text.
         reviewer: Who reviewed.
         created_at: When (UTC).
+        comparison_id: The stored comparison reviewed, if the subject is one.
     """
 
     id: int
@@ -186,6 +187,7 @@ class ReviewRecord:
     comment: str
     reviewer: str
     created_at: datetime
+    comparison_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -206,3 +208,70 @@ class ImportReport:
     def changed(self) -> bool:
         """True when the import wrote anything."""
         return bool(self.families_added or self.versions_added or self.cases_changed)
+
+
+@dataclass(frozen=True)
+class ComparisonCellRecord:
+    """One version × case cell of a stored comparison.
+
+    Attributes:
+        version: The version number.
+        case_id: The test case's id.
+        run_id: The run that holds its completion (None when it failed before generating).
+        prompt: The rendered prompt (None when rendering failed).
+        outcome_likelihoods: Candidate label → normalised likelihood.
+        samples: Seeded sampled completions, for stability.
+        agreement: Share of samples reaching the most common outcome.
+        error: Why the cell failed, if it did.
+    """
+
+    version: int
+    case_id: str
+    run_id: int | None
+    prompt: str | None
+    outcome_likelihoods: Mapping[str, float]
+    samples: tuple[str, ...]
+    agreement: float | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class ComparisonRecord:
+    """A stored comparison: which versions over which cases, with what, by whom.
+
+    Attributes:
+        id: Store-wide identifier (what links and `report --comparison` use).
+        family: The family's name.
+        versions: The version numbers compared, the baseline first.
+        cases: The test cases, in order (a user's case file included).
+        model: The model's name ("" for comparisons recorded before they were stored).
+        settings: The run's settings (max new tokens, samples, batch size).
+        created_by: Who started it.
+        created_at: When (UTC).
+        finished_at: When its last cell was stored (None while running or if interrupted).
+        cells: Its cells, version-major; empty before any finished.
+    """
+
+    id: int
+    family: str
+    versions: tuple[int, ...]
+    cases: tuple[TestCase, ...]
+    model: str
+    settings: Mapping[str, Any]
+    created_by: str
+    created_at: datetime
+    finished_at: datetime | None
+    cells: tuple[ComparisonCellRecord, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The comparison in the `comparisons --json` layout (a contract: keys are added, never renamed)."""
+        return {
+            "id": self.id,
+            "family": self.family,
+            "versions": list(self.versions),
+            "cases": [case.id for case in self.cases],
+            "model": self.model,
+            "created_at": self.created_at.isoformat(),
+            "created_by": self.created_by,
+            "finished_at": None if self.finished_at is None else self.finished_at.isoformat(),
+        }

@@ -10,7 +10,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Fixed constraint names keep migrations identical on SQLite and PostgreSQL.
@@ -120,6 +131,42 @@ class SalienceRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
+class ComparisonRow(Base):
+    """A comparison: versions of a family run over test cases with one model and settings."""
+
+    __tablename__ = "comparisons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("families.id"), index=True)
+    versions: Mapped[list[Any]] = mapped_column(default=list)
+    cases: Mapped[list[Any]] = mapped_column(default=list)
+    model: Mapped[str] = mapped_column(String(300), default="")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ComparisonCellRow(Base):
+    """One version × case cell of a comparison: its run and what was measured on it."""
+
+    __tablename__ = "comparison_cells"
+    __table_args__ = (
+        UniqueConstraint("comparison_id", "version_number", "case_key", name="uq_comparison_cells_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id"), index=True)
+    version_number: Mapped[int] = mapped_column(Integer)
+    case_key: Mapped[str] = mapped_column(String(200))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    prompt: Mapped[str | None] = mapped_column(Text)
+    outcome_likelihoods: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    samples: Mapped[list[Any]] = mapped_column(default=list)
+    agreement: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 class ReviewRow(Base):
     """A person's verdict on a run or on a comparison."""
 
@@ -132,6 +179,7 @@ class ReviewRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), index=True)
     subject: Mapped[str | None] = mapped_column(String(300), index=True)
+    comparison_id: Mapped[int | None] = mapped_column(ForeignKey("comparisons.id"), index=True)
     verdict: Mapped[str] = mapped_column(String(10))
     comment: Mapped[str] = mapped_column(Text, default="")
     reviewer: Mapped[str] = mapped_column(String(200))

@@ -1,6 +1,7 @@
 """The Store: families, versions, test cases and library import/export.
 
-Runs, salience and reviews are in `promptkit.store.activity`. Every public
+Runs, salience and reviews are in `promptkit.store.activity`, comparisons in
+`promptkit.store.comparisons`. Every public
 method is one transaction: it either fully happens or leaves nothing behind.
 """
 
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from promptkit.errors import PromptkitError, StoreError, TemplateError
 from promptkit.store import queries
 from promptkit.store.activity import ActivityMixin
+from promptkit.store.comparisons import ComparisonsMixin
 from promptkit.store.engine import connect, redacted, resolve_url, write_begin
 from promptkit.store.records import FamilyRecord, ImportReport, RunRecord, VersionRecord
 from promptkit.store.schema import FamilyRow, VersionRow
@@ -37,7 +39,7 @@ _ATTEMPTS = 8
 _RETRY_SQLSTATES = {"23505", "40001", "40P01"}
 
 
-class Store(ActivityMixin):
+class Store(ActivityMixin, ComparisonsMixin):
     """The promptkit database: SQLite file by default, PostgreSQL for teams.
 
     Create with `Store.open()`; use as a context manager or call `close()`.

@@ -8,41 +8,7 @@ import pytest
 
 from promptkit.templates import load_family_file
 
-MINI_FAMILY = '''\
-family: mini
-description: A tiny menu family for tests.
-candidate_labels: [Avoid, Likely good]
-versions:
-  - number: 1
-    label: first
-    generation:
-      max_new_tokens: 6
-      stop_sequences: ["\\n\\n"]
-    text: |-
-      Suggestion: {{ dish }}
-      Recommendation:
-  - number: 2
-    label: second
-    generation:
-      max_new_tokens: 6
-      stop_sequences: ["\\n\\n"]
-    text: |-
-      Analyze a menu item.
-      Suggestion: {{ dish }}
-      Recommendation:
-cases:
-  - id: soup
-    values: {dish: Onion soup}
-    expect:
-      line: "Recommendation:"
-      labels: [Avoid]
-  - id: bread
-    values: {dish: "<script>alert(1)</script>"}
-    expect:
-      line: "Recommendation:"
-      labels: [Likely good]
-      not_contains: [Avoid]
-'''
+MINI_FAMILY = (Path(__file__).parents[1] / "data" / "mini_family.yaml").read_text(encoding="utf-8")
 
 
 @pytest.fixture

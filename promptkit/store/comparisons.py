@@ -1,0 +1,212 @@
+"""Store methods for comparisons: started, filled with cells, finished, listed, read back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from promptkit.errors import StoreError
+from promptkit.store import queries
+from promptkit.store.records import ComparisonCellRecord, ComparisonRecord
+from promptkit.store.schema import (
+    ComparisonCellRow,
+    ComparisonRow,
+    FamilyRow,
+    RunRow,
+    utc_now,
+)
+from promptkit.templates.models import Expectation, TestCase
+
+
+class ComparisonsMixin:
+    """Comparisons and their cells; mixed into `Store`."""
+
+    _read: Callable[..., Any]
+    _write: Callable[..., Any]
+
+    def start_comparison(
+        self,
+        *,
+        family: str,
+        versions: Sequence[int],
+        cases: Sequence[TestCase],
+        model: str,
+        settings: Mapping[str, Any],
+        created_by: str,
+    ) -> ComparisonRecord:
+        """Records that a comparison starts; its cells come with `finish_comparison`.
+
+        Args:
+            family: Family name.
+            versions: Version numbers, the baseline first; each must exist.
+            cases: The test cases, in order (they may come from a user's file).
+            model: The model's name.
+            settings: JSON-ready settings (max new tokens, samples, batch size).
+            created_by: Who starts it.
+
+        Returns:
+            The comparison, with its id and no cells.
+
+        Raises:
+            StoreError: If the family or a version does not exist, or a value is not JSON.
+        """
+        if not versions or not cases:
+            raise StoreError("a comparison needs at least one version and one test case.")
+        payload = {
+            "cases": queries.as_json([case.to_dict() for case in cases], what="cases"),
+            "settings": queries.as_json(dict(settings), what="settings"),
+        }
+
+        def work(session: Session) -> ComparisonRecord:
+            family_row = queries.family_row(session, family)
+            numbers = [queries.version_row(session, family_row, number).number for number in versions]
+            row = ComparisonRow(
+                family_id=family_row.id,
+                versions=numbers,
+                model=model,
+                created_by=created_by,
+                **payload,
+            )
+            session.add(row)
+            session.flush()
+            return _comparison_record(session, row, with_cells=False)
+
+        return self._write(work)  # type: ignore[no-any-return]
+
+    def finish_comparison(self, comparison_id: int, *, cells: Sequence[ComparisonCellRecord]) -> ComparisonRecord:
+        """Stores a comparison's cells and marks it finished, in one transaction.
+
+        Args:
+            comparison_id: The comparison started with `start_comparison`.
+            cells: Its cells; each names a version and case of the comparison.
+
+        Returns:
+            The finished comparison with its cells.
+
+        Raises:
+            StoreError: If the comparison does not exist, is finished already,
+                a cell is not one of its versions × cases, a run does not
+                exist, or a value is not JSON; nothing is stored then.
+        """
+
+        def work(session: Session) -> ComparisonRecord:
+            row = _comparison_row(session, comparison_id)
+            if row.finished_at is not None:
+                raise StoreError(f"comparison {comparison_id} is finished already; start a new one.")
+            case_ids = {case["id"] for case in row.cases}
+            for cell in cells:
+                if cell.version not in row.versions or cell.case_id not in case_ids:
+                    raise StoreError(
+                        f"comparison {comparison_id} has no cell v{cell.version} × {cell.case_id!r}; "
+                        "a cell must be one of its versions and cases."
+                    )
+                if cell.run_id is not None and session.get(RunRow, cell.run_id) is None:
+                    raise StoreError(f"there is no run {cell.run_id}.")
+                session.add(
+                    ComparisonCellRow(
+                        comparison_id=row.id,
+                        version_number=cell.version,
+                        case_key=cell.case_id,
+                        run_id=cell.run_id,
+                        prompt=cell.prompt,
+                        outcome_likelihoods=queries.as_json(dict(cell.outcome_likelihoods), what="outcome likelihoods"),
+                        samples=list(cell.samples),
+                        agreement=cell.agreement,
+                        error=cell.error,
+                    )
+                )
+            row.finished_at = utc_now()
+            session.flush()
+            return _comparison_record(session, row, with_cells=True)
+
+        return self._write(work)  # type: ignore[no-any-return]
+
+    def get_comparison(self, comparison_id: int) -> ComparisonRecord:
+        """Returns a stored comparison with its cells.
+
+        Raises:
+            StoreError: If there is no such comparison.
+        """
+        return self._read(  # type: ignore[no-any-return]
+            lambda session: _comparison_record(session, _comparison_row(session, comparison_id), with_cells=True)
+        )
+
+    def list_comparisons(self, *, family: str | None = None, limit: int | None = None) -> list[ComparisonRecord]:
+        """Lists comparisons, newest first, without their cells.
+
+        Args:
+            family: Only this family's (default every family's).
+            limit: At most this many.
+        """
+
+        def work(session: Session) -> list[ComparisonRecord]:
+            query = select(ComparisonRow)
+            if family is not None:
+                query = query.where(ComparisonRow.family_id == queries.family_row(session, family).id)
+            query = query.order_by(ComparisonRow.id.desc()).limit(limit)
+            return [_comparison_record(session, row, with_cells=False) for row in session.scalars(query)]
+
+        return self._read(work)  # type: ignore[no-any-return]
+
+
+def _comparison_row(session: Session, comparison_id: int) -> ComparisonRow:
+    row = session.get(ComparisonRow, comparison_id)
+    if row is None:
+        raise StoreError(
+            f"there is no comparison {comparison_id}; `python -m promptkit comparisons --json` lists the stored ones."
+        )
+    return row
+
+
+def _comparison_record(session: Session, row: ComparisonRow, *, with_cells: bool) -> ComparisonRecord:
+    """Converts a comparison row; cases recorded by id only are completed from the family's cases."""
+    family = session.get_one(FamilyRow, row.family_id)
+    candidates = tuple(family.candidate_labels)
+    known = {case.id: case for case in queries.family_record(session, family).cases} if any(
+        "values" not in case for case in row.cases
+    ) else {}
+    cases = tuple(_case(data, candidates=candidates, known=known) for data in row.cases)
+    cells: tuple[ComparisonCellRecord, ...] = ()
+    if with_cells:
+        rows = session.scalars(
+            select(ComparisonCellRow).where(ComparisonCellRow.comparison_id == row.id).order_by(ComparisonCellRow.id)
+        )
+        cells = tuple(
+            ComparisonCellRecord(
+                version=cell.version_number,
+                case_id=cell.case_key,
+                run_id=cell.run_id,
+                prompt=cell.prompt,
+                outcome_likelihoods=dict(cell.outcome_likelihoods),
+                samples=tuple(cell.samples),
+                agreement=cell.agreement,
+                error=cell.error,
+            )
+            for cell in rows
+        )
+    return ComparisonRecord(
+        id=row.id,
+        family=family.name,
+        versions=tuple(row.versions),
+        cases=cases,
+        model=row.model,
+        settings=dict(row.settings),
+        created_by=row.created_by,
+        created_at=queries.utc(row.created_at),
+        finished_at=None if row.finished_at is None else queries.utc(row.finished_at),
+        cells=cells,
+    )
+
+
+def _case(data: Mapping[str, Any], *, candidates: tuple[str, ...], known: Mapping[str, TestCase]) -> TestCase:
+    if "values" not in data:
+        return known.get(data["id"], TestCase(id=data["id"], values={}))
+    expect = data.get("expect")
+    return TestCase(
+        id=data["id"],
+        values=dict(data["values"]),
+        expect=None if expect is None else Expectation.from_dict(expect, family_candidates=candidates),
+    )

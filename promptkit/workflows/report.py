@@ -1,0 +1,65 @@
+"""The offline HTML report of a stored comparison: the one builder every route uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from promptkit.evaluation.report import ReviewNote, render_report
+from promptkit.evaluation.runs import stored_heatmaps
+from promptkit.store import ReviewRecord, RunRecord, Store
+from promptkit.workflows.compare import load_comparison
+
+
+def comparison_report(store: Store, comparison_id: int) -> str:
+    """Builds a stored comparison's report from the store alone, without running the model.
+
+    The same comparison gives the same page, whichever front end asks: the
+    results, the salience heatmaps stored for its runs, and the reviews of the
+    comparison and of its runs.
+
+    Args:
+        store: the store holding the comparison.
+        comparison_id: the comparison's id.
+
+    Returns:
+        The HTML text, self-contained and offline.
+
+    Raises:
+        StoreError: If there is no such comparison.
+        PromptkitError: If it has no stored cells.
+    """
+    stored = load_comparison(store, comparison_id)
+    run_ids = [cell.run_id for cell in stored.record.cells if cell.run_id is not None]
+    runs = store.list_runs(ids=run_ids)
+    runs_by_id = {run.id: run for run in runs}
+    reviews = [
+        review
+        for review in store.list_reviews()
+        if review.comparison_id == comparison_id or review.run_id in runs_by_id
+    ]
+    return render_report(
+        stored.result,
+        salience_figures=stored_heatmaps(store, sorted(runs, key=lambda run: run.id)),
+        title=f"{stored.record.family}: comparison #{comparison_id}",
+        created=stored.record.created_at,
+        reviews=[_note(review, runs_by_id) for review in reviews],
+    )
+
+
+def write_comparison_report(store: Store, comparison_id: int, path: Path) -> None:
+    """Writes `comparison_report` to `path` as UTF-8."""
+    path.write_text(comparison_report(store, comparison_id), encoding="utf-8")
+
+
+def _note(review: ReviewRecord, runs_by_id: dict[int, RunRecord]) -> ReviewNote:
+    run = runs_by_id.get(review.run_id) if review.run_id is not None else None
+    about = (
+        f"run #{run.id} · v{run.version} · {run.case_id or 'ad hoc'}" if run is not None else "this comparison"
+    )
+    return ReviewNote(
+        when=review.created_at.strftime("%Y-%m-%d %H:%M"),
+        about=about,
+        verdict=review.verdict,
+        comment=review.comment,
+        reviewer=review.reviewer,
+    )

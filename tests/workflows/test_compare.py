@@ -1,0 +1,88 @@
+"""The compare workflow: a comparison is run, stored with its cells, and read back equal without a model."""
+
+from __future__ import annotations
+
+import pytest
+
+from promptkit.errors import PromptkitError, StoreError
+from promptkit.models.scoring import ContinuationScorer
+from promptkit.store import ComparisonCellRecord
+from promptkit.templates import TestCase
+from promptkit.workflows import ComparisonRequest, load_comparison, run_comparison
+
+
+def test_a_stored_comparison_reads_back_as_it_ran(mini_store, tiny_gemma3):
+    stored = run_comparison(
+        mini_store,
+        tiny_gemma3,
+        ComparisonRequest(family="mini", versions=[1, "second"], samples=2),
+        created_by="ada",
+        scorer=ContinuationScorer(tiny_gemma3),
+    )
+    record = stored.record
+    assert record.family == "mini" and record.versions == (1, 2) and record.created_by == "ada"
+    assert record.model == "tiny:gemma3" and record.finished_at is not None
+    assert [c.id for c in record.cases] == ["soup", "bread"]
+    assert len(record.cells) == 4 and all(cell.run_id is not None for cell in record.cells)
+    for cell in stored.result.cells:
+        run = mini_store.get_run(run_id=stored.run_id(cell.version, cell.case))
+        assert run.completion == cell.completion and run.version == cell.version and run.case_id == cell.case
+    again = load_comparison(mini_store, record.id)
+    assert again.result.to_json() == stored.result.to_json()  # completions, checks, likelihoods, samples, summaries
+    assert set(again.result.cells[0].outcome_likelihoods) == {"Avoid", "Likely good"}
+    assert all(len(cell.samples) == 2 for cell in again.result.cells)
+    assert [c.id for c in mini_store.list_comparisons(family="mini")] == [record.id]
+
+
+def test_a_users_own_cases_are_stored_with_the_comparison(mini_store, tiny_gemma3):
+    stew = TestCase(id="stew", values={"dish": "Beef stew"})
+    stored = run_comparison(
+        mini_store, tiny_gemma3, ComparisonRequest(family="mini", versions=[1, 2], cases=(stew,), max_new_tokens=3),
+        created_by="ada",
+    )
+    again = load_comparison(mini_store, stored.record.id)
+    assert again.record.cases == (stew,) and again.record.settings["max_new_tokens"] == 3
+    assert again.result.to_json() == stored.result.to_json()
+    assert all(not cell.outcome_likelihoods for cell in again.result.cells)  # no scorer given: none measured
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (ComparisonRequest(family="mini", versions=[1]), "at least two versions"),
+        (ComparisonRequest(family="mini", versions=[1, 2], samples=-1), "samples must be 0 or more"),
+        (ComparisonRequest(family="mini", versions=[1, 2], batch_size=0), "batch size must be at least 1"),
+        (ComparisonRequest(family="mini", versions=[1, 2], max_new_tokens=0), "Max new tokens must be at least 1"),
+        (ComparisonRequest(family="mini", versions=[1, 9]), "9"),
+        (ComparisonRequest(family="nope", versions=[1, 2]), "nope"),
+    ],
+)
+def test_a_bad_request_is_refused_and_stores_nothing(mini_store, tiny_gemma3, request_, message):
+    with pytest.raises(PromptkitError, match=message):
+        run_comparison(mini_store, tiny_gemma3, request_, created_by="ada")
+    assert mini_store.list_comparisons() == [] and mini_store.list_runs() == []
+
+
+def test_cells_outside_the_comparison_are_refused_whole(mini_store):
+    started = mini_store.start_comparison(
+        family="mini", versions=[1, 2], cases=mini_store.get_family(name="mini").cases, model="m", settings={},
+        created_by="ada",
+    )
+    good = ComparisonCellRecord(version=1, case_id="soup", run_id=None, prompt=None, outcome_likelihoods={},
+                                samples=(), agreement=None, error="rendering failed")
+    stray = ComparisonCellRecord(version=3, case_id="soup", run_id=None, prompt=None, outcome_likelihoods={},
+                                 samples=(), agreement=None, error=None)
+    with pytest.raises(StoreError, match="has no cell v3"):
+        mini_store.finish_comparison(started.id, cells=[good, stray])
+    assert mini_store.get_comparison(started.id).cells == ()  # the good cell was not kept either
+    with pytest.raises(PromptkitError, match="still running or was interrupted"):
+        load_comparison(mini_store, started.id)
+    finished = mini_store.finish_comparison(started.id, cells=[good])
+    assert finished.cells == (good,)
+    with pytest.raises(StoreError, match="finished already"):
+        mini_store.finish_comparison(started.id, cells=[good])
+
+
+def test_an_unknown_comparison_says_how_to_list_them(mini_store):
+    with pytest.raises(StoreError, match="no comparison 42; `python -m promptkit comparisons --json`"):
+        load_comparison(mini_store, 42)

@@ -1,0 +1,54 @@
+"""One report builder: `compare --html` and `report --comparison` give the same page; the CLI contracts."""
+
+from __future__ import annotations
+
+import json
+
+from promptkit.cli import main
+
+
+def _compare(templates_dir, *extra):
+    return main(["compare", "--family", "mini", "--versions", "1,second", "--model", "tiny:gemma3",
+                 "--templates-dir", str(templates_dir), *extra])
+
+
+def _without_reviews(page: str) -> str:
+    return page[: page.index('<section id="reviews">')] + page[page.index("</section>") :]
+
+
+def test_compare_html_equals_the_report_of_the_stored_comparison(mini_store, templates_dir, tmp_path, capsys):
+    out, html = tmp_path / "out.json", tmp_path / "compare.html"
+    assert _compare(templates_dir, "--json", str(out), "--html", str(html)) == 0
+    data = json.loads(out.read_text())
+    comparison_id = data["comparison_id"]
+    assert isinstance(comparison_id, int) and set(data) >= {"model", "versions", "cells", "summary"}
+    mini_store.add_review(verdict="good", reviewer="grace", comment="v2 <fixes> it", subject="cmp",
+                          comparison_id=comparison_id)
+    again = tmp_path / "again.html"
+    assert main(["report", "--comparison", str(comparison_id), "--html", str(again),
+                 "--templates-dir", str(templates_dir)]) == 0
+    page = again.read_text()
+    assert "v2 &lt;fixes&gt; it" in page and "grace" in page  # the review given since, escaped
+    assert _without_reviews(page) == _without_reviews(html.read_text())  # and otherwise the page compare wrote
+    assert "P(Avoid)" in page
+
+
+def test_report_of_an_unknown_comparison_is_a_clear_error(mini_store, templates_dir, tmp_path, capsys):
+    status = main(["report", "--comparison", "77", "--html", str(tmp_path / "r.html"), "--templates-dir", str(templates_dir)])
+    assert status == 2 and not (tmp_path / "r.html").exists()
+    assert "no comparison 77" in capsys.readouterr().err
+
+
+def test_comparisons_lists_the_contract_keys_newest_first(mini_store, templates_dir, capsys, monkeypatch):
+    monkeypatch.setenv("PROMPTKIT_USER", "ada")
+    assert _compare(templates_dir) == 0
+    assert _compare(templates_dir, "--samples", "1") == 0
+    capsys.readouterr()
+    assert main(["comparisons", "--json", "--templates-dir", str(templates_dir)]) == 0
+    listed = json.loads(capsys.readouterr().out)["comparisons"]
+    assert [c["id"] for c in listed] == sorted((c["id"] for c in listed), reverse=True) and len(listed) == 2
+    for comparison in listed:
+        assert set(comparison) >= {"id", "family", "versions", "cases", "model", "created_at", "created_by"}
+        assert comparison["family"] == "mini" and comparison["versions"] == [1, 2]
+        assert comparison["cases"] == ["soup", "bread"] and comparison["model"] == "tiny:gemma3"
+        assert comparison["created_by"] == "ada"
