@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-PAGE = Path(__file__).resolve().parents[1] / "pages" / os.environ.get("PROMPTKIT_BENCH_PAGE", "salience.py")
+PAGE = Path(__file__).resolve().parents[1] / "dashboard" / "views" / os.environ.get("PROMPTKIT_BENCH_PAGE", "salience.py")
 started = time.perf_counter()
 try:
     exec(compile(PAGE.read_text(), str(PAGE), "exec"), {"__name__": "__main__", "__file__": str(PAGE)})

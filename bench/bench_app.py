@@ -75,7 +75,7 @@ def in_process_timings(workdir: Path) -> dict[str, float]:
     results: dict[str, float] = {}
 
     at = AppTest.from_file(app, default_timeout=900)
-    at.switch_page("pages/compare.py")
+    at.switch_page("dashboard/views/compare.py")
     at.run()
     at.multiselect(key="pk_cmp_versions::menu-analysis").set_value([1, 2, 3])
     cases = [option for option in at.multiselect(key="pk_cmp_cases::menu-analysis").options][:4]
@@ -88,9 +88,9 @@ def in_process_timings(workdir: Path) -> dict[str, float]:
     assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
 
     print("compare", results, flush=True)
-    import ui_glue
+    from dashboard.state import KEY_COMPARE_RESULT
 
-    _, run_ids = at.session_state[ui_glue.KEY_COMPARE_RESULT]
+    _, run_ids = at.session_state[KEY_COMPARE_RESULT]
     results.update(salience_rerender(at, min(run_ids.values())))
     return results
 
@@ -103,11 +103,11 @@ def salience_rerender(at, run_id: int) -> dict[str, float]:
     """
     from streamlit.testing.v1 import AppTest
 
-    import ui_glue
-    from promptkit.presentation import GRANULARITY_LABELS
+    from dashboard.snippets import GRANULARITY_LABELS
+    from dashboard.state import KEY_SALIENCE_RUN
 
     timed = AppTest.from_file(str(ROOT / "bench" / "_timed_page.py"), default_timeout=900)
-    timed.session_state[ui_glue.KEY_SALIENCE_RUN] = run_id
+    timed.session_state[KEY_SALIENCE_RUN] = run_id
     started = time.perf_counter()
     timed.run()
     assert not timed.exception and not timed.error, [e.value for e in (*timed.exception, *timed.error)]

@@ -1,12 +1,21 @@
-"""Layer rules: the library imports neither Streamlit nor (until used) TensorFlow."""
+"""Layer rules: only the dashboard imports Streamlit (its public API only); the library loads no TensorFlow until used."""
 
 from __future__ import annotations
 
+import ast
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
+# The Streamlit app: its entry point and the package holding every other module that draws.
+DASHBOARD = ("app.py", "dashboard")
+# They run the dashboard (streamlit.testing's AppTest) to test or time it.
+DASHBOARD_DRIVERS = ("tests", "bench")
+# Streamlit's documented modules; the rest (streamlit.runtime, …) is internal and changes between releases.
+PUBLIC_STREAMLIT_MODULES = {"streamlit", "streamlit.components.v1"}
 PACKAGES = [
     "promptkit",
     "promptkit.models",
@@ -15,7 +24,6 @@ PACKAGES = [
     "promptkit.salience",
     "promptkit.evaluation",
     "promptkit.diff",
-    "promptkit.presentation",
     "promptkit.steps",
     "promptkit.model_registry",
     "promptkit.cli",
@@ -41,4 +49,56 @@ def test_only_the_model_layer_names_keras_or_tensorflow():
         text = path.read_text()
         if any(f"import {name}" in text for name in ("tensorflow", "keras", "streamlit")):
             offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def _python_files() -> list[Path]:
+    """The repository's Python files, outside hidden folders such as .venv."""
+    files = []
+    for folder, subfolders, names in os.walk(ROOT):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        files += [Path(folder, name) for name in names if name.endswith(".py")]
+    return files
+
+
+def _in(path: Path, tops: tuple[str, ...]) -> bool:
+    """Whether `path` is one of `tops` (files or folders at the repository's root) or lies in one."""
+    return path.relative_to(ROOT).parts[0] in tops
+
+
+def _streamlit_imports(path: Path) -> list[tuple[str, list[str]]]:
+    """Each Streamlit module `path` imports, with the names it imports from it (none for `import x`)."""
+    imports = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            imports += [(alias.name, []) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            imports.append((node.module, [alias.name for alias in node.names]))
+    return [(module, names) for module, names in imports if module.split(".")[0] == "streamlit"]
+
+
+def test_only_the_dashboard_imports_streamlit():
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in _python_files()
+        if not _in(path, DASHBOARD + DASHBOARD_DRIVERS) and _streamlit_imports(path)
+    ]
+    assert offenders == []
+
+
+def test_the_dashboard_uses_no_streamlit_internals():
+    offenders = []
+    for path in _python_files():
+        if not _in(path, DASHBOARD):
+            continue
+        where = str(path.relative_to(ROOT))
+        for module, names in _streamlit_imports(path):
+            if module not in PUBLIC_STREAMLIT_MODULES or any(name.startswith("_") for name in names):
+                offenders.append(f"{where}: imports {module} {names}")
+        for node in ast.walk(ast.parse(path.read_text(), where)):
+            private = isinstance(node, ast.Attribute) and node.attr.startswith("_")
+            if private and getattr(node.value, "id", None) in ("st", "streamlit"):
+                offenders.append(f"{where}: uses st.{node.attr}")
+        internals = re.findall(r"\b(?:PagesManager|Runtime|streamlit\.runtime|st\.runtime)\b", path.read_text())
+        offenders += [f"{where}: names {name}" for name in internals]
     assert offenders == []

@@ -11,7 +11,7 @@ APP = str(ROOT / "app.py")
 
 
 def open_page(page: str | None = None, *, state: dict | None = None) -> AppTest:
-    """Runs the app, switching to `page` (e.g. "pages/compare.py") first."""
+    """Runs the app, switching to `page` (e.g. "dashboard/views/compare.py") first."""
     at = AppTest.from_file(APP, default_timeout=300)
     for key, value in (state or {}).items():
         at.session_state[key] = value

@@ -6,7 +6,7 @@ from apphelpers import button, no_errors, open_page, save_review
 
 from promptkit.store import Store
 
-COMPARE = "pages/compare.py"
+COMPARE = "dashboard/views/compare.py"
 
 
 def test_compare_three_versions_over_two_cases(small_library):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from apphelpers import button, no_errors, open_page, review_widget, save_review
 
+from dashboard.snippets import reviews_html
 from promptkit.evaluation import matrix_from_runs
 from promptkit.evaluation.report import add_section, render_report
-from promptkit.presentation import reviews_html
 from promptkit.store import Store
 from promptkit.templates import default_templates_dir, render_template
 
-HISTORY = "pages/history.py"
+HISTORY = "dashboard/views/history.py"
 
 
 def _seed_runs() -> list[int]:

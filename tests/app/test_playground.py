@@ -7,7 +7,7 @@ from apphelpers import button, no_errors, open_page
 from promptkit.store import Store
 from promptkit.templates import default_templates_dir
 
-PLAYGROUND = "pages/playground.py"
+PLAYGROUND = "dashboard/views/playground.py"
 
 
 def test_defaults_are_the_menu_analysis_example(app_env):
@@ -90,7 +90,7 @@ def test_back_from_another_page_keeps_version_and_text(app_env):
     button(at, "Save as new version").click()
     at.run()
     assert at.selectbox(key="pk_version::menu-analysis").value == 4
-    at.switch_page("pages/history.py").run()
+    at.switch_page("dashboard/views/history.py").run()
     at.switch_page(PLAYGROUND).run()
     no_errors(at)
     assert at.selectbox(key="pk_version::menu-analysis").value == 4
@@ -201,7 +201,7 @@ def test_unsaved_edits_survive_switching_versions_and_pages(app_env):
     assert at.text_area(key="pk_template_widget").value.startswith("Analyze a menu item")
     assert "unsaved edits" in version_picker().options[0] and "unsaved edits" not in version_picker().options[1]
 
-    at.switch_page("pages/history.py").run()
+    at.switch_page("dashboard/views/history.py").run()
     at.switch_page(PLAYGROUND).run()
     version_picker().set_value(1).run()
     no_errors(at)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from apphelpers import no_errors, open_page
 
-import ui_glue
+from dashboard import model_sidebar
+from dashboard.state import KEY_SALIENCE_RUN, KEY_SALIENCE_RUN_B
 from promptkit.store import Store
 from promptkit.templates import default_templates_dir, render_template
 
-SALIENCE = "pages/salience.py"
+SALIENCE = "dashboard/views/salience.py"
 
 
 def _seed(completions: dict[int, str]) -> dict[int, int]:
@@ -34,12 +35,12 @@ def _seed(completions: dict[int, str]) -> dict[int, int]:
 
 
 def _engine_calls() -> int:
-    return sum(engine.gradient_calls for engine in ui_glue._registry().salience_engines())
+    return sum(engine.gradient_calls for engine in model_sidebar._registry().salience_engines())
 
 
 def test_granularity_switch_does_not_recompute(small_library):
     ids = _seed({1: " Avoid.\nBecause of the eggs.", 2: " Avoid."})
-    at = open_page(SALIENCE, state={ui_glue.KEY_SALIENCE_RUN: ids[1]})
+    at = open_page(SALIENCE, state={KEY_SALIENCE_RUN: ids[1]})
     no_errors(at)
     assert at.selectbox(key="pk_sal_run").value == ids[1]
     # The default target is the whole completion here (the line is "Avoid.", no prefix).
@@ -68,7 +69,7 @@ def test_granularity_switch_does_not_recompute(small_library):
 
 def test_ab_view_and_downloads(small_library):
     ids = _seed({1: " Avoid.", 3: " Likely good."})
-    at = open_page(SALIENCE, state={ui_glue.KEY_SALIENCE_RUN: ids[3], ui_glue.KEY_SALIENCE_RUN_B: ids[1]})
+    at = open_page(SALIENCE, state={KEY_SALIENCE_RUN: ids[3], KEY_SALIENCE_RUN_B: ids[1]})
     no_errors(at)
     assert at.toggle(key="pk_sal_ab").value is True
     assert at.selectbox(key="pk_sal_run_b").value == ids[1]
@@ -84,7 +85,7 @@ def test_ab_view_and_downloads(small_library):
 
 def test_reference_text_target(small_library):
     ids = _seed({1: " Avoid."})
-    at = open_page(SALIENCE, state={ui_glue.KEY_SALIENCE_RUN: ids[1]})
+    at = open_page(SALIENCE, state={KEY_SALIENCE_RUN: ids[1]})
     at.radio(key="pk_sal_target_kind").set_value("A reference text I type").run()
     assert any("Type a reference text" in item.value for item in at.info)
     at.text_area(key="pk_sal_reference").set_value(" Not suitable for you.")
@@ -102,7 +103,7 @@ def test_no_runs_says_what_to_do(app_env):
 
 def test_integrated_gradients_says_how_complete_its_attributions_are(small_library):
     ids = _seed({1: " Avoid."})
-    at = open_page(SALIENCE, state={ui_glue.KEY_SALIENCE_RUN: ids[1]})
+    at = open_page(SALIENCE, state={KEY_SALIENCE_RUN: ids[1]})
     at.selectbox(key="pk_sal_method").set_value("integrated_gradients").run()
     no_errors(at)
     notes = [item.value for item in (*at.caption, *at.warning) if item.value.startswith("Integrated gradients:")]
@@ -111,7 +112,7 @@ def test_integrated_gradients_says_how_complete_its_attributions_are(small_libra
 
 def test_contrast_explains_the_answer_against_an_alternative(small_library):
     ids = _seed({1: " Avoid.\nBecause of the eggs.", 2: " Avoid."})
-    at = open_page(SALIENCE, state={ui_glue.KEY_SALIENCE_RUN: ids[1]})
+    at = open_page(SALIENCE, state={KEY_SALIENCE_RUN: ids[1]})
     at.selectbox(key="pk_sal_method").set_value("integrated_gradients").run()
     calls = _engine_calls()
     at.text_input(key="pk_sal_contrast").set_value("You have to try it.").run()
@@ -142,7 +143,7 @@ def test_contrast_explains_the_answer_against_an_alternative(small_library):
 
 def test_words_picked_in_the_completion_are_the_explained_span(small_library, tiny_gemma3):
     ids = _seed({1: " Avoid.\nBecause of the eggs."})
-    at = open_page(SALIENCE, state={ui_glue.KEY_SALIENCE_RUN: ids[1]})
+    at = open_page(SALIENCE, state={KEY_SALIENCE_RUN: ids[1]})
     at.radio(key="pk_sal_target_kind").set_value("Words I pick in the completion").run()
     no_errors(at)
     slider = at.select_slider(key=f"pk_sal_words::{ids[1]}")
@@ -162,12 +163,12 @@ def test_words_picked_in_the_completion_are_the_explained_span(small_library, ti
 
 def test_occlusion_leaves_each_template_part_out(small_library):
     ids = _seed({1: " Avoid.\nBecause of the eggs.", 2: " Avoid."})
-    at = open_page(SALIENCE, state={ui_glue.KEY_SALIENCE_RUN: ids[1], ui_glue.KEY_SALIENCE_RUN_B: ids[2]})
+    at = open_page(SALIENCE, state={KEY_SALIENCE_RUN: ids[1], KEY_SALIENCE_RUN_B: ids[2]})
     at.selectbox(key="pk_sal_method").set_value("occlusion").run()
     no_errors(at)
     assert at.selectbox(key="pk_sal_aggregation").disabled  # Pieces are scored whole.
     assert any("Each piece was left out in turn" in item.value for item in at.caption)
-    engine = ui_glue._registry().salience_engines()[0]
+    engine = model_sidebar._registry().salience_engines()[0]
     with Store.open() as store:
         run = store.get_run(run_id=ids[1])
         parts = store.template_parts(run=run)
@@ -183,7 +184,7 @@ def test_occlusion_leaves_each_template_part_out(small_library):
 
 def test_my_own_pattern_cuts_the_pieces_and_a_bad_one_is_said(small_library):
     ids = _seed({1: " Avoid.\nBecause of the eggs."})
-    at = open_page(SALIENCE, state={ui_glue.KEY_SALIENCE_RUN: ids[1]})
+    at = open_page(SALIENCE, state={KEY_SALIENCE_RUN: ids[1]})
     at.selectbox(key="pk_sal_granularity").set_value("custom").run()
     no_errors(at)
     assert at.text_input(key="pk_sal_pattern").value == r"\n+"
@@ -203,7 +204,7 @@ def test_occlusion_too_fine_for_one_pass_per_piece_says_so(app_env):
             family="menu-analysis", version=1, model="tiny:gemma3", prompt="Dish: " + "quiche " * 150 + "\nVerdict:",
             completion=" Avoid.", variables={},
         )
-    at = open_page(SALIENCE, state={ui_glue.KEY_SALIENCE_RUN: run.id})
+    at = open_page(SALIENCE, state={KEY_SALIENCE_RUN: run.id})
     at.selectbox(key="pk_sal_method").set_value("occlusion").run()
     at.selectbox(key="pk_sal_granularity").set_value("words").run()
     assert not at.exception

@@ -3,29 +3,30 @@
 import pandas as pd
 import streamlit as st
 
-import ui_glue as ui
-import ui_widgets as widgets
+from dashboard.messages import guard, notice
+from dashboard.model_sidebar import get_model
+from dashboard.snippets import compare_summary_rows, diff_html, markdown_escape, pre_html, version_label
+from dashboard.state import DEFAULT_CASE, KEY_COMPARE_RESULT, KEY_FAMILY, KEY_SALIENCE_RUN, KEY_SALIENCE_RUN_B, preselect_family
+from dashboard.store_access import store_and_families
+from dashboard.widgets import review_panel
 from promptkit.diff import diff_texts
 from promptkit.evaluation import RecordingSink, comparison_subject, line_of_interest, run_matrix
 from promptkit.evaluation.figures import summary_figure
-from promptkit.presentation import compare_summary_rows, diff_html, markdown_escape, pre_html, version_label
 
-ui.ensure_frame()
 st.title("Compare versions")
 st.caption(
     "Run several versions of a template on the same test cases in one go. The first version you "
     "pick is the baseline: the other completions show what changed against it "
     "(green = added, red = removed)."
 )
-ui.notice()
+notice()
 
-model = ui.get_model()
-store, families = ui.store_and_families()
+model = get_model()
+store, families = store_and_families()
 
 names = list(families)
-if st.session_state.get(ui.KEY_FAMILY) not in families:
-    st.session_state[ui.KEY_FAMILY] = ui.DEFAULT_FAMILY if ui.DEFAULT_FAMILY in families else names[0]
-family_name = st.selectbox("Template family", names, key=ui.KEY_FAMILY)
+preselect_family(names)
+family_name = st.selectbox("Template family", names, key=KEY_FAMILY)
 family = families[family_name]
 versions = {version.number: version for version in family.versions}
 cases = {case.id: case for case in family.cases}
@@ -41,7 +42,7 @@ with st.form("compare_form"):
         max_selections=4,
         key=f"pk_cmp_versions::{family_name}",
     )
-    default_cases = [ui.DEFAULT_CASE] if ui.DEFAULT_CASE in cases else list(cases)[:1]
+    default_cases = [DEFAULT_CASE] if DEFAULT_CASE in cases else list(cases)[:1]
     chosen_cases = right.multiselect(
         "Test cases",
         list(cases),
@@ -68,7 +69,7 @@ if run:
     elif model is None:
         st.error("No model is loaded; pick one in the sidebar.")
     else:
-        with ui.guard():
+        with guard():
             total = len(chosen_versions) * len(chosen_cases)
             bar = st.progress(0.0, text=f"Generating {total} completions in batches…")
             sink = RecordingSink(store)
@@ -85,9 +86,9 @@ if run:
                 )
             finally:
                 bar.empty()
-            st.session_state[ui.KEY_COMPARE_RESULT] = (result, sink.run_ids)
+            st.session_state[KEY_COMPARE_RESULT] = (result, sink.run_ids)
 
-stored = st.session_state.get(ui.KEY_COMPARE_RESULT)
+stored = st.session_state.get(KEY_COMPARE_RESULT)
 if stored is None or stored[0].family != family_name:
     st.info("Pick versions and test cases, then press **Run comparison**.")
     st.stop()
@@ -131,10 +132,10 @@ for case in result.cases:
             if run_id is not None and st.button(
                 "Why? (Salience)", key=f"pk_cmp_sal::{version.number}::{case.id}", help=f"Run #{run_id}", icon=":material/insights:"
             ):
-                st.session_state[ui.KEY_SALIENCE_RUN] = run_id
+                st.session_state[KEY_SALIENCE_RUN] = run_id
                 base_run = run_ids.get((baseline.number, base_cell.prompt or ""))
-                st.session_state[ui.KEY_SALIENCE_RUN_B] = base_run if base_run != run_id else None
-                st.switch_page("pages/salience.py")
+                st.session_state[KEY_SALIENCE_RUN_B] = base_run if base_run != run_id else None
+                st.switch_page("dashboard/views/salience.py")
 
 st.subheader("What changed in the templates")
 for version in result.versions[1:]:
@@ -146,5 +147,5 @@ for version in result.versions[1:]:
 st.subheader("Your verdict on this comparison")
 st.caption("Did the change fix the problem, for the right reason, on every case? Reviews show up in History & review.")
 subject = comparison_subject(family.name, versions=[v.number for v in result.versions], case_ids=[c.id for c in result.cases])
-with ui.guard():
-    widgets.review_panel(store, reviews=store.list_reviews(subject=subject), key="comparison", subject=subject)
+with guard():
+    review_panel(store, reviews=store.list_reviews(subject=subject), key="comparison", subject=subject)

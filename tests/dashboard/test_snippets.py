@@ -7,11 +7,7 @@ import math
 import re
 from datetime import datetime, timezone
 
-from promptkit.diff import diff_texts
-from promptkit.evaluation import Cell, CheckResult, MatrixResult
-from promptkit.generation import GeneratedToken
-from promptkit.model_api import ModelInfo
-from promptkit.presentation import (
+from dashboard.snippets import (
     compare_summary_rows,
     completeness_note,
     diff_html,
@@ -24,6 +20,10 @@ from promptkit.presentation import (
     token_shading_html,
     version_label,
 )
+from promptkit.diff import diff_texts
+from promptkit.evaluation import Cell, CheckResult, MatrixResult
+from promptkit.generation import GeneratedToken
+from promptkit.model_api import ModelInfo
 from promptkit.salience import SalienceResult, TokenScore
 from promptkit.store.records import ReviewRecord, RunRecord, StoredToken
 from promptkit.templates import TestCase, Version

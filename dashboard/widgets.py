@@ -1,7 +1,7 @@
 """Form widgets several dashboard pages share: generation settings and the review panel.
 
-Like `ui_glue`, they only adapt promptkit to Streamlit: reading inputs and
-saving through the store; what a setting or verdict means is promptkit's.
+They only adapt promptkit to Streamlit: reading inputs and saving through
+the store; what a setting or verdict means is promptkit's.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from typing import Any
 
 import streamlit as st
 
-from promptkit.presentation import review_markdown
-from ui_glue import KEY_NOTICE, guard
+from dashboard.messages import guard
+from dashboard.snippets import review_markdown
+from dashboard.state import KEY_NOTICE
 
 
 def settings_widgets(defaults: Any = None, *, key: str) -> Any:

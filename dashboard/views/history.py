@@ -3,26 +3,27 @@
 import pandas as pd
 import streamlit as st
 
-import ui_glue as ui
-import ui_widgets as widgets
+from dashboard.messages import guard, notice, show_error
+from dashboard.snippets import pre_html, reviews_html, run_label, run_table_rows, version_label
+from dashboard.state import KEY_FAMILY, KEY_SALIENCE_RUN
+from dashboard.store_access import store_and_families
+from dashboard.widgets import review_panel
 from promptkit.evaluation import matrix_from_runs, reviews_of_family, stored_heatmaps
 from promptkit.evaluation.report import add_section, render_report
-from promptkit.presentation import pre_html, reviews_html, run_label, run_table_rows, version_label
 
-ui.ensure_frame()
 st.title("History & review")
 st.caption(
     "Every run is kept here. Filter them, open one, and leave your verdict and a comment. "
     "**Download report** saves one HTML file you can share; it opens offline."
 )
-ui.notice()
+notice()
 
-store, families = ui.store_and_families()
+store, families = store_and_families()
 
 ALL = "(all)"
 columns = st.columns(4)
 if st.session_state.get("pk_hist_family") not in (ALL, *families):
-    current = st.session_state.get(ui.KEY_FAMILY)
+    current = st.session_state.get(KEY_FAMILY)
     st.session_state["pk_hist_family"] = current if current in families else ALL
 family_name = columns[0].selectbox("Family", [ALL, *families], key="pk_hist_family")
 family = families.get(family_name)
@@ -46,7 +47,7 @@ try:
     )
     reviews = store.list_reviews()
 except Exception as error:  # noqa: BLE001
-    ui.show_error(error)
+    show_error(error)
     st.stop()
 
 if not runs:
@@ -74,11 +75,11 @@ with left:
     with st.expander("The prompt the model saw"):
         st.html(pre_html(run.prompt))
     if st.button("Explain this run (Salience)", key="pk_hist_to_salience", icon=":material/insights:"):
-        st.session_state[ui.KEY_SALIENCE_RUN] = run.id
-        st.switch_page("pages/salience.py")
+        st.session_state[KEY_SALIENCE_RUN] = run.id
+        st.switch_page("dashboard/views/salience.py")
 with right:
     st.markdown("**Reviews**")
-    widgets.review_panel(
+    review_panel(
         store, reviews=[review for review in reviews if review.run_id == run.id], key="run", run_id=run.id
     )
 
@@ -96,7 +97,7 @@ else:
             f"A report covers one family: **{family.name}**, that of the newest test-case run. Pick another under "
             "*Family* above."
         )
-    with ui.guard():
+    with guard():
         family_runs = [r for r in runs if r.case_id is not None and r.family == family.name]
         if not family_runs:
             st.caption("The report covers runs of test cases; none match the filters yet.")
