@@ -1,4 +1,5 @@
-# `make run` starts the dashboard, `make test` runs every test; both first
+# `make run` starts the dashboard, `make test` runs every test (`make check`
+# the linters CI runs first); both first
 # create .venv, install the pinned requirements and prepare the model cache.
 VENV := .venv
 PYTHON := $(VENV)/bin/python
@@ -8,13 +9,18 @@ INSTALLED := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.tx
 # page faults cost 2–5 s of a warm start (docs/benchmarks.md).
 export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
 
-.PHONY: run test setup model bench
+.PHONY: run test check setup model bench
 
 run: model
 	$(PYTHON) -m streamlit run app.py
 
 test: model
 	$(PYTHON) -m pytest
+
+# Style and types: ruff over the repository, mypy (strict) over promptkit/.
+check: setup
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m mypy
 
 setup: $(INSTALLED)
 

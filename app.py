@@ -7,8 +7,14 @@ loaded once per process.
 
 import streamlit as st
 
+from dashboard.identity import arrive
+from dashboard.messages import show_error
 from dashboard.model_sidebar import model_sidebar
 from dashboard.state import keep_shared_state
+from dashboard.store_access import get_store
+from promptkit.native_log_filter import filter_native_logs
+
+filter_native_logs()  # once per process, before the model's TensorFlow is imported
 
 st.set_page_config(page_title="promptkit", page_icon=":material/science:", layout="wide")
 
@@ -19,6 +25,11 @@ PAGES = [
     st.Page("dashboard/views/history.py", title="History & review", icon=":material/history:"),
 ]
 
+try:
+    arrive(get_store())  # in team mode, a visitor not signed in sees the sign-in page and nothing else
+except Exception as error:  # noqa: BLE001 - no page can work without knowing who acts.
+    show_error(error)
+    st.stop()
 page = st.navigation(PAGES)
 keep_shared_state()
 with st.sidebar:

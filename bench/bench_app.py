@@ -189,7 +189,7 @@ def main() -> None:
             rows.append(("Salience: first view of a Compare cell", f"{timings['salience_first_s']:.2f} s", "gradients computed once"))
             rows.append(("Salience: re-render after a granularity change (page script)", f"{timings['granularity_script_median_s'] * 1000:.0f} ms median, {timings['granularity_script_max_s'] * 1000:.0f} ms max", "cached scores, no gradient call; target < 300 ms"))
             rows.append(("Salience: same, AppTest round trip", f"{timings['granularity_apptest_median_s'] * 1000:.0f} ms median", "includes AppTest's own per-run overhead"))
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Dashboard benchmarks",
         "",

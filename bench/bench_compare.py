@@ -19,7 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # Run as a script from anywhere.
 from promptkit.evaluation.matrix import DEFAULT_BATCH_SIZE, run_matrix
 from promptkit.evaluation.outcomes import outcome_likelihoods, outcome_prefix

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # Run as a script from anywhere.
 from promptkit.generation import GenerationSettings
 from promptkit.models.backend import keras_modules
@@ -127,7 +126,7 @@ def main() -> None:
     for granularity in ("lines", "sentences"):
         pieces = int(occlusion(granularity).details["pieces"])
         rows.append((f"occlusion of the answer line, each of {pieces} {granularity} left out, warm",
-                     f"{best_of(lambda: occlusion(granularity), repeats=1):.2f} s"))
+                     f"{best_of(lambda g=granularity: occlusion(g), repeats=1):.2f} s"))
 
     def integrated():
         engine.clear_cache()

@@ -6,6 +6,7 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.identity import acting_key
 from dashboard.messages import guard, show_error
 from dashboard.model_sidebar import scorer
 from dashboard.snippets import pre_html, token_shading_html
@@ -26,9 +27,9 @@ from dashboard.state import (
     KEY_VERSION,
 )
 from dashboard.template_drafts import template_drafts, template_saved
-from promptkit.evaluation import record_playground_run
 from promptkit.steps import completion_steps, fork_rows, step_scores_figure
 from promptkit.templates import detect_variables, render_template
+from promptkit.workflows import record_playground_run, save_version
 
 
 def new_blanks_warning() -> None:
@@ -129,23 +130,17 @@ def prefill_blanks(variables: list[Any], case: Any) -> None:
         if widget_key not in st.session_state:
             saved = st.session_state.get(KEY_VALUES, {}).get(variable.name)
             st.session_state[widget_key] = saved if saved is not None else str(
-                (case.values.get(variable.name, "") if case else "")
+                case.values.get(variable.name, "") if case else ""
             )
 
 
-def save_version(store: Any, family: str, version: Any, *, text: str, note: str) -> None:
+def save_as_new_version(store: Any, family: str, version: Any, *, text: str, note: str) -> None:
     """Saves `text` as a new version of `family` after `version` (unless unchanged) and reruns to show it."""
     with guard():
         if text == version.text:
             st.info("The template is unchanged, so there is nothing new to save.")
         else:
-            saved = store.add_version(
-                family=family,
-                text=text,
-                author="dashboard",
-                note=note.strip() or "Edited in the Playground.",
-                parent=version.number,
-            )
+            saved = save_version(store, actor=acting_key(), family=family, parent=version, text=text, note=note)
             template_saved(family, parent=version.number, saved=saved.number)
             st.session_state[KEY_NOTICE] = f"Saved as version {saved.number} of {family}."
             st.rerun()
@@ -193,7 +188,7 @@ def generate_and_record(
         finally:
             bar.empty()
         run, saved = record_playground_run(
-            store, family=family, parent=version, text=text, note=note, model=model.info.name,
+            store, actor=acting_key(), family=family, parent=version, text=text, note=note, model=model.info.name,
             completion=completion, values=values, settings=settings, case=case,
         )
         st.session_state[KEY_LAST_RUN] = run.id

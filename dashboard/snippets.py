@@ -10,15 +10,15 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:  # for type hints only: drawing a label needs no store.
     from promptkit.diff import DiffSpan
-    from promptkit.evaluation import MatrixResult
+    from promptkit.evaluation import Cell, MatrixResult
     from promptkit.model_api import ModelInfo
     from promptkit.salience import SalienceResult
-    from promptkit.store.records import ReviewRecord, RunRecord, VersionRecord
+    from promptkit.store.records import ComparisonRecord, ReviewRecord, RunRecord, VersionRecord
     from promptkit.templates import Version
 
 # The granularities the Salience page offers, in menu order, with their menu names.
@@ -138,37 +138,6 @@ def run_label(run: RunRecord) -> str:
     when = run.created_at.strftime("%Y-%m-%d %H:%M") if run.created_at else ""
     case = run.case_id or "own values"
     return f"#{run.id} · {run.family} v{run.version} · {case} · {when}"
-
-
-def reviews_html(reviews: Sequence[ReviewRecord], runs_by_id: Mapping[int, RunRecord]) -> str:
-    """Renders reviewers' notes as an HTML `<section id="reviews">` table.
-
-    Args:
-        reviews: the reviews, in the order to show.
-        runs_by_id: runs a review may be about, named by `run_label` when found.
-
-    Returns:
-        The section; all user text escaped, comments' line breaks as `<br>`.
-    """
-    rows = []
-    for review in reviews:
-        run = runs_by_id.get(review.run_id) if review.run_id is not None else None
-        subject = run_label(run) if run is not None else (review.subject or f"run #{review.run_id}")
-        rows.append(
-            "<tr><td>{}</td><td>{}</td><td><b>{}</b></td><td>{}</td><td>{}</td></tr>".format(
-                html.escape(review.created_at.strftime("%Y-%m-%d %H:%M")),
-                html.escape(subject),
-                html.escape(review.verdict),
-                html.escape(review.comment).replace("\n", "<br>"),
-                html.escape(review.reviewer),
-            )
-        )
-    body = "".join(rows) or '<tr><td colspan="5">No reviews yet.</td></tr>'
-    return (
-        '<section id="reviews"><h2>Reviewers\' notes</h2><table border="1" cellpadding="4" '
-        'style="border-collapse:collapse"><tr><th>When</th><th>About</th><th>Verdict</th>'
-        f"<th>Comment</th><th>Reviewer</th></tr>{body}</table></section>"
-    )
 
 
 def compare_summary_rows(result: MatrixResult, *, line: str | None) -> list[dict[str, str]]:
@@ -314,3 +283,52 @@ def review_markdown(review: ReviewRecord) -> str:
 def markdown_escape(text: str) -> str:
     """`text` with every Markdown control character backslash-escaped, so it renders as typed."""
     return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|~:$])", r"\\\1", text)
+
+
+def version_summary_rows(result: MatrixResult) -> list[dict[str, str | int]]:
+    """Builds the per-version outcome table: pass rate, likelihood, agreement, classifier metrics, errors.
+
+    Args:
+        result: the comparison.
+
+    Returns:
+        One dict per version, in the compared order; a measure not computed
+        (no labels, no samples) shows as '–'.
+    """
+
+    def shown(value: float | None) -> str:
+        return "–" if value is None else f"{value:.2f}"
+
+    rows: list[dict[str, str | int]] = []
+    for version in result.versions:
+        summary = result.summary[version.number]
+        metrics = summary.metrics
+        rows.append(
+            {
+                "Version": version_label(version),
+                "Pass rate": shown(summary.pass_rate),
+                "Expected-outcome likelihood": shown(summary.expected_likelihood),
+                "Agreement (stability)": shown(summary.agreement),
+                "Accuracy": shown(metrics.accuracy if metrics else None),
+                "Macro F1": shown(metrics.macro_f1 if metrics else None),
+                "ROC-AUC": shown(metrics.roc_auc if metrics else None),
+                "Errors": summary.errors,
+            }
+        )
+    return rows
+
+
+def cell_likelihoods_caption(cell: Cell) -> str:
+    """`P(You have to try it) 0.99 · P(Avoid) 0.01 (expected: Avoid)`: the candidates, likeliest first."""
+    ranked = sorted(cell.outcome_likelihoods.items(), key=lambda item: -item[1])
+    text = " · ".join(f"P({label}) {value:.2f}" for label, value in ranked)
+    return f"{text} (expected: {' or '.join(cell.acceptable)})" if cell.acceptable else text
+
+
+def comparison_label(comparison: ComparisonRecord) -> str:
+    """`#3 · v1, v2 over 2 cases · tiny:gemma3 · 2026-12-04 18:30 by ada`: a stored comparison in a picker."""
+    versions = ", ".join(f"v{number}" for number in comparison.versions)
+    cases = f"{len(comparison.cases)} case{'s' if len(comparison.cases) != 1 else ''}"
+    model = comparison.model or "model not recorded"
+    when = comparison.created_at.strftime("%Y-%m-%d %H:%M")
+    return f"#{comparison.id} · {versions} over {cases} · {model} · {when} by {comparison.created_by}"

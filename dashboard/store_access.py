@@ -35,7 +35,7 @@ def store_and_families() -> tuple[Any, dict[str, Any]]:
     try:
         store = get_store()
         return store, {family.name: family for family in store.list_families()}
-    except Exception as error:  # noqa: BLE001 - any failure becomes a message, not a traceback.
+    except Exception as error:
         show_error(error)
         st.stop()
         raise  # st.stop() raises; this keeps type checkers and readers sure.

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.state import KEY_PENDING_VERSION, KEY_TEMPLATE_DRAFTS, KEY_TEMPLATE_SOURCE, KEY_TEMPLATE_TEXT, KEY_TEMPLATE_WIDGET
+from dashboard.state import (
+    KEY_PENDING_VERSION,
+    KEY_TEMPLATE_DRAFTS,
+    KEY_TEMPLATE_SOURCE,
+    KEY_TEMPLATE_TEXT,
+    KEY_TEMPLATE_WIDGET,
+)
 
 
 def template_drafts() -> dict[tuple[str, int], str]:

@@ -10,9 +10,11 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.identity import acting_key
 from dashboard.messages import guard
 from dashboard.snippets import review_markdown
 from dashboard.state import KEY_NOTICE
+from promptkit.workflows import give_verdict
 
 
 def settings_widgets(defaults: Any = None, *, key: str) -> Any:
@@ -59,7 +61,15 @@ def settings_widgets(defaults: Any = None, *, key: str) -> Any:
     )
 
 
-def review_panel(store: Any, *, reviews: list[Any], key: str, run_id: int | None = None, subject: str | None = None) -> None:
+def review_panel(
+    store: Any,
+    *,
+    reviews: list[Any],
+    key: str,
+    run_id: int | None = None,
+    subject: str | None = None,
+    comparison_id: int | None = None,
+) -> None:
     """Shows the reviews of one run or comparison and a form to add one.
 
     Args:
@@ -67,7 +77,8 @@ def review_panel(store: Any, *, reviews: list[Any], key: str, run_id: int | None
         reviews: the reviews already given on this subject, oldest first.
         key: distinguishes this panel's widgets from other panels'.
         run_id: the run reviewed, or
-        subject: the comparison reviewed (`comparison_subject`).
+        subject: the comparison reviewed (`comparison_subject`), with
+        comparison_id: its stored record's id.
     """
     from promptkit.store.records import VERDICTS
 
@@ -86,15 +97,14 @@ def review_panel(store: Any, *, reviews: list[Any], key: str, run_id: int | None
         comment = st.text_area(
             "Comment", key=f"pk_comment::{key}::{form_number}", placeholder="What is right or wrong with it?"
         )
-        reviewer = st.text_input("Your name", value=st.session_state.get("pk_reviewer_name", ""))
         submitted = st.form_submit_button("Save review", type="primary")
     if submitted and verdict is None:
         st.error("Pick a verdict (good, bad or unsure) before saving.")
     elif submitted:
         with guard():
-            st.session_state["pk_reviewer_name"] = reviewer
-            store.add_review(
-                run_id=run_id, subject=subject, verdict=verdict, comment=comment, reviewer=reviewer.strip() or "anonymous"
+            give_verdict(
+                store, actor=acting_key(), run_id=run_id, subject=subject, comparison_id=comparison_id,
+                verdict=verdict, comment=comment,
             )
             st.session_state[KEY_NOTICE] = f"Review saved for {f'run #{run_id}' if run_id is not None else 'this comparison'}."
             st.session_state[f"pk_review_n::{key}"] = form_number + 1

@@ -19,7 +19,8 @@ BLANK_LINE = "\n\n"
 DEFAULT_STOP_SEQUENCES = (BLANK_LINE,)
 
 
-class StopReason(str, enum.Enum):
+# Not enum.StrEnum: that would change str() of a member from "StopReason.X" to its value.
+class StopReason(str, enum.Enum):  # noqa: UP042
     """Why a completion ended."""
 
     STOP_SEQUENCE = "stop_sequence"
@@ -139,7 +140,8 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     """Log-probabilities over the last axis, computed stably in float64."""
     logits = logits.astype(np.float64)
     shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    logprobs: np.ndarray = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return logprobs
 
 
 def choose_tokens(
@@ -156,7 +158,8 @@ def choose_tokens(
         Token ids, shape `(batch,)`.
     """
     if settings.greedy:
-        return logprobs.argmax(axis=-1)
+        best: np.ndarray = logprobs.argmax(axis=-1)
+        return best
     scaled = logprobs / settings.temperature
     choices = np.empty(len(scaled), dtype=np.int64)
     for row, values in enumerate(scaled):

@@ -64,7 +64,7 @@ def _warm_up(model: Any) -> None:
 
     try:
         model.generate(list(_WARM_UP_PROMPTS), settings=GenerationSettings(max_new_tokens=2, stop_sequences=()))
-    except Exception:  # noqa: BLE001 - a user's own first request reports the error, with its context.
+    except Exception:  # A user's own first request reports the error, with its context.
         logging.getLogger(__name__).warning("Warming up the model's decode graphs failed", exc_info=True)
 
 

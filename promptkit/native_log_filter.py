@@ -62,7 +62,7 @@ def filter_native_logs() -> bool:
     terminal = os.dup(2)
     read_end, write_end = os.pipe()
     try:
-        subprocess.Popen(  # noqa: S603 - runs this interpreter on a fixed program.
+        subprocess.Popen(  # Runs this interpreter on a fixed program.
             [sys.executable, "-c", _FILTER_PROGRAM],
             stdin=read_end,
             stdout=terminal,

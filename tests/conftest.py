@@ -6,8 +6,8 @@ import functools
 
 import pytest
 
-from promptkit.models.loader import load_model
 from promptkit.models.gemma_model import GemmaModel
+from promptkit.models.loader import load_model
 
 TINY_FAMILIES = ("gemma1", "gemma2", "gemma3")
 

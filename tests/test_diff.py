@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -30,7 +32,7 @@ def test_spans_rebuild_both_texts(granularity, a: str, b: str) -> None:
         if span.op != "delete":
             assert b[span.b_start : span.b_end] == span.text
         a_position, b_position = span.a_end, span.b_end
-    assert all(left.op != right.op for left, right in zip(spans, spans[1:]))
+    assert all(left.op != right.op for left, right in itertools.pairwise(spans))
 
 
 def test_identical_texts_are_one_equal_span() -> None:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 
-from promptkit.generation import BLANK_LINE, Completion, GeneratedToken, GenerationSettings, StopReason, chosen_stop_sequences
+from promptkit.generation import (
+    BLANK_LINE,
+    Completion,
+    GeneratedToken,
+    GenerationSettings,
+    StopReason,
+    chosen_stop_sequences,
+)
 
 
 def test_settings_to_dict_is_json_ready() -> None:

@@ -41,7 +41,7 @@ def test_the_offset_counts_a_dropped_byte_order_mark(tmp_path):
 
 
 def test_a_missing_file_and_a_folder_say_what_to_give(tmp_path):
-    with pytest.raises(InputFileError, match="target file .*nope.txt does not exist"):
+    with pytest.raises(InputFileError, match=r"target file .*nope\.txt does not exist"):
         read_text_file(tmp_path / "nope.txt", what="target")
     with pytest.raises(InputFileError, match="is a folder; give the path of a file"):
         read_text_file(tmp_path, what="target")

@@ -1,15 +1,14 @@
-"""History & review: past runs, verdicts and comments, and the HTML report."""
+"""History & review: past runs, verdicts and comments, and the stored comparisons with their HTML reports."""
 
 import pandas as pd
 import streamlit as st
 
 from dashboard.messages import guard, notice, show_error
-from dashboard.snippets import pre_html, reviews_html, run_label, run_table_rows, version_label
+from dashboard.snippets import comparison_label, pre_html, run_label, run_table_rows, version_label
 from dashboard.state import KEY_FAMILY, KEY_SALIENCE_RUN
 from dashboard.store_access import store_and_families
 from dashboard.widgets import review_panel
-from promptkit.evaluation import matrix_from_runs, reviews_of_family, stored_heatmaps
-from promptkit.evaluation.report import add_section, render_report
+from promptkit.workflows import comparison_report
 
 st.title("History & review")
 st.caption(
@@ -84,38 +83,26 @@ with right:
     )
 
 # --- Report ---------------------------------------------------------------------------
-st.subheader("Report")
-# With every family listed, the report covers the family of the newest test-case run.
-newest_case_run = next((r for r in runs if r.case_id is not None), runs[0])
-report_family = family or families.get(newest_case_run.family)
-if report_family is None:
-    st.caption("Pick a family above to build a report of its versions, cases and reviews.")
-else:
-    family = report_family
-    if family_name == ALL:
-        st.caption(
-            f"A report covers one family: **{family.name}**, that of the newest test-case run. Pick another under "
-            "*Family* above."
-        )
-    with guard():
-        family_runs = [r for r in runs if r.case_id is not None and r.family == family.name]
-        if not family_runs:
-            st.caption("The report covers runs of test cases; none match the filters yet.")
-        else:
-            result = matrix_from_runs(family, family_runs)
-            in_report = {r.id: r for r in family_runs}
-            heatmaps = stored_heatmaps(store, list(in_report.values()))
-            report = render_report(result, salience_figures=heatmaps, title=f"{family.name}: versions, cases and reviews")
-            notes = reviews_of_family(reviews, family=family.name, run_ids=list(in_report))
-            report = add_section(report, reviews_html(notes, in_report))
-            st.download_button(
-                "Download report (HTML)",
-                data=report.encode("utf-8"),
-                file_name=f"promptkit-{family.name}-report.html",
-                mime="text/html",
-                key="pk_report_download",
-                icon=":material/download:",
-            )
-            st.caption(
-                f"Covers {len(result.versions)} version(s) × {len(result.cases)} case(s): the newest run of each."
-            )
+st.subheader("Comparisons and their reports")
+with guard():
+    comparisons = {c.id: c for c in store.list_comparisons(family=family.name if family else None, limit=100)}
+if not comparisons:
+    st.caption("No comparisons stored yet. Run one on the Compare page: it is kept with its results, and its report "
+               "can be downloaded here.")
+    st.stop()
+chosen = st.selectbox(
+    "Comparison", list(comparisons), format_func=lambda i: comparison_label(comparisons[i]), key="pk_hist_comparison"
+)
+st.page_link("dashboard/views/compare.py", label="Open it in Compare", query_params={"comparison": str(chosen)},
+             icon=":material/compare_arrows:")
+with guard():
+    report = comparison_report(store, chosen)
+    st.download_button(
+        "Download report (HTML)",
+        data=report.encode("utf-8"),
+        file_name=f"promptkit-{comparisons[chosen].family}-comparison-{chosen}.html",
+        mime="text/html",
+        key="pk_report_download",
+        icon=":material/download:",
+    )
+    st.caption("The report holds the results, the salience stored for its runs, and the reviews of it and its runs.")

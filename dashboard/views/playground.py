@@ -109,7 +109,7 @@ if generate or save:
     st.session_state[KEY_VALUES] = {**st.session_state.get(KEY_VALUES, {}), **values}
 
 if save:
-    view.save_version(store, family_name, version, text=text, note=note)
+    view.save_as_new_version(store, family_name, version, text=text, note=note)
 
 if generate:
     if settings_error is not None:

@@ -13,7 +13,7 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from promptkit.errors import PromptkitError
 from promptkit.native_log_filter import VERBOSE_VARIABLE, filter_native_logs
@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "promptkit.cli.generate_command",
     "promptkit.cli.salience_command",
     "promptkit.cli.templates_command",
+    "promptkit.cli.cases_command",
     "promptkit.cli.render_command",
     "promptkit.cli.compare_command",
     "promptkit.cli.comparisons_command",
@@ -75,8 +76,9 @@ def main(argv: Sequence[str] | None = None, *, owns_process: bool = False) -> in
     if owns_process:
         filter_native_logs()
     _log_to_stderr(logging.DEBUG if args.verbose else logging.INFO)
+    handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return args.handler(args)
+        return handler(args)
     except PromptkitError as error:
         logging.getLogger(__name__).error("%s", error)
         return 2

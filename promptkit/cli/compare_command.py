@@ -15,7 +15,7 @@ import logging
 import sys
 from pathlib import Path
 
-from promptkit.cli.acting_user import acting_user
+from promptkit.cli.acting_user import acting_person
 from promptkit.cli.templates_command import add_templates_dir_option, open_store
 from promptkit.errors import PromptkitError
 from promptkit.evaluation.cases import load_cases_file, select_versions
@@ -34,7 +34,7 @@ from promptkit.workflows import (
 _log = logging.getLogger(__name__)
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Registers the `compare` command.
 
     Args:
@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
             samples=args.samples,
             batch_size=args.batch_size,
         )
-        check_request(request)
+        actor = acting_person(store).key
+        check_request(store, request, actor=actor)
         # Imported late: loading TensorFlow takes seconds, and argument errors should not wait.
         from promptkit.models.loader import load_model
         from promptkit.models.scoring import ContinuationScorer
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             store,
             model,
             request,
-            created_by=acting_user(),
+            actor=actor,
             scorer=ContinuationScorer(model, batch_size=args.batch_size),
             progress=_progress,
         )

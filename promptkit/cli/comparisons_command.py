@@ -8,7 +8,7 @@ import json
 from promptkit.cli.templates_command import add_templates_dir_option, open_store
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Registers the `comparisons` command.
 
     Args:

@@ -13,7 +13,7 @@ from promptkit.text_files import read_text_file
 
 _log = logging.getLogger(__name__)
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Registers the `generate` command."""
     parser = subparsers.add_parser(
         "generate",

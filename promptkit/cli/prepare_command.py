@@ -7,7 +7,7 @@ import logging
 
 _log = logging.getLogger(__name__)
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Registers the `prepare` command."""
     parser = subparsers.add_parser(
         "prepare",

@@ -10,7 +10,7 @@ from promptkit.errors import TemplateError
 from promptkit.templates import render_template
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Registers the `render` command.
 
     Args:

@@ -9,7 +9,7 @@ from promptkit.cli.templates_command import add_templates_dir_option, open_store
 from promptkit.workflows import write_comparison_report
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Registers the `report` command.
 
     Args:

@@ -14,7 +14,7 @@ _METHODS = ("grad_l2", "grad_dot_input", "integrated_gradients", "occlusion")
 _GRANULARITIES = ("tokens", "words", "sentences", "lines", "paragraphs", "custom")
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Registers the `salience` command."""
     parser = subparsers.add_parser("salience", help="Which parts of the prompt drove the target (gradients or occlusion).")
     parser.add_argument("--prompt-file", required=True, type=Path, help="UTF-8 file holding the prompt.")

@@ -15,7 +15,7 @@ from promptkit.store import FamilyRecord, Store
 from promptkit.templates import default_templates_dir, detect_variables
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Registers the `templates` command.
 
     Args:

@@ -9,8 +9,7 @@ Public API:
     outcome_likelihoods(scorer, prefixes, candidates) -> list[dict[str, float]]
     classifier_metrics(acceptable, likelihoods, *, labels) -> ClassifierMetrics
     agreement_rate(outcomes) -> float | None
-    matrix_from_runs(family, runs) -> MatrixResult; save_completion(store, *, ...); RecordingSink(store);
-    record_playground_run(store, *, ...) -> (run, new version or None)
+    save_completion(store, *, ...); RecordingSink(store); comparison_subject(family, *, versions, case_ids);
     summary_figure(result) -> plotly Figure; render_report(result, ...) -> HTML text
 """
 
@@ -28,9 +27,6 @@ from promptkit.evaluation.results import Cell, MatrixResult, VersionSummary
 from promptkit.evaluation.runs import (
     RecordingSink,
     comparison_subject,
-    matrix_from_runs,
-    record_playground_run,
-    reviews_of_family,
     save_completion,
     stored_heatmaps,
 )
@@ -47,18 +43,15 @@ __all__ = [
     "VersionSummary",
     "agreement_rate",
     "classifier_metrics",
+    "comparison_subject",
     "find_line",
     "line_of_interest",
-    "comparison_subject",
-    "matrix_from_runs",
     "normalise",
     "outcome_likelihoods",
     "outcome_prefix",
     "run_checks",
     "run_matrix",
     "sample_outcome",
-    "record_playground_run",
-    "reviews_of_family",
     "save_completion",
     "stored_heatmaps",
     "version_settings",

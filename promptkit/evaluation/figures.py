@@ -1,9 +1,10 @@
-"""Plotly charts of a comparison: per-version summary and the cell matrix."""
+"""Plotly charts of a comparison: per-version summary, the cell matrix, confusion matrices."""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from promptkit.evaluation.outcomes import ClassifierMetrics
 from promptkit.evaluation.results import MatrixResult
 
 _METRICS = (
@@ -90,4 +91,33 @@ def matrix_figure(result: MatrixResult) -> go.Figure:
         )
     )
     figure.update_layout(title="Cells: expected-outcome likelihood (or pass / fail)", margin={"t": 50})
+    return figure
+
+
+def confusion_figure(metrics: ClassifierMetrics, *, title: str) -> go.Figure:
+    """Heatmap of a confusion matrix: labelled answer (rows) against the likeliest label (columns).
+
+    Args:
+        metrics: one version's classifier metrics.
+        title: the figure's title (e.g. the version's name).
+
+    Returns:
+        A figure with one cell per (true, predicted) pair, annotated with its count.
+    """
+    figure = go.Figure(
+        go.Heatmap(
+            z=metrics.confusion,
+            x=list(metrics.labels),
+            y=list(metrics.labels),
+            text=metrics.confusion,
+            texttemplate="%{text}",
+            hovertemplate="answer %{y}, likeliest %{x}: %{z} case(s)<extra></extra>",
+            colorscale="Blues",
+            showscale=False,
+        )
+    )
+    figure.update_layout(
+        title=title, xaxis_title="likeliest label", yaxis_title="labelled answer", yaxis_autorange="reversed",
+        margin={"t": 50},
+    )
     return figure

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from promptkit.errors import PromptkitError
-from promptkit.evaluation.checks import run_checks
+from promptkit.evaluation.checks import CheckResult, run_checks
 from promptkit.evaluation.outcomes import Scorer, outcome_likelihoods, outcome_prefix
 from promptkit.evaluation.results import Cell, MatrixResult, summarise
 from promptkit.evaluation.stability import agreement_rate, sample_outcome, sample_settings
@@ -214,7 +214,7 @@ def _render(version: Version, case: TestCase) -> Cell:
 def _completed(cell: Cell, output: Completion | PromptkitError, case: TestCase) -> Cell:
     if isinstance(output, PromptkitError):
         return dataclasses.replace(cell, error=str(output))
-    checks = ()
+    checks: tuple[CheckResult, ...] = ()
     if case.expect is not None:
         checks = tuple(run_checks(case.expect, prompt=cell.prompt or "", completion=output.text))
     acceptable = tuple(case.expect.labels) if case.expect is not None else ()

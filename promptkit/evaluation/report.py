@@ -113,16 +113,21 @@ def render_report(
         The HTML text.
     """
     figures = [summary_figure(result), matrix_figure(result), *(salience_figures or {}).values()]
-    # Plotly's JavaScript goes in once, with the first chart; fixed element ids
-    # keep the page the same for the same comparison.
+    # Plotly's JavaScript goes in once, with the first chart. Fixed element ids
+    # and Plotly's own template (a dashboard process sets Streamlit's as the
+    # default) keep the page the same for the same comparison, whoever builds it.
     snippets = [
-        Markup(figure.to_html(full_html=False, include_plotlyjs=index == 0, div_id=f"chart-{index}"))
+        Markup(
+            go.Figure(figure)
+            .update_layout(template="plotly")
+            .to_html(full_html=False, include_plotlyjs=index == 0, div_id=f"chart-{index}")
+        )
         for index, figure in enumerate(figures)
     ]
     pairs = list(zip(result.versions, result.versions[1:]))
     return _ENVIRONMENT.from_string(_PAGE).render(
         title=title or f"Comparison of {result.family}",
-        created=(created or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC"),
+        created=(created or datetime.datetime.now(datetime.UTC)).strftime("%Y-%m-%d %H:%M UTC"),
         result=result,
         summary=_summary_rows(result),
         charts=snippets[:2],
@@ -158,21 +163,6 @@ def render_report(
         salience=list(zip(salience_figures or {}, snippets[2:])),
         reviews=reviews,
     )
-
-
-def add_section(report: str, section: str) -> str:
-    """Inserts an HTML section at the end of a report's body.
-
-    Args:
-        report: a page, e.g. from `render_report`.
-        section: HTML to add (already escaped).
-
-    Returns:
-        The page with `section` just before its closing `</body>`, or at the
-        very end when it has none.
-    """
-    index = report.lower().rfind("</body>")
-    return report + section if index < 0 else report[:index] + section + report[index:]
 
 
 def render_diff(spans: list[DiffSpan]) -> Markup:

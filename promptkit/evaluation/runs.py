@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from promptkit.evaluation.checks import run_checks
 from promptkit.evaluation.matrix import RunSink
-from promptkit.evaluation.results import Cell, MatrixResult, summarise
 from promptkit.generation import Completion, GenerationSettings
-
-if TYPE_CHECKING:  # for type hints only: the evaluation works without a store.
-    from promptkit.store.records import FamilyRecord, RunRecord
 
 # More versions than this side by side make the report hard to read.
 MAX_REPORT_VERSIONS = 4
@@ -59,55 +54,6 @@ def save_completion(
     )
 
 
-def record_playground_run(
-    store: Any,
-    *,
-    family: str,
-    parent: Any,
-    text: str,
-    note: str,
-    model: str,
-    completion: Completion,
-    values: Mapping[str, str],
-    settings: GenerationSettings,
-    case: Any | None,
-) -> tuple[Any, int | None]:
-    """Saves a run generated from a template the user may have edited.
-
-    An edited text becomes a new version first (after generating, so a
-    prompt the model refused leaves no version behind), and the run is
-    recorded under it; the run names the test case only when the values are
-    still the case's.
-
-    Args:
-        store: a `promptkit.store.Store`.
-        family: the family's name.
-        parent: the version the text was loaded from (`number`, `text`).
-        text: the template text as generated from.
-        note: the user's note for a new version; a default says it was saved when generating.
-        model: the model's name.
-        completion: what the model generated.
-        values: the values the prompt was rendered with.
-        settings: the settings it was generated with.
-        case: the test case picked to fill the blanks (`id`, `values`), if any.
-
-    Returns:
-        The run record, and the new version's number (None when the text was unchanged).
-    """
-    saved = None
-    if text != parent.text:
-        saved = store.add_version(
-            family=family, text=text, author="dashboard", parent=parent.number,
-            note=note.strip() or "Edited in the Playground (saved automatically when generating).",
-        ).number
-    same_values = case is not None and all(case.values.get(name) == value for name, value in values.items())
-    run = save_completion(
-        store, family=family, version=saved or parent.number, model=model, completion=completion, values=values,
-        settings=settings, case_id=case.id if same_values else None,
-    )
-    return run, saved
-
-
 class RecordingSink:
     """Forwards runs to a store and remembers their ids by (version, prompt).
 
@@ -134,62 +80,6 @@ class RecordingSink:
         record = self.store.add_run(**fields)
         self.run_ids[(int(fields["version"]), fields["prompt"])] = record.id
         return record
-
-
-def matrix_from_runs(
-    family: FamilyRecord, runs: Sequence[RunRecord], *, max_versions: int = MAX_REPORT_VERSIONS
-) -> MatrixResult:
-    """Rebuilds a comparison from the newest stored run of each (version, case).
-
-    Args:
-        family: the stored family the runs belong to.
-        runs: its runs, in any order; runs without a test case, or of a case
-            or version the family lacks, are left out.
-        max_versions: keep only this many versions, the newest.
-
-    Returns:
-        The matrix, with the checks run again on the stored completions; a
-        (version, case) pair without a run is a cell with the error
-        "not run yet".
-    """
-    cases = {case.id: case for case in family.cases}
-    versions = {version.number: version for version in family.versions}
-    newest: dict[tuple[int, str], RunRecord] = {}
-    for run in sorted(runs, key=lambda r: r.id):
-        if run.case_id in cases and run.version in versions:
-            newest[(run.version, run.case_id)] = run
-    numbers = sorted({number for number, _ in newest})[-max_versions:]
-    case_ids = [case_id for case_id in cases if any((n, case_id) in newest for n in numbers)]
-    cells = []
-    for number in numbers:
-        for case_id in case_ids:
-            found = newest.get((number, case_id))
-            if found is None:
-                cells.append(Cell(version=number, case=case_id, prompt=None, error="not run yet"))
-                continue
-            expect = cases[case_id].expect
-            checks = tuple(run_checks(expect, prompt=found.prompt, completion=found.completion)) if expect else ()
-            cells.append(
-                Cell(
-                    version=number,
-                    case=case_id,
-                    prompt=found.prompt,
-                    completion=found.completion,
-                    checks=checks,
-                    acceptable=tuple(expect.labels) if expect else (),
-                    error=found.error,
-                )
-            )
-    labels = tuple(family.candidate_labels)
-    return MatrixResult(
-        model=", ".join(sorted({run.model for run in newest.values()})),
-        family=family.name,
-        versions=tuple(versions[n].as_version() for n in numbers),
-        cases=tuple(cases[c] for c in case_ids),
-        cells=tuple(cells),
-        summary={n: summarise([c for c in cells if c.version == n], labels=labels) for n in numbers},
-        labels=labels,
-    )
 
 
 _COMPARISON = "compare"  # First word of every comparison's review subject.
@@ -239,9 +129,3 @@ def stored_heatmaps(
         caption = f"Run #{run.id} · v{run.version} · {run.case_id or 'ad hoc'} · {record.method} · explaining “{target}”"
         figures[caption] = text_heatmap(result.segments(granularity), gain=gain, score=score_title(record.method))
     return figures
-
-
-def reviews_of_family(reviews: Sequence[Any], *, family: str, run_ids: Sequence[int]) -> list[Any]:
-    """The reviews of the given runs and of comparisons within `family`."""
-    prefix = f"{_COMPARISON} {family} "
-    return [r for r in reviews if r.run_id in set(run_ids) or (r.subject or "").startswith(prefix)]

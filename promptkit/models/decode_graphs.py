@@ -215,7 +215,8 @@ class DecodeGraphs:
 
         if self._table is None:
             return by_rows()
-        return tf.cond(tf.shape(rows)[0] > 1, by_columns, by_rows)
+        chosen: tuple[Any, Any] = tf.cond(tf.shape(rows)[0] > 1, by_columns, by_rows)
+        return chosen
 
     def _greedy_steps_fn(self, token_ids: Any, cache: Any, index: Any, lengths: Any, steps: Any) -> tuple[Any, ...]:
         """Runs `steps` greedy decode steps in one graph.
@@ -236,7 +237,7 @@ class DecodeGraphs:
         tf = self._tf
         rows = tf.range(tf.shape(token_ids)[0])
 
-        def step(offset, token_ids, cache, tokens, logprobs):
+        def step(offset: Any, token_ids: Any, cache: Any, tokens: Any, logprobs: Any) -> tuple[Any, ...]:
             position = index + offset
             hidden, cache = self._hidden_step(tf.gather(token_ids, [position - 1], axis=1), cache, position - 1)
             forced = tf.gather(token_ids, position, axis=1)

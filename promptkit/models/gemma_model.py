@@ -131,9 +131,9 @@ class GemmaModel:
         with self.lock:
             for group in length_groups([len(ids) for ids in prompt_ids], max_gap=max_gap):
 
-                def report(group_fraction: float, group_size: int = len(group)) -> None:
+                def report(group_fraction: float, group_size: int = len(group), done: int = finished) -> None:
                     if on_progress is not None:
-                        on_progress((finished + group_size * group_fraction) / len(prompts))
+                        on_progress((done + group_size * group_fraction) / len(prompts))
 
                 decoded = self._decode([prompts[i] for i in group], [prompt_ids[i] for i in group], settings, report)
                 for index, completion in zip(group, decoded):
@@ -183,7 +183,7 @@ class GemmaModel:
             if still and len(still) < len(active):
                 # Finished rows leave the batch so later steps compute less.
                 kept = tf.constant(still, dtype="int32")
-                cache = tf.nest.map_structure(lambda c: tf.gather(c, kept), cache)
+                cache = tf.nest.map_structure(lambda c, kept=kept: tf.gather(c, kept), cache)
             active = [active[position] for position in still]
             report(_fraction_done(generated, reasons, settings.max_new_tokens))
         decoded = time.perf_counter()

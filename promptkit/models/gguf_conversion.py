@@ -38,7 +38,8 @@ def build_tokenizer_proto(reader: Any) -> bytes:
     scores = _field(reader, "tokenizer.ggml.scores")
     types = _field(reader, "tokenizer.ggml.token_type")
     unk_id = int(_field(reader, "tokenizer.ggml.unknown_token_id"))
-    model = sentencepiece_model_pb2.ModelProto()
+    # The generated protobuf module defines its classes at import time; sentencepiece ships no stubs for it.
+    model = sentencepiece_model_pb2.ModelProto()  # type: ignore[attr-defined]
     for index, (piece, score, piece_type) in enumerate(zip(tokens, scores, types)):
         entry = model.pieces.add()
         entry.piece = piece
@@ -47,7 +48,7 @@ def build_tokenizer_proto(reader: Any) -> bytes:
         # unk piece is not of type UNKNOWN ("unk is not defined").
         entry.type = _UNKNOWN_PIECE_TYPE if index == unk_id else int(piece_type)
     trainer = model.trainer_spec
-    trainer.model_type = sentencepiece_model_pb2.TrainerSpec.BPE
+    trainer.model_type = sentencepiece_model_pb2.TrainerSpec.BPE  # type: ignore[attr-defined]
     trainer.vocab_size = len(tokens)
     trainer.byte_fallback = True
     trainer.unk_id = unk_id
@@ -64,7 +65,8 @@ def build_tokenizer_proto(reader: Any) -> bytes:
     normalizer.add_dummy_prefix = False
     normalizer.remove_extra_whitespaces = False
     normalizer.escape_whitespaces = True
-    return model.SerializeToString()
+    serialized: bytes = model.SerializeToString()
+    return serialized
 
 
 def backbone_config(reader: Any) -> dict[str, Any]:

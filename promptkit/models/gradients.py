@@ -254,7 +254,8 @@ class GradientComputer:
         """
         ids, weights, positions = self.inputs(token_ids, target_masks)
         with self.model.lock:
-            return self.row_losses(self.tf.constant(embeddings, self.dtype), ids, weights, positions).numpy()
+            losses: np.ndarray = self.row_losses(self.tf.constant(embeddings, self.dtype), ids, weights, positions).numpy()
+            return losses
 
     def integrated_gradients(
         self,
@@ -282,7 +283,8 @@ class GradientComputer:
         ids = self.tf.constant(np.asarray(token_ids, np.int32))
         with self.model.lock:
             logits = self._logits(self.embed(ids), self.tf.range(len(token_ids)))
-        return logits.numpy()[0]
+        first: np.ndarray = logits.numpy()[0]
+        return first
 
 
 _COMPUTERS: weakref.WeakKeyDictionary[GemmaModel, GradientComputer] = weakref.WeakKeyDictionary()

@@ -52,7 +52,8 @@ class IntegratedGradientsResult:
 
 
 def _path_t(alpha: np.ndarray, log_share: float) -> np.ndarray:
-    return log_share * np.log1p(alpha / _ALPHA_0) / np.log1p(1 / _ALPHA_0) + (1 - log_share) * alpha
+    t: np.ndarray = log_share * np.log1p(alpha / _ALPHA_0) / np.log1p(1 / _ALPHA_0) + (1 - log_share) * alpha
+    return t
 
 
 def path_points(steps: int, log_share: float) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +128,7 @@ def integrated_gradients(
         start[0] = embeddings[0]
         # Rows enumerate (target, path point) pairs, `batch_size` at a time.
         pairs = [(t, k) for t in range(count) for k in range(steps)]
-        total = np.zeros((count,) + embeddings.shape, np.float64)
+        total = np.zeros((count, *embeddings.shape), np.float64)
         for begin in range(0, len(pairs), batch_size):
             chunk = pairs[begin : begin + batch_size]
             rows = np.stack([start + alphas[k] * (embeddings - start) for _, k in chunk]).astype(np.float32)

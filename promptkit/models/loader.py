@@ -22,8 +22,8 @@ from promptkit.errors import ModelLoadError
 from promptkit.model_api import ModelInfo
 from promptkit.models.backend import default_dtype, device_name, keras_modules
 from promptkit.models.gemma_model import GemmaModel
-from promptkit.models.preset_weights import from_preset_without_random_init
 from promptkit.models.preset_cache import EMBEDDED_PRESET_NAME, cache_root, ensure_preset
+from promptkit.models.preset_weights import from_preset_without_random_init
 
 EMBEDDED_MODEL = "gemma3-270m (embedded)"
 TINY_PREFIX = "tiny:"

@@ -17,7 +17,6 @@ Typical use::
 from promptkit.salience.aggregation import AGGREGATIONS, SegmentScores, aggregate
 from promptkit.salience.contrast import CONTRASTIVE_METHODS
 from promptkit.salience.engine import SalienceEngine
-from promptkit.salience.results import SalienceResult, TokenScore
 from promptkit.salience.export import segments_csv, to_dict, to_json, tokens_csv
 from promptkit.salience.figures import (
     ab_figure,
@@ -28,6 +27,7 @@ from promptkit.salience.figures import (
     top_segments_figure,
 )
 from promptkit.salience.methods import OCCLUSION, Method, MethodOutput, get_method, method_names, register_method
+from promptkit.salience.results import SalienceResult, TokenScore
 from promptkit.salience.segmentation import GRANULARITIES, Segment, assign_tokens, segment_text
 from promptkit.salience.targets import (
     WHOLE_COMPLETION,
@@ -75,10 +75,10 @@ __all__ = [
     "segment_names",
     "segment_text",
     "segments_csv",
+    "target_words",
     "text_heatmap",
     "to_dict",
     "to_json",
-    "target_words",
     "tokens_csv",
     "top_segments_figure",
     "words_selection",

@@ -18,7 +18,7 @@ import numpy as np
 
 from promptkit.errors import SalienceError
 from promptkit.salience.contrast import explain_contrast
-from promptkit.salience.methods import GradientBackend, get_method, resolve_params
+from promptkit.salience.methods import Compute, GradientBackend, get_method, resolve_params
 from promptkit.salience.occlusion import LikelihoodScorer, explain_occlusion
 from promptkit.salience.results import SalienceResult, scored_tokens
 from promptkit.salience.segmentation import PartLike
@@ -171,7 +171,9 @@ class SalienceEngine:
         with self._lock:
             missing = sorted({span for key, span in zip(keys, spans) if key not in self._cache})
         if missing:
-            self._compute(prompt, target, prompt_ids, target_ids, prompt_spans, target_spans, missing, chosen.name, resolved)
+            self._compute(
+                prompt, target, prompt_ids, target_ids, prompt_spans, target_spans, missing, chosen.name, chosen.compute, resolved
+            )
         with self._lock:
             return [self._cache[key] for key in keys]
 
@@ -185,6 +187,7 @@ class SalienceEngine:
         target_spans: Sequence[Any],
         spans: list[tuple[int, int]],
         method: str,
+        compute: Compute,
         params: Mapping[str, Any],
     ) -> None:
         ids = np.array([self.model.vocabulary.bos_id, *prompt_ids, *target_ids], dtype=np.int32)
@@ -192,7 +195,7 @@ class SalienceEngine:
         masks = np.zeros((len(spans), len(ids)), dtype=bool)
         for row, (first, last) in enumerate(spans):
             masks[row, first_target + first : first_target + last] = True
-        output = get_method(method).compute(self.backend, ids, masks, **params)
+        output = compute(self.backend, ids, masks, **params)
         with self._lock:
             self.gradient_calls += 1
         for row, span in enumerate(spans):

@@ -12,7 +12,6 @@ gain (LIT's "colormap intensity", 0–1, default 0.4) brightens small scores.
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,7 +35,8 @@ _SCORE_UNITS = {
 
 def _shown(values: np.ndarray, gain: float) -> np.ndarray:
     exponent = max(0.05, 1.0 - min(max(gain, 0.0), 1.0))
-    return np.sign(values) * np.abs(values) ** exponent
+    shown: np.ndarray = np.sign(values) * np.abs(values) ** exponent
+    return shown
 
 
 def _layout_grid(segments: SegmentScores, width: int) -> tuple[list[list[str]], list[list[int]]]:

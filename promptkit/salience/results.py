@@ -148,7 +148,7 @@ class SalienceResult:
 
 
 def scored_tokens(
-    prompt_spans: Sequence[Any], target_spans: Sequence[Any], scores: Sequence[float], *, prompt_length: int
+    prompt_spans: Sequence[Any], target_spans: Sequence[Any], scores: Iterable[float], *, prompt_length: int
 ) -> tuple[TokenScore, ...]:
     """Prompt then target tokens with their scores, offsets into prompt + target.
 

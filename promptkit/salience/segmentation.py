@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from typing import Protocol
@@ -119,7 +120,7 @@ def segment_text(
     bounds = [0, *sorted(p for p in points if 0 < p < len(text)), len(text)]
     return [
         Segment(text[start:end], start, end, labels.get(start, ""))
-        for start, end in zip(bounds, bounds[1:])
+        for start, end in itertools.pairwise(bounds)
         if start < end
     ]
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
-from typing import Protocol, Union
+from typing import Protocol
 
 from promptkit.errors import SalienceError
 
@@ -66,7 +66,7 @@ class WholeTarget:
     """Every token of the target."""
 
 
-Selection = Union[CharRange, LinePrefix, TokenRange, WholeTarget]
+Selection = CharRange | LinePrefix | TokenRange | WholeTarget
 
 
 def line_range(target: str, selection: LinePrefix) -> CharRange:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,8 +32,11 @@ T = TypeVar("T")
 class ActivityMixin:
     """Runs, salience results and reviews; mixed into `Store`."""
 
-    _read: Callable[..., Any]
-    _write: Callable[..., Any]
+    if TYPE_CHECKING:
+        # Implemented by `Store`; declared here so the mixin's returns keep their types.
+        def _read(self, work: Callable[[Session], T]) -> T: ...
+
+        def _write(self, work: Callable[[Session], T]) -> T: ...
 
     def add_run(
         self,

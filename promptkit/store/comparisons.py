@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,12 +20,17 @@ from promptkit.store.schema import (
 )
 from promptkit.templates.models import Expectation, TestCase
 
+T = TypeVar("T")
+
 
 class ComparisonsMixin:
     """Comparisons and their cells; mixed into `Store`."""
 
-    _read: Callable[..., Any]
-    _write: Callable[..., Any]
+    if TYPE_CHECKING:
+        # Implemented by `Store`; declared here so the mixin's returns keep their types.
+        def _read(self, work: Callable[[Session], T]) -> T: ...
+
+        def _write(self, work: Callable[[Session], T]) -> T: ...
 
     def start_comparison(
         self,
@@ -74,7 +79,7 @@ class ComparisonsMixin:
             session.flush()
             return _comparison_record(session, row, with_cells=False)
 
-        return self._write(work)  # type: ignore[no-any-return]
+        return self._write(work)
 
     def finish_comparison(self, comparison_id: int, *, cells: Sequence[ComparisonCellRecord]) -> ComparisonRecord:
         """Stores a comparison's cells and marks it finished, in one transaction.
@@ -122,7 +127,7 @@ class ComparisonsMixin:
             session.flush()
             return _comparison_record(session, row, with_cells=True)
 
-        return self._write(work)  # type: ignore[no-any-return]
+        return self._write(work)
 
     def get_comparison(self, comparison_id: int) -> ComparisonRecord:
         """Returns a stored comparison with its cells.
@@ -130,7 +135,7 @@ class ComparisonsMixin:
         Raises:
             StoreError: If there is no such comparison.
         """
-        return self._read(  # type: ignore[no-any-return]
+        return self._read(
             lambda session: _comparison_record(session, _comparison_row(session, comparison_id), with_cells=True)
         )
 
@@ -149,7 +154,7 @@ class ComparisonsMixin:
             query = query.order_by(ComparisonRow.id.desc()).limit(limit)
             return [_comparison_record(session, row, with_cells=False) for row in session.scalars(query)]
 
-        return self._read(work)  # type: ignore[no-any-return]
+        return self._read(work)
 
 
 def _comparison_row(session: Session, comparison_id: int) -> ComparisonRow:

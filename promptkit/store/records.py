@@ -131,9 +131,10 @@ class RunRecord:
     def token_ids(self) -> list[int] | None:
         """Returns the ids of the run's tokens, or None when any token lacks one (older or foreign runs)."""
         ids = [item.get("id") for item in (self.tokens or []) if isinstance(item, dict)]
-        if not ids or len(ids) != len(self.tokens) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        int_ids = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
+        if not ids or len(ids) != len(self.tokens) or len(int_ids) != len(ids):
             return None
-        return ids
+        return int_ids
 
     def stored_tokens(self) -> list[StoredToken]:
         """Returns the run's tokens as `StoredToken`s, skipping entries that are not objects."""
@@ -275,3 +276,55 @@ class ComparisonRecord:
             "created_by": self.created_by,
             "finished_at": None if self.finished_at is None else self.finished_at.isoformat(),
         }
+
+
+@dataclass(frozen=True)
+class ReviewTaskRecord:
+    """A review task: reviewers judge pairs of a comparison's versions, case by case, blind.
+
+    Attributes:
+        id: Store-wide identifier (what links and `reviews --task` use).
+        comparison_id: The comparison reviewed.
+        mode: "pairwise" (blind A/B).
+        pairs: The version pairs `(a, b)` judged.
+        cases: The case ids judged.
+        reviewers: The keys of the people asked; empty means every reviewer.
+        created_by: Who set the task (a person's key).
+        created_at: When (UTC).
+    """
+
+    id: int
+    comparison_id: int
+    mode: str
+    pairs: tuple[tuple[int, int], ...]
+    cases: tuple[str, ...]
+    reviewers: tuple[str, ...]
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class JudgementRecord:
+    """One reviewer's verdict on one item of a task, unblinded.
+
+    Attributes:
+        task_id: The task.
+        reviewer: The reviewer's key.
+        case_id: The case.
+        version_a: The pair's first version.
+        version_b: The pair's second version.
+        shown_left: The version the reviewer saw on the left.
+        verdict: "a", "b", "tie" or "both_bad".
+        comment: The reviewer's words.
+        created_at: When (UTC).
+    """
+
+    task_id: int
+    reviewer: str
+    case_id: str
+    version_a: int
+    version_b: int
+    shown_left: int
+    verdict: str
+    comment: str
+    created_at: datetime

@@ -8,7 +8,7 @@ these classes with the migrated schema.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -43,7 +43,7 @@ class Base(DeclarativeBase):
     """Base of every table, with JSON for dict and list columns."""
 
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class FamilyRow(Base):
@@ -183,4 +183,55 @@ class ReviewRow(Base):
     verdict: Mapped[str] = mapped_column(String(10))
     comment: Mapped[str] = mapped_column(Text, default="")
     reviewer: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class PersonRow(Base):
+    """Someone who uses promptkit, with their role."""
+
+    __tablename__ = "people"
+    __table_args__ = (CheckConstraint("role IN ('viewer', 'reviewer', 'editor', 'admin')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    role_set_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    role_set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class ReviewTaskRow(Base):
+    """Blind pairwise review of a comparison: which version pairs, which cases, which reviewers."""
+
+    __tablename__ = "review_tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id"), index=True)
+    mode: Mapped[str] = mapped_column(String(20), default="pairwise")
+    pairs: Mapped[list[Any]] = mapped_column(default=list)
+    cases: Mapped[list[Any]] = mapped_column(default=list)
+    reviewers: Mapped[list[Any]] = mapped_column(default=list)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class JudgementRow(Base):
+    """One reviewer's verdict on one pair of completions of a case, unblinded ('a' is the pair's first version)."""
+
+    __tablename__ = "judgements"
+    __table_args__ = (
+        UniqueConstraint("task_id", "reviewer", "case_key", "version_a", "version_b", name="uq_judgements_item"),
+        CheckConstraint("verdict IN ('a', 'b', 'tie', 'both_bad')", name="verdict"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("review_tasks.id"), index=True)
+    reviewer: Mapped[str] = mapped_column(String(320))
+    case_key: Mapped[str] = mapped_column(String(200))
+    version_a: Mapped[int] = mapped_column(Integer)
+    version_b: Mapped[int] = mapped_column(Integer)
+    shown_left: Mapped[int] = mapped_column(Integer)
+    verdict: Mapped[str] = mapped_column(String(10))
+    comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

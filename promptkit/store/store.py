@@ -1,7 +1,8 @@
 """The Store: families, versions, test cases and library import/export.
 
 Runs, salience and reviews are in `promptkit.store.activity`, comparisons in
-`promptkit.store.comparisons`. Every public
+`promptkit.store.comparisons`, people and roles in `promptkit.store.people`,
+review tasks and judgements in `promptkit.store.review_tasks`. Every public
 method is one transaction: it either fully happens or leaves nothing behind.
 """
 
@@ -24,7 +25,9 @@ from promptkit.store import queries
 from promptkit.store.activity import ActivityMixin
 from promptkit.store.comparisons import ComparisonsMixin
 from promptkit.store.engine import connect, redacted, resolve_url, write_begin
+from promptkit.store.people import PeopleMixin
 from promptkit.store.records import FamilyRecord, ImportReport, RunRecord, VersionRecord
+from promptkit.store.review_tasks import ReviewTasksMixin
 from promptkit.store.schema import FamilyRow, VersionRow
 from promptkit.store.sync import as_library_family, import_families
 from promptkit.templates.library import dump_family, load_library
@@ -39,7 +42,7 @@ _ATTEMPTS = 8
 _RETRY_SQLSTATES = {"23505", "40001", "40P01"}
 
 
-class Store(ActivityMixin, ComparisonsMixin):
+class Store(ActivityMixin, ComparisonsMixin, PeopleMixin, ReviewTasksMixin):
     """The promptkit database: SQLite file by default, PostgreSQL for teams.
 
     Create with `Store.open()`; use as a context manager or call `close()`.
@@ -88,9 +91,8 @@ class Store(ActivityMixin, ComparisonsMixin):
         """
         for attempt in range(_ATTEMPTS):
             try:
-                with write_begin(), Session(self._engine, expire_on_commit=False) as session:
-                    with session.begin():
-                        return work(session)
+                with write_begin(), Session(self._engine, expire_on_commit=False) as session, session.begin():
+                    return work(session)
             except (IntegrityError, OperationalError) as error:
                 if attempt + 1 < _ATTEMPTS and _lost_race(error):
                     time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
@@ -249,6 +251,53 @@ class Store(ActivityMixin, ComparisonsMixin):
         """
         families = load_library(templates_dir)
         return self._write(lambda session: import_families(session, families))
+
+    def import_cases(self, *, family: str, cases: tuple[TestCase, ...]) -> ImportReport:
+        """Adds a family's new test cases and updates those whose id is stored, in one transaction.
+
+        Cases are stored as the library import stores them; the family's other
+        cases are kept.
+
+        Args:
+            family: Family name.
+            cases: The cases, e.g. from `promptkit.templates.case_files`.
+
+        Returns:
+            The (family, case id) of each case added or changed, in `cases_changed`.
+
+        Raises:
+            StoreError: If the family does not exist, or a case's id is empty,
+                repeated or over 200 characters, a value is not text, or a label
+                is not among the candidates; nothing is written.
+        """
+        from promptkit.templates.models import Family
+
+        seen: set[str] = set()
+        for case in cases:
+            # 200 is the length of the cases table's case_key column.
+            if not case.id.strip() or len(case.id) > 200:
+                raise StoreError(f"test case id {case.id!r} must be non-blank and at most 200 characters; nothing was saved.")
+            if case.id in seen:
+                raise StoreError(f"test case id {case.id!r} appears twice; give each case its own id. Nothing was saved.")
+            seen.add(case.id)
+            if not all(isinstance(name, str) and isinstance(value, str) for name, value in case.values.items()):
+                raise StoreError(f"the values of test case {case.id!r} must be texts; nothing was saved.")
+
+        def work(session: Session) -> ImportReport:
+            row = queries.family_row(session, family, lock=True)
+            candidates = tuple(row.candidate_labels)
+            for case in cases:
+                allowed = (case.expect.candidates if case.expect else ()) or candidates
+                unknown = [label for label in (case.expect.labels if case.expect else ()) if label not in allowed]
+                if unknown:
+                    raise StoreError(
+                        f"test case {case.id!r} expects label {unknown[0]!r}, which is not among the candidates "
+                        f"{list(allowed)}; nothing was saved."
+                    )
+            source = Family(name=row.name, description=row.description, candidate_labels=candidates, cases=cases)
+            return import_families(session, [source])
+
+        return self._write(work)
 
     def export_family(self, *, name: str, templates_dir: Path) -> Path:
         """Writes a stored family to `templates_dir/NAME.yaml`, replacing it atomically.

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,13 @@ class GenerationDefaults:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> GenerationDefaults:
+    def from_dict(cls, data: Mapping[str, Any]) -> GenerationDefaults:
         """Builds settings from `to_dict` output."""
         temperature = data.get("temperature")
         return cls(
-            max_new_tokens=int(data.get("max_new_tokens", cls.max_new_tokens)),  # type: ignore[call-overload]
-            stop_sequences=tuple(str(stop) for stop in data.get("stop_sequences", ())),  # type: ignore[union-attr]
-            temperature=None if temperature is None else float(temperature),  # type: ignore[arg-type]
+            max_new_tokens=int(data.get("max_new_tokens", cls.max_new_tokens)),
+            stop_sequences=tuple(str(stop) for stop in data.get("stop_sequences", ())),
+            temperature=None if temperature is None else float(temperature),
         )
 
 
@@ -105,16 +106,16 @@ class Expectation:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, object], *, family_candidates: tuple[str, ...] = ()) -> Expectation:
+    def from_dict(cls, data: Mapping[str, Any], *, family_candidates: tuple[str, ...] = ()) -> Expectation:
         """Builds an expectation from `to_dict` output."""
-        labels = tuple(data.get("labels", ()))  # type: ignore[arg-type]
+        labels = tuple(data.get("labels", ()))
         return cls(
-            line=data.get("line"),  # type: ignore[arg-type]
-            contains=tuple(data.get("contains", ())),  # type: ignore[arg-type]
-            not_contains=tuple(data.get("not_contains", ())),  # type: ignore[arg-type]
-            regex=data.get("regex"),  # type: ignore[arg-type]
+            line=data.get("line"),
+            contains=tuple(data.get("contains", ())),
+            not_contains=tuple(data.get("not_contains", ())),
+            regex=data.get("regex"),
             labels=labels,
-            candidates=tuple(data.get("candidates", family_candidates)) if labels else (),  # type: ignore[arg-type]
+            candidates=tuple(data.get("candidates", family_candidates)) if labels else (),
         )
 
 

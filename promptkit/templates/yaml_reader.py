@@ -101,7 +101,8 @@ class YamlReader:
             raise self.error(node, f"{what} must be text.")
         if not allow_empty and not node.value.strip():
             raise self.error(node, f"{what} must not be empty.")
-        return node.value
+        text: str = node.value  # PyYAML's stubs type a node's value as Any; a scalar's is its text.
+        return text
 
     def optional_string(self, node: Node | None, *, what: str) -> str | None:
         """Reads text that may be absent or null."""

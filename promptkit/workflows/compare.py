@@ -7,12 +7,13 @@ from collections.abc import Mapping, Sequence
 
 from promptkit.errors import PromptkitError
 from promptkit.evaluation.cases import select_versions
-from promptkit.evaluation.checks import run_checks
+from promptkit.evaluation.checks import CheckResult, run_checks
 from promptkit.evaluation.matrix import DEFAULT_BATCH_SIZE, Progress, run_matrix
 from promptkit.evaluation.outcomes import Scorer
 from promptkit.evaluation.results import Cell, MatrixResult, summarise
 from promptkit.evaluation.runs import RecordingSink
 from promptkit.model_api import LanguageModel
+from promptkit.people import Role
 from promptkit.store import ComparisonCellRecord, ComparisonRecord, RunRecord, Store
 from promptkit.templates import Family, TestCase
 
@@ -67,7 +68,7 @@ def run_comparison(
     model: LanguageModel,
     request: ComparisonRequest,
     *,
-    created_by: str,
+    actor: str,
     scorer: Scorer | None = None,
     progress: Progress | None = None,
 ) -> StoredComparison:
@@ -77,7 +78,7 @@ def run_comparison(
         store: where the family is read and the runs and comparison go.
         model: generates the completions.
         request: what to compare.
-        created_by: who starts it.
+        actor: who starts it (a person's key); an editor.
         scorer: scores the family's candidate labels (outcome likelihoods);
             None leaves them out.
         progress: called as `(done, total)` work units.
@@ -86,10 +87,11 @@ def run_comparison(
         The stored comparison and its results.
 
     Raises:
+        PermissionDenied: If the actor is not an editor; nothing is run then.
         PromptkitError: If the request is invalid (unknown family, version or
             label, too few versions, no cases, bad numbers); nothing is run then.
     """
-    check_request(request)
+    check_request(store, request, actor=actor)
     record = store.get_family(name=request.family)
     available = tuple(version.as_version() for version in record.versions)
     versions = select_versions(available, [str(ref) for ref in request.versions], family=record.name)
@@ -111,7 +113,7 @@ def run_comparison(
         cases=cases,
         model=model.info.name,
         settings=request.settings(),
-        created_by=created_by,
+        created_by=actor,
     )
     sink = RecordingSink(store)
     result = run_matrix(
@@ -190,7 +192,7 @@ def load_comparison(store: Store, comparison_id: int) -> StoredComparison:
 def _cell(stored: ComparisonCellRecord, case: TestCase, runs: Mapping[int, RunRecord]) -> Cell:
     run = runs.get(stored.run_id) if stored.run_id is not None else None
     completion = run.completion if run is not None else ""
-    checks = ()
+    checks: tuple[CheckResult, ...] = ()
     if case.expect is not None and stored.prompt is not None and stored.error is None:
         checks = tuple(run_checks(case.expect, prompt=stored.prompt, completion=completion))
     return Cell(
@@ -207,12 +209,14 @@ def _cell(stored: ComparisonCellRecord, case: TestCase, runs: Mapping[int, RunRe
     )
 
 
-def check_request(request: ComparisonRequest) -> None:
-    """Refuses a request that cannot run, before any model is loaded.
+def check_request(store: Store, request: ComparisonRequest, *, actor: str) -> None:
+    """Refuses a request that cannot run, or an actor who may not run it, before any model is loaded.
 
     Raises:
+        PermissionDenied: If the actor is not an editor.
         PromptkitError: Naming the value that is wrong and what it must be.
     """
+    store.require(actor, Role.EDITOR, action="run a comparison")
     if len(request.versions) < 2:
         raise PromptkitError(f"Pick at least two versions to compare (got {len(request.versions)}).")
     if request.samples < 0:

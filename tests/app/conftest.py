@@ -14,6 +14,8 @@ def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PROMPTKIT_DB", str(tmp_path / "store.db"))
     monkeypatch.delenv("PROMPTKIT_DB_URL", raising=False)
     monkeypatch.setenv("PROMPTKIT_LOAD_LOG", str(tmp_path / "loads.log"))
+    # app.py would route this test process's stderr through the native-log filter.
+    monkeypatch.setenv("PROMPTKIT_VERBOSE", "1")
     return tmp_path
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from apphelpers import button, no_errors, open_page, save_review
+from apphelpers import APP, button, no_errors, open_page, save_review
+from streamlit.testing.v1 import AppTest
 
 from promptkit.store import Store
 
@@ -74,3 +75,60 @@ def test_comparison_review_saved_and_shown_again(small_library):
     with Store.open() as store:
         (review,) = store.list_reviews(subject="compare tiny-menu v1,v2,v3 over quiche")
     assert (review.verdict, review.comment, review.run_id) == ("good", "v2 fixes the quiche case.", None)
+
+
+def _run_labelled_comparison(samples: int):
+    at = open_page(COMPARE)
+    at.multiselect(key="pk_cmp_versions::tiny-menu").set_value([1, 2])
+    at.multiselect(key="pk_cmp_cases::tiny-menu").set_value(["quiche", "fondue"])
+    at.number_input(key="pk_cmp_max_tokens").set_value(4)
+    at.number_input(key="pk_cmp_samples").set_value(samples)
+    button(at, "Run comparison").click()
+    return at.run()
+
+
+def test_compare_shows_outcome_likelihoods_metrics_and_stability(small_library):
+    at = _run_labelled_comparison(samples=2)
+    no_errors(at)
+    per_version = at.dataframe[1].value
+    assert list(per_version["Version"]) == ["v1 · plain", "v2 · with-dislikes"]
+    for column in ("Expected-outcome likelihood", "Accuracy", "Macro F1", "Agreement (stability)"):
+        assert all(value != "–" for value in per_version[column]), column  # labelled cases, 2 samples: all measured
+    captions = [item.value.replace("\\", "") for item in at.caption]  # Markdown-escaped
+    likelihoods = [text for text in captions if text.startswith("P(")]
+    assert len(likelihoods) == 4 and all("P(Avoid)" in text and "P(Likely good)" in text for text in likelihoods)
+    agreement = [text for text in captions if text.startswith("Agreement ")]
+    assert len(agreement) == 4 and all(text.endswith("over 2 samples") for text in agreement)
+    assert len(at.get("plotly_chart")) >= 3  # summary, cell matrix and a confusion matrix per version
+    with Store.open() as store:
+        (comparison,) = store.list_comparisons()
+    assert comparison.versions == (1, 2) and comparison.settings["samples"] == 2
+    assert at.query_params["comparison"] == str(comparison.id)
+
+
+def test_without_samples_no_stability_is_claimed(small_library):
+    at = _run_labelled_comparison(samples=0)
+    no_errors(at)
+    assert set(at.dataframe[1].value["Agreement (stability)"]) == {"–"}
+    assert not [item for item in at.caption if item.value.startswith("Agreement ")]
+
+
+def test_a_link_reopens_the_comparison_without_the_model_and_a_bad_link_says_so(small_library):
+    first = _run_labelled_comparison(samples=0)
+    comparison_id = first.query_params["comparison"]
+    table = first.dataframe[0].value
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["comparison"] = comparison_id
+    at.switch_page(COMPARE)
+    at.run()
+    no_errors(at)
+    assert at.dataframe[0].value.equals(table)
+    with Store.open() as store:
+        assert len(store.list_runs(family="tiny-menu")) == 4  # opened from the store, nothing generated again
+    for link, message in (("9999", "no comparison 9999"), ("1;DROP", "not a comparison number")):
+        bad = AppTest.from_file(APP, default_timeout=300)
+        bad.query_params["comparison"] = link
+        bad.switch_page(COMPARE)
+        bad.run()
+        assert not bad.exception and message in bad.error[0].value
+        assert not bad.dataframe  # nothing else shown

@@ -1,12 +1,9 @@
-"""History & review page: filters, reviews saved and shown, the HTML report."""
+"""History & review page: filters, reviews saved and shown, stored comparisons and their reports."""
 
 from __future__ import annotations
 
 from apphelpers import button, no_errors, open_page, review_widget, save_review
 
-from dashboard.snippets import reviews_html
-from promptkit.evaluation import matrix_from_runs
-from promptkit.evaluation.report import add_section, render_report
 from promptkit.store import Store
 from promptkit.templates import default_templates_dir, render_template
 
@@ -52,11 +49,11 @@ def test_review_saved_and_shown(app_env):
     with Store.open() as store:
         (review,) = store.list_reviews(run_id=first)
     assert (review.verdict, review.reviewer) == ("bad", "Ann")
-    assert at.get("download_button"), "the report download is offered"
+    assert any("No comparisons stored yet" in item.value for item in at.caption)  # runs alone make no report
 
 
 def test_filters_by_version(app_env):
-    first, second = _seed_runs()
+    _, second = _seed_runs()
     at = open_page(HISTORY)
     at.selectbox(key="pk_hist_family").set_value("menu-analysis").run()
     at.selectbox(key="pk_hist_version::menu-analysis").set_value(2).run()
@@ -64,37 +61,10 @@ def test_filters_by_version(app_env):
     assert list(at.dataframe[0].value["Run"]) == [second]
 
 
-def test_with_every_family_listed_the_report_covers_the_newest_runs_family(app_env):
-    _seed_runs()
-    with Store.open() as store:  # Newer, but of no test case: nothing to report on.
-        store.add_run(family="gsm8k-maths", version=1, model="tiny:gemma3", prompt="Q: 1+1?", completion=" 2", variables={})
-    at = open_page(HISTORY)
-    no_errors(at)
-    assert at.selectbox(key="pk_hist_family").value == "(all)"
-    assert any("**menu-analysis**, that of the newest test-case run" in item.value for item in at.caption)
-    # Offered at once, without picking a family first.
-    assert [item.proto.label for item in at.get("download_button")] == ["Download report (HTML)"]
-
-
 def test_empty_history_says_what_to_do(app_env):
     at = open_page(HISTORY)
     no_errors(at)
     assert any("No runs match yet" in item.value for item in at.info)
-
-
-def test_report_has_diffs_and_escaped_reviews(app_env):
-    first, _ = _seed_runs()
-    with Store.open() as store:
-        store.add_review(run_id=first, verdict="bad", comment="<img src=x onerror=alert(1)>", reviewer="Ann")
-        family = store.get_family(name="menu-analysis")
-        runs = store.list_runs(family="menu-analysis")
-        reviews = store.list_reviews()
-    result = matrix_from_runs(family, runs)
-    assert [version.number for version in result.versions] == [1, 2]
-    report = add_section(render_report(result), reviews_html(reviews, {run.id: run for run in runs}))
-    assert "<script>alert(1)</script>" not in report and "&lt;script&gt;alert(1)" in report
-    assert "<img src=x" not in report and "&lt;img src=x onerror=alert(1)&gt;" in report
-    assert report.index("Reviewers' notes") < report.lower().rindex("</body>")
 
 
 def test_review_needs_a_verdict(app_env):
@@ -125,3 +95,21 @@ def test_a_draft_review_stays_with_its_run(app_env):
     with Store.open() as store:
         assert [r.comment for r in store.list_reviews(run_id=second)] == ["About the second run"]
         assert store.list_reviews(run_id=first) == []
+
+
+def test_a_stored_comparison_is_listed_linked_and_its_report_offered(small_library):
+    compare = open_page("dashboard/views/compare.py")
+    compare.multiselect(key="pk_cmp_versions::tiny-menu").set_value([1, 2])
+    compare.multiselect(key="pk_cmp_cases::tiny-menu").set_value(["quiche"])
+    compare.number_input(key="pk_cmp_max_tokens").set_value(3)
+    button(compare, "Run comparison").click()
+    compare.run()
+    with Store.open() as store:
+        (comparison,) = store.list_comparisons()
+    at = open_page(HISTORY)
+    no_errors(at)
+    picker = at.selectbox(key="pk_hist_comparison")
+    assert picker.value == comparison.id and picker.format_func(comparison.id).startswith(f"#{comparison.id} · v1, v2 over 1 case")
+    (link,) = [item for item in at.get("page_link") if item.proto.label == "Open it in Compare"]
+    assert f"comparison={comparison.id}" in link.proto.query_string
+    assert [item.proto.label for item in at.get("download_button")] == ["Download report (HTML)"]

@@ -5,30 +5,32 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from dashboard.snippets import (
+    cell_likelihoods_caption,
     compare_summary_rows,
+    comparison_label,
     completeness_note,
     diff_html,
     model_summary_markdown,
     pre_html,
     review_markdown,
-    reviews_html,
     run_label,
     run_table_rows,
     token_shading_html,
     version_label,
+    version_summary_rows,
 )
 from promptkit.diff import diff_texts
-from promptkit.evaluation import Cell, CheckResult, MatrixResult
+from promptkit.evaluation import Cell, CheckResult, ClassifierMetrics, MatrixResult, VersionSummary
 from promptkit.generation import GeneratedToken
 from promptkit.model_api import ModelInfo
 from promptkit.salience import SalienceResult, TokenScore
-from promptkit.store.records import ReviewRecord, RunRecord, StoredToken
+from promptkit.store.records import ComparisonRecord, ReviewRecord, RunRecord, StoredToken
 from promptkit.templates import TestCase, Version
 
-WHEN = datetime(2025, 1, 31, 14, 2, tzinfo=timezone.utc)
+WHEN = datetime(2025, 1, 31, 14, 2, tzinfo=UTC)
 
 
 def _run(**overrides) -> RunRecord:
@@ -86,21 +88,6 @@ def test_labels() -> None:
     assert version_label(Version(number=3, text="")) == "v3"
     assert run_label(_run()) == "#12 · menu-analysis v2 · quiche · 2025-01-31 14:02"
     assert run_label(_run(case_id=None)) == "#12 · menu-analysis v2 · own values · 2025-01-31 14:02"
-
-
-def test_reviews_html_escapes_every_field_and_names_the_run() -> None:
-    review = _review(comment="<img src=x onerror=alert(1)>\nsecond line", reviewer="<i>Ann</i>")
-    html = reviews_html([review], {12: _run(family="<fam>")})
-    assert html.startswith('<section id="reviews">') and html.endswith("</section>")
-    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;<br>second line" in html
-    assert "&lt;i&gt;Ann&lt;/i&gt;" in html and "#12 · &lt;fam&gt; v2" in html
-    assert "<td><b>bad</b></td>" in html
-
-
-def test_reviews_html_subject_falls_back_and_empty_says_so() -> None:
-    assert "run #99" in reviews_html([_review(run_id=99)], {})
-    assert "a:v1-vs-v2" in reviews_html([_review(run_id=None, subject="a:v1-vs-v2")], {})
-    assert "No reviews yet." in reviews_html([], {})
 
 
 def _comparison(cells: list[Cell]) -> MatrixResult:
@@ -224,3 +211,36 @@ def test_review_markdown_shows_a_reviewers_name_as_typed() -> None:
     line = review_markdown(_review(reviewer="**Bo** :red[x] `y`"))
     assert line.startswith(":material/thumb_down: **bad** by ")
     assert r"\*\*Bo\*\* \:red\[x\] \`y\`" in line
+
+
+def test_likelihoods_read_likeliest_first_with_what_was_expected() -> None:
+    cell = Cell(version=1, case="q", prompt="p", outcome_likelihoods={"Avoid": 0.25, "Try it": 0.75}, acceptable=("Avoid",))
+    assert cell_likelihoods_caption(cell) == "P(Try it) 0.75 · P(Avoid) 0.25 (expected: Avoid)"
+    unlabelled = dataclasses.replace(cell, acceptable=())
+    assert cell_likelihoods_caption(unlabelled) == "P(Try it) 0.75 · P(Avoid) 0.25"
+
+
+def test_version_summary_rows_show_dashes_for_what_was_not_measured() -> None:
+    metrics = ClassifierMetrics(labels=("Avoid", "Try it"), accuracy=0.5, macro_f1=1 / 3, roc_auc=None, confusion=[[1, 0], [1, 0]])
+    result = MatrixResult(
+        model="m", family="f", versions=(Version(number=1, text="", label="plain"), Version(number=2, text="")),
+        cases=(), cells=(),
+        summary={
+            1: VersionSummary(pass_rate=0.5, expected_likelihood=0.625, agreement=None, metrics=metrics, errors=1),
+            2: VersionSummary(pass_rate=None, expected_likelihood=None, agreement=1.0, metrics=None, errors=0),
+        },
+    )
+    first, second = version_summary_rows(result)
+    assert first == {
+        "Version": "v1 · plain", "Pass rate": "0.50", "Expected-outcome likelihood": "0.62", "Agreement (stability)": "–",
+        "Accuracy": "0.50", "Macro F1": "0.33", "ROC-AUC": "–", "Errors": 1,
+    }
+    assert (second["Pass rate"], second["Agreement (stability)"], second["Accuracy"]) == ("–", "1.00", "–")
+
+
+def test_comparison_label_names_versions_cases_model_time_and_person() -> None:
+    comparison = ComparisonRecord(
+        id=3, family="f", versions=(1, 2), cases=(TestCase(id="q", values={}),), model="", settings={},
+        created_by="ada", created_at=WHEN, finished_at=None,
+    )
+    assert comparison_label(comparison) == "#3 · v1, v2 over 1 case · model not recorded · 2025-01-31 14:02 by ada"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import re
-import time
+from pathlib import Path
 
 import pytest
+
+from promptkit.cli import main
 
 pytestmark = [pytest.mark.browser, pytest.mark.real_model]
 
@@ -112,15 +113,38 @@ def test_four_sessions_generate_at_once_model_loaded_once(fresh_server, browser,
         page.context.close()
 
 
-def test_compare_and_history_pages(server, browser, artifacts):
+def download_report(page) -> str:
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Download report (HTML)").click()
+    return Path(download.value.path()).read_text(encoding="utf-8")
+
+
+def test_compare_and_history_pages(server, browser, artifacts, monkeypatch, tmp_path):
     page = open_app(browser, server.url, "compare")
     page.get_by_role("button", name="Run comparison").click()
     page.get_by_text("What changed in the templates").first.wait_for(timeout=GENERATE_TIMEOUT_MS)
     wait_idle(page)
     no_exception_on(page)
+    assert page.get_by_text("Expected-outcome likelihood").count() > 0
+    assert page.get_by_text(re.compile(r"P\(You have to try it\) \d\.\d\d")).count() > 0  # per cell
+    comparison_id = re.search(r"[?&]comparison=(\d+)", page.url).group(1)
     page.get_by_text(re.compile(r"v2 · fewshot-fixed vs v1")).click()
     page.locator("ins").first.wait_for(timeout=10_000)  # word diff of the templates
     page.screenshot(path=str(artifacts / "05-compare.png"), full_page=True)
+    from_compare = download_report(page)
+
+    # The same report from History and from the CLI, which reads the store alone.
+    page.get_by_role("link", name="History & review").click()
+    page.get_by_role("button", name="Download report (HTML)").wait_for(timeout=60_000)
+    wait_idle(page)
+    assert download_report(page) == from_compare
+    monkeypatch.setenv("PROMPTKIT_DB", server.env["PROMPTKIT_DB"])
+    monkeypatch.delenv("PROMPTKIT_DB_URL", raising=False)
+    assert main(["report", "--comparison", comparison_id, "--html", str(tmp_path / "cli.html")]) == 0
+    assert (tmp_path / "cli.html").read_text(encoding="utf-8") == from_compare
+    page.get_by_role("link", name="Open it in Compare").click()  # the link opens the stored comparison
+    page.get_by_text("What changed in the templates").first.wait_for(timeout=GENERATE_TIMEOUT_MS)
+    wait_idle(page)
     page.get_by_role("button", name="Why? (Salience)").first.click()
     page.locator(".js-plotly-plot").first.wait_for(timeout=GENERATE_TIMEOUT_MS)
     page.get_by_text("Show the A/B view").click()

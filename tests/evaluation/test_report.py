@@ -8,7 +8,6 @@ import plotly.graph_objects as go
 
 from promptkit.evaluation.matrix import run_matrix
 from promptkit.evaluation.report import render_report
-
 from tests.evaluation.test_matrix import FakeModel, FakeScorer
 
 
@@ -55,7 +54,7 @@ def test_user_text_is_escaped(mini_family) -> None:
 
 
 def test_plotly_is_inlined_once_and_nothing_is_fetched(mini_family) -> None:
-    html, page = _parsed(mini_family, salience_figures={"Salience of v2 × soup": go.Figure(go.Heatmap(z=[[1, 2]]))})
+    _, page = _parsed(mini_family, salience_figures={"Salience of v2 × soup": go.Figure(go.Heatmap(z=[[1, 2]]))})
     assert page.script_srcs == []
     big = [script for script in page.scripts if len(script) > 1_000_000]
     assert len(big) == 1  # The library itself, once.

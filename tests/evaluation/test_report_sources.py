@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from promptkit.evaluation import comparison_subject, reviews_of_family, stored_heatmaps
+from promptkit.evaluation import stored_heatmaps
 from promptkit.salience import SalienceResult
 from promptkit.store import Store
 
@@ -48,13 +48,3 @@ def test_rebuilt_result_marks_the_stored_target_span():
     assert result.text[slice(*result.target_span)] == "Avoid."
     assert result.signed
     assert "".join(segment.text for segment in result.segments("lines").segments) == PROMPT + COMPLETION
-
-
-def test_reviews_of_family_keep_its_runs_and_comparisons(tmp_path):
-    store, run = _store_with_run(tmp_path)
-    mine = comparison_subject("menu", versions=[1, 2], case_ids=["quiche"])
-    store.add_review(run_id=run.id, verdict="bad", reviewer="a")
-    store.add_review(subject=mine, verdict="good", reviewer="b")
-    store.add_review(subject=comparison_subject("menu-2", versions=[1, 2], case_ids=["x"]), verdict="good", reviewer="c")
-    kept = reviews_of_family(store.list_reviews(), family="menu", run_ids=[run.id])
-    assert [review.reviewer for review in kept] == ["a", "b"]

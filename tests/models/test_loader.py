@@ -37,13 +37,13 @@ def test_missing_kaggle_credentials_name_the_fix(no_kaggle):
 
 
 def test_unknown_preset_lists_known_ones(no_kaggle):
-    with pytest.raises(ModelLoadError, match="Unknown model 'gemma9_huge'.*gemma"):
+    with pytest.raises(ModelLoadError, match=r"Unknown model 'gemma9_huge'.*gemma"):
         load_model("gemma9_huge")
 
 
 def test_non_gemma_preset_directory_is_refused(tmp_path: Path):
     (tmp_path / "config.json").write_text(json.dumps({"class_name": "Llama3Backbone"}))
-    with pytest.raises(ModelLoadError, match="Llama3Backbone.*Gemma models only"):
+    with pytest.raises(ModelLoadError, match=r"Llama3Backbone.*Gemma models only"):
         load_model(str(tmp_path))
 
 

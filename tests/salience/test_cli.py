@@ -29,7 +29,7 @@ def test_cli_prints_the_json_contract(tmp_path):
     start, end = data["target_span"]
     assert data["text"][start:end].strip() == "Avoid."
     assert "".join(t["text"] for t in data["tokens"]) == data["text"]  # <bos> not listed.
-    assert [s["text"] for s in data["segments"]][0] == "Taste-likes: Cheese\n"
+    assert next(s["text"] for s in data["segments"]) == "Taste-likes: Cheese\n"
     assert data["method"] == "grad_l2" and all(t["score"] >= 0 for t in data["tokens"])
 
 

@@ -1,4 +1,4 @@
-"""Fixtures for workflow tests: a store (SQLite file) holding the mini family, and a private store for the CLI."""
+"""Fixtures for workflow tests: a store (SQLite file) holding the mini family and its editor Ada, shared with the CLI."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from promptkit.people import AccessPolicy
 from promptkit.store import Store
 
 MINI_FAMILY = Path(__file__).parents[1] / "data" / "mini_family.yaml"
@@ -29,6 +30,7 @@ def mini_store(tmp_path: Path, templates_dir: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("PROMPTKIT_DB", str(tmp_path / "store.db"))
     store = Store.open()
     store.import_library(templates_dir=templates_dir)
+    store.arrive(key="ada", name="Ada", policy=AccessPolicy())  # local mode: every role
     try:
         yield store
     finally:

@@ -16,7 +16,7 @@ def test_a_stored_comparison_reads_back_as_it_ran(mini_store, tiny_gemma3):
         mini_store,
         tiny_gemma3,
         ComparisonRequest(family="mini", versions=[1, "second"], samples=2),
-        created_by="ada",
+        actor="ada",
         scorer=ContinuationScorer(tiny_gemma3),
     )
     record = stored.record
@@ -38,7 +38,7 @@ def test_a_users_own_cases_are_stored_with_the_comparison(mini_store, tiny_gemma
     stew = TestCase(id="stew", values={"dish": "Beef stew"})
     stored = run_comparison(
         mini_store, tiny_gemma3, ComparisonRequest(family="mini", versions=[1, 2], cases=(stew,), max_new_tokens=3),
-        created_by="ada",
+        actor="ada",
     )
     again = load_comparison(mini_store, stored.record.id)
     assert again.record.cases == (stew,) and again.record.settings["max_new_tokens"] == 3
@@ -59,7 +59,7 @@ def test_a_users_own_cases_are_stored_with_the_comparison(mini_store, tiny_gemma
 )
 def test_a_bad_request_is_refused_and_stores_nothing(mini_store, tiny_gemma3, request_, message):
     with pytest.raises(PromptkitError, match=message):
-        run_comparison(mini_store, tiny_gemma3, request_, created_by="ada")
+        run_comparison(mini_store, tiny_gemma3, request_, actor="ada")
     assert mini_store.list_comparisons() == [] and mini_store.list_runs() == []
 
 

@@ -52,3 +52,24 @@ def test_comparisons_lists_the_contract_keys_newest_first(mini_store, templates_
         assert comparison["family"] == "mini" and comparison["versions"] == [1, 2]
         assert comparison["cases"] == ["soup", "bread"] and comparison["model"] == "tiny:gemma3"
         assert comparison["created_by"] == "ada"
+
+
+def test_the_report_gathers_the_comparisons_and_its_runs_reviews_escaped(mini_store, tiny_gemma3):
+    from promptkit.workflows import comparison_report, run_comparison
+    from promptkit.workflows.compare import ComparisonRequest
+
+    first = run_comparison(mini_store, tiny_gemma3, ComparisonRequest(family="mini", versions=[1, 2], max_new_tokens=2),
+                           actor="ada")
+    other = run_comparison(mini_store, tiny_gemma3, ComparisonRequest(family="mini", versions=[1, 2], max_new_tokens=2),
+                           actor="ada")
+    mini_store.add_review(verdict="bad", reviewer="<i>Ann</i>", comment="<img src=x onerror=alert(1)>", subject="s",
+                          comparison_id=first.record.id)
+    mini_store.add_review(verdict="good", reviewer="Bo", comment="this run is fine", run_id=first.run_id(2, "bread"))
+    mini_store.add_review(verdict="unsure", reviewer="Cy", comment="about the other one", subject="s",
+                          comparison_id=other.record.id)
+    page = comparison_report(mini_store, first.record.id)
+    reviews = page[page.index('<section id="reviews">'):]
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in reviews
+    assert "&lt;i&gt;Ann&lt;/i&gt;" in reviews and "this run is fine" in reviews and "about the other one" not in reviews
+    assert f"run #{first.run_id(2, 'bread')} · v2 · bread" in reviews
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # a case value

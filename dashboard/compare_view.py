@@ -1,0 +1,114 @@
+"""Compare page pieces: the form's request, the link to a comparison, and the result's sections."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.messages import show_error
+from dashboard.snippets import cell_likelihoods_caption, diff_html, markdown_escape, pre_html, version_summary_rows
+from dashboard.state import KEY_COMPARE_RESULT, KEY_SALIENCE_RUN, KEY_SALIENCE_RUN_B
+from promptkit.diff import diff_texts
+from promptkit.evaluation.figures import confusion_figure, matrix_figure, summary_figure
+from promptkit.store import Store
+from promptkit.workflows import StoredComparison, load_comparison
+
+LINK_PARAMETER = "comparison"
+
+
+def opened_comparison(store: Store) -> StoredComparison | None:
+    """The comparison the page shows: the link's (`?comparison=ID`), else the session's last one.
+
+    A link to a comparison that is missing or malformed shows a message and nothing else.
+    """
+    link = st.query_params.get(LINK_PARAMETER)
+    if link is None:
+        comparison_id = st.session_state.get(KEY_COMPARE_RESULT)
+        return None if comparison_id is None else load_comparison(store, comparison_id)
+    if not link.isdigit():
+        st.error(f"This link names comparison {link!r}, which is not a comparison number; check the link you were sent.")
+        st.stop()
+    try:
+        return load_comparison(store, int(link))
+    except Exception as error:
+        show_error(error)
+        st.stop()
+        raise
+
+
+def show_link(comparison_id: int) -> None:
+    """Shows the comparison's link, with Streamlit's copy button, and puts it in the address bar."""
+    st.query_params[LINK_PARAMETER] = str(comparison_id)
+    base = (st.context.url or "").split("?")[0]
+    st.caption("Link to this comparison (copy it with the button at the right):")
+    st.code(f"{base}?{LINK_PARAMETER}={comparison_id}", language=None)
+
+
+def show_outcomes(stored: StoredComparison) -> None:
+    """Per version: pass rate, likelihoods, agreement, classifier metrics; with the charts."""
+    result = stored.result
+    st.dataframe(pd.DataFrame(version_summary_rows(result)), hide_index=True, width="stretch")
+    st.caption(
+        "Expected-outcome likelihood: how likely the model finds the right label after the version's prompt "
+        "(mean over labelled cases). Agreement: share of the sampled completions reaching the most common outcome."
+    )
+    charts = st.columns(2)
+    charts[0].plotly_chart(summary_figure(result), width="stretch")
+    charts[1].plotly_chart(matrix_figure(result), width="stretch")
+    labelled = [version for version in result.versions if result.summary[version.number].metrics is not None]
+    if labelled:
+        with st.expander("Confusion matrices (likeliest label against the labelled answer)"):
+            columns = st.columns(len(labelled))
+            for column, version in zip(columns, labelled):
+                metrics = result.summary[version.number].metrics
+                assert metrics is not None
+                column.plotly_chart(confusion_figure(metrics, title=f"v{version.number}"), width="stretch")
+
+
+def show_cells(stored: StoredComparison, names_by_number: dict[int, str]) -> None:
+    """Each case's completions side by side, diffs against the baseline, checks, likelihoods, a Salience button."""
+    result = stored.result
+    baseline = result.versions[0]
+    for case in result.cases:
+        st.subheader(f"Case: {case.id}")
+        st.caption(" · ".join(f"{name}: {value}" for name, value in case.values.items()))
+        base_cell = result.cell(baseline.number, case.id)
+        for column, version in zip(st.columns(len(result.versions)), result.versions):
+            cell = result.cell(version.number, case.id)
+            with column:
+                st.markdown(f"**{names_by_number[version.number]}**" + (" (baseline)" if version is baseline else ""))
+                if cell.error:
+                    st.error(cell.error)
+                    continue
+                if version is baseline:
+                    st.html(pre_html(cell.completion))
+                else:
+                    st.html(diff_html(diff_texts(base_cell.completion, cell.completion)))
+                for check in cell.checks:
+                    st.caption(markdown_escape(check.caption()), help=f"Check: {check.name}")
+                if cell.outcome_likelihoods:
+                    st.caption(markdown_escape(cell_likelihoods_caption(cell)))
+                if cell.samples:
+                    st.caption(f"Agreement {cell.agreement:.2f} over {len(cell.samples)} samples")
+                _salience_button(stored, version.number, case.id, baseline.number)
+
+
+def _salience_button(stored: StoredComparison, version: int, case_id: str, baseline: int) -> None:
+    run_id = stored.run_id(version, case_id)
+    if run_id is not None and st.button(
+        "Why? (Salience)", key=f"pk_cmp_sal::{version}::{case_id}", help=f"Run #{run_id}", icon=":material/insights:"
+    ):
+        st.session_state[KEY_SALIENCE_RUN] = run_id
+        base_run = stored.run_id(baseline, case_id)
+        st.session_state[KEY_SALIENCE_RUN_B] = base_run if base_run != run_id else None
+        st.switch_page("dashboard/views/salience.py")
+
+
+def show_template_diffs(stored: StoredComparison, names_by_number: dict[int, str]) -> None:
+    """Each version's template against the baseline's, one expander each."""
+    baseline, *others = stored.result.versions
+    for version in others:
+        with st.expander(f"{names_by_number[version.number]} vs {names_by_number[baseline.number]}"):
+            if version.note:
+                st.caption(f"Note: {version.note}")
+            st.html(diff_html(diff_texts(baseline.text, version.text)))
