@@ -1,8 +1,8 @@
 """promptkit dashboard: `streamlit run app.py`.
 
-Four pages (Playground, Compare, Salience, History & review; in
-`dashboard/views/`) share one sidebar with the model picker; the model is
-loaded once per process.
+Five pages (Playground, Compare, Salience, History & review, My reviews; in
+`dashboard/views/`) share one sidebar with who you are and the model picker;
+the model is loaded once per process.
 """
 
 import streamlit as st
@@ -23,6 +23,7 @@ PAGES = [
     st.Page("dashboard/views/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("dashboard/views/salience.py", title="Salience", icon=":material/insights:"),
     st.Page("dashboard/views/history.py", title="History & review", icon=":material/history:"),
+    st.Page("dashboard/views/reviews.py", title="My reviews", icon=":material/rate_review:"),
 ]
 
 try:

@@ -1,17 +1,21 @@
-"""Compare page pieces: the form's request, the link to a comparison, and the result's sections."""
+"""Compare page pieces: the link to a comparison, the result's sections, and its review tasks."""
 
 from __future__ import annotations
+
+import itertools
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.messages import show_error
+from dashboard.identity import acting_key
+from dashboard.messages import guard, show_error
 from dashboard.snippets import cell_likelihoods_caption, diff_html, markdown_escape, pre_html, version_summary_rows
-from dashboard.state import KEY_COMPARE_RESULT, KEY_SALIENCE_RUN, KEY_SALIENCE_RUN_B
+from dashboard.state import KEY_COMPARE_RESULT, KEY_NOTICE, KEY_SALIENCE_RUN, KEY_SALIENCE_RUN_B
 from promptkit.diff import diff_texts
 from promptkit.evaluation.figures import confusion_figure, matrix_figure, summary_figure
+from promptkit.people import Role
 from promptkit.store import Store
-from promptkit.workflows import StoredComparison, load_comparison
+from promptkit.workflows import StoredComparison, load_comparison, set_review_task
 
 LINK_PARAMETER = "comparison"
 
@@ -112,3 +116,39 @@ def show_template_diffs(stored: StoredComparison, names_by_number: dict[int, str
             if version.note:
                 st.caption(f"Note: {version.note}")
             st.html(diff_html(diff_texts(baseline.text, version.text)))
+
+
+def show_review_tasks(store: Store, stored: StoredComparison) -> None:
+    """The comparison's blind review tasks, with their links, and a form for an editor to set one."""
+    record = stored.record
+    tasks = store.list_review_tasks(comparison_id=record.id)
+    for task in tasks:
+        pairs = ", ".join(f"v{a} vs v{b}" for a, b in task.pairs)
+        asked = ", ".join(task.reviewers) or "every reviewer"
+        st.page_link(
+            "dashboard/views/reviews.py", label=f"Task #{task.id}: {pairs} over {len(task.cases)} case(s), asking {asked}",
+            query_params={"task": str(task.id)}, icon=":material/rate_review:",
+        )
+    baseline, *others = record.versions
+    reviewers = [person for person in store.list_people() if person.role >= Role.REVIEWER]
+    with st.expander("Ask reviewers for a blind A/B review of this comparison"):
+        with st.form(f"pk_task_form::{record.id}"):
+            pairs = st.multiselect(
+                "Version pairs", [(a, b) for a, b in itertools.combinations(record.versions, 2)],
+                default=[(baseline, other) for other in others], format_func=lambda p: f"v{p[0]} vs v{p[1]}",
+                key=f"pk_task_pairs::{record.id}",
+            )
+            cases = st.multiselect("Cases", [case.id for case in record.cases], default=[case.id for case in record.cases],
+                                   key=f"pk_task_cases::{record.id}")
+            asked = st.multiselect(
+                "Reviewers (none picked: every reviewer)", [person.key for person in reviewers],
+                format_func=lambda key: next(p.name for p in reviewers if p.key == key), key=f"pk_task_reviewers::{record.id}",
+            )
+            submitted = st.form_submit_button("Create review task")
+        if submitted:
+            with guard():
+                task = set_review_task(
+                    store, actor=acting_key(), comparison_id=record.id, pairs=pairs, cases=cases, reviewers=asked
+                )
+                st.session_state[KEY_NOTICE] = f"Review task #{task.id} created; send its link to the reviewers."
+                st.rerun()

@@ -3,7 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard.compare_view import opened_comparison, show_cells, show_link, show_outcomes, show_template_diffs
+from dashboard.compare_view import (
+    opened_comparison,
+    show_cells,
+    show_link,
+    show_outcomes,
+    show_review_tasks,
+    show_template_diffs,
+)
 from dashboard.identity import acting_key
 from dashboard.messages import guard, notice
 from dashboard.model_sidebar import get_model, scorer
@@ -123,6 +130,9 @@ with guard():
     show_cells(stored, names_by_number)
     st.subheader("What changed in the templates")
     show_template_diffs(stored, names_by_number)
+
+    st.subheader("Blind review by your team")
+    show_review_tasks(store, stored)
 
     st.subheader("Your verdict on this comparison")
     st.caption("Did the change fix the problem, for the right reason, on every case? Reviews show up in History & review.")

@@ -28,6 +28,7 @@ _COMMAND_MODULES = (
     "promptkit.cli.compare_command",
     "promptkit.cli.comparisons_command",
     "promptkit.cli.report_command",
+    "promptkit.cli.reviews_command",
 )
 
 

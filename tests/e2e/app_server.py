@@ -61,7 +61,7 @@ class Server:
         log_path: the server's stdout and stderr.
     """
 
-    def __init__(self, workdir: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, workdir: Path, env: Mapping[str, str] | None = None, *, port: int | None = None) -> None:
         """Starts the server; see `wait_healthy` to know when it answers.
 
         Args:
@@ -69,8 +69,10 @@ class Server:
             env: extra environment variables, e.g. PROMPTKIT_CACHE. The
                 caller's PROMPTKIT_MODEL and PROMPTKIT_DB_URL are dropped so
                 the app loads its default model and uses a store of its own.
+            port: the port to listen on (a free one by default), for a caller
+                that must know it before the server starts (sign-in's redirect URI).
         """
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.load_log = workdir / "loads.log"
         self.log_path = workdir / "server.log"
@@ -133,17 +135,18 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(workdir: Path, env: Mapping[str, str] | None = None) -> Iterator[Server]:
+def running_server(workdir: Path, env: Mapping[str, str] | None = None, *, port: int | None = None) -> Iterator[Server]:
     """Starts a dashboard, waits until it is healthy, and stops it afterwards.
 
     Args:
         workdir: an empty folder for the server's files (see `Server`).
         env: extra environment variables (see `Server`).
+        port: the port to listen on (see `Server`).
 
     Yields:
         The healthy server.
     """
-    server = Server(workdir, env)
+    server = Server(workdir, env, port=port)
     try:
         server.wait_healthy()
         yield server
