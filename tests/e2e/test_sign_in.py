@@ -1,20 +1,19 @@
 """Team mode in a real browser: sign-in through a real local OpenID provider.
 
-The provider is `oidc-provider-mock` (a subprocess on a free loopback port,
-clients must register): the test registers the dashboard as a client with its
-redirect URI, writes the dashboard's `[auth]` secrets into a temporary folder
-and points Streamlit at that file (`STREAMLIT_SECRETS_FILES`, the
-`secrets.files` option), so the repository's `.streamlit/` is never touched.
-The browser "signs in" on the provider's form by typing a subject (the
-e-mail); the provider's user records give each subject its e-mail and name.
-The dashboard runs the tiny random-weight model, so nothing slow loads.
+The provider is `oidc-provider-mock`, a subprocess on a free loopback port
+that only serves registered clients. The test registers the dashboard as a
+client with its redirect URI, writes the dashboard's `[auth]` secrets into a
+temporary folder and points Streamlit at that file with
+`STREAMLIT_SECRETS_FILES` (the `secrets.files` option), so the repository's
+`.streamlit/` is neither read for secrets nor touched. The browser "signs in"
+on the provider's form by typing a subject (the e-mail); the provider's user
+records give each subject its e-mail and name. The dashboard runs the tiny
+random-weight model, so nothing slow loads.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import secrets
 import subprocess
@@ -39,13 +38,212 @@ VIEWER = {"email": "bo@example.org", "name": "Bo Viewer"}
 PROVIDER_STARTUP_TIMEOUT_S = 30
 STEP_TIMEOUT_MS = 60_000
 MODEL_READY_TIMEOUT_MS = 180_000
-AUTH_COOKIE = re.compile(r"^_streamlit_user")  # the identity cookie and the tokens cookie (and any chunks)
+# Streamlit's identity cookie and its tokens cookie (`_streamlit_user_tokens`), and any chunks of either.
+AUTH_COOKIE = re.compile(r"^_streamlit_user")
 # What only a signed-in person may see: page names, template families and text, runs, reviews, the model.
 PRIVATE_TEXT = [
     "Playground", "Compare", "Salience", "History",
     "menu-analysis", "gsm8k-maths", "news-summarization", "sentiment-classifier",
-    "Analyze a menu item", "Quiche", "Run #", "Review task", "tiny:gemma3", "Gemma", "Loaded in", "Model",
+    "Analyze a menu item", "Quiche", "Run #", "Review task", "tiny:gemma3", "Gemma", "Loaded in",
+    "Signed in as", "Sign out",
 ]
 
 
-@dataclass_free_provider := None  # placeholder removed below
+def _http(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, bytes]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, response.read()
+
+
+@pytest.fixture(scope="module")
+def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real OpenID provider on 127.0.0.1 that knows Ann and Bo; yields its issuer URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (tmp_path_factory.mktemp("oidc") / "provider.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port),
+         "--require-registration"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + PROVIDER_STARTUP_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"oidc_provider_mock exited early:\n{Path(log.name).read_text()[-3000:]}")
+            try:
+                _http("GET", f"{url}/.well-known/openid-configuration")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no OpenID provider at {url} within {PROVIDER_STARTUP_TIMEOUT_S} s") from None
+                time.sleep(0.2)
+        for person in (ADMIN, VIEWER):
+            status, _ = _http("PUT", f"{url}/users/{urllib.parse.quote(person['email'])}",
+                              {**person, "email_verified": True})
+            assert status == 204
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def team_server(provider: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The dashboard in team mode, registered with the provider, Ann an admin."""
+    workdir = tmp_path_factory.mktemp("team-app")
+    port = free_port()
+    redirect_uri = f"http://127.0.0.1:{port}/oauth2callback"
+    status, body = _http("POST", f"{provider}/oauth2/clients", {"redirect_uris": [redirect_uri]})
+    assert status == 201
+    client = json.loads(body)
+    secrets_file = workdir / "secrets.toml"
+    secrets_file.write_text(
+        "[auth]\n"
+        f'redirect_uri = "{redirect_uri}"\n'
+        f'cookie_secret = "{secrets.token_urlsafe(32)}"\n'
+        f'client_id = "{client["client_id"]}"\n'
+        f'client_secret = "{client["client_secret"]}"\n'
+        f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n'
+    )
+    env = {
+        "PROMPTKIT_MODE": "team",
+        "PROMPTKIT_ADMINS": f"  {ADMIN['email'].upper()} , someone@example.org",
+        "PROMPTKIT_MODEL": "tiny:gemma3",
+        "STREAMLIT_SECRETS_FILES": str(secrets_file),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("PROMPTKIT_DEFAULT_ROLE", raising=False)  # Bo gets the default role: viewer
+        server = running_server(workdir, env, port=port)
+        running = server.__enter__()
+    try:
+        yield running
+    finally:
+        server.__exit__(None, None, None)
+
+
+def _new_page(browser: Any) -> Any:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    return context.new_page()
+
+
+def _wait_idle(page: Any) -> None:
+    """Waits until the script run is over: no element is marked stale any more."""
+    page.wait_for_timeout(300)
+    page.wait_for_function("() => document.querySelectorAll('[data-stale=\"true\"]').length === 0")
+    page.wait_for_timeout(300)
+
+
+def _assert_sign_in_page_only(page: Any) -> None:
+    page.get_by_role("button", name="Sign in").wait_for()
+    _wait_idle(page)
+    text = page.locator("body").inner_text()
+    assert "Sign in to see your team's prompt templates" in text
+    shown = [word for word in PRIVATE_TEXT if word.lower() in text.lower()]
+    assert not shown, f"the sign-in page shows {shown}:\n{text}"
+    main = page.locator("[data-testid='stMain']")
+    assert main.get_by_role("button").count() == 1, main.get_by_role("button").all_inner_texts()
+    assert main.get_by_role("button", name="Sign in").count() == 1
+    assert page.locator("[data-testid='stSidebar']").count() == 0
+    assert page.locator("[data-testid='stSidebarNav']").count() == 0
+    assert page.locator("textarea, input").count() == 0
+    assert page.locator(".stException").count() == 0
+
+
+def _sign_in(page: Any, server: Server, provider: str, email: str) -> None:
+    """From the sign-in page, through the provider's form, back to the dashboard signed in."""
+    page.goto(server.url)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{provider}/oauth2/authorize?*")
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)
+    assert query["redirect_uri"] == [f"{server.url}/oauth2callback"]
+    assert set(query["scope"][0].split()) >= {"openid", "email", "profile"}
+    page.get_by_placeholder("sub").fill(email)
+    page.get_by_role("button", name="Authorize", exact=True).click()
+    page.wait_for_url(f"{server.url}/**")
+    page.get_by_text("Signed in as").wait_for()
+
+
+def _signed_in_caption(page: Any) -> str:
+    return page.locator("[data-testid='stSidebar']").get_by_text("Signed in as").inner_text()
+
+
+def test_visitor_not_signed_in_sees_only_the_sign_in_page(team_server, browser, artifacts):
+    page = _new_page(browser)
+    page.goto(team_server.url)
+    _assert_sign_in_page_only(page)
+    page.screenshot(path=str(artifacts / "10-sign-in.png"), full_page=True)
+    # Another page's address shows the same sign-in page.
+    page.goto(f"{team_server.url}/history")
+    _assert_sign_in_page_only(page)
+    page.context.close()
+
+
+def test_two_people_sign_in_each_with_their_role(team_server, provider, browser, artifacts):
+    admin_page = _new_page(browser)
+    _sign_in(admin_page, team_server, provider, ADMIN["email"])
+    admin_page.get_by_text(re.compile(r"Loaded in \d")).first.wait_for(timeout=MODEL_READY_TIMEOUT_MS)
+    _wait_idle(admin_page)
+    assert _signed_in_caption(admin_page) == f"Signed in as {ADMIN['name']} ({ADMIN['email']}) · admin"
+    assert admin_page.get_by_role("button", name="Sign out").count() == 1
+    assert admin_page.locator("[data-testid='stSidebarNav']").get_by_text("Playground").count() == 1
+    assert admin_page.locator(".stException").count() == 0
+    admin_page.screenshot(path=str(artifacts / "11-signed-in-admin.png"), full_page=True)
+
+    viewer_page = _new_page(browser)
+    _sign_in(viewer_page, team_server, provider, VIEWER["email"])
+    viewer_page.get_by_text(re.compile(r"Loaded in \d")).first.wait_for(timeout=MODEL_READY_TIMEOUT_MS)
+    _wait_idle(viewer_page)
+    assert _signed_in_caption(viewer_page) == f"Signed in as {VIEWER['name']} ({VIEWER['email']}) · viewer"
+    assert viewer_page.locator(".stException").count() == 0
+    viewer_page.screenshot(path=str(artifacts / "12-signed-in-viewer.png"), full_page=True)
+
+    # Each browser keeps its own person.
+    admin_page.reload()
+    admin_page.get_by_text("Signed in as").wait_for()
+    assert ADMIN["name"] in _signed_in_caption(admin_page)
+
+    with Store.open(url=f"sqlite:///{team_server.env['PROMPTKIT_DB']}") as store:
+        people = {person.key: person for person in store.list_people()}
+    assert people[ADMIN["email"]].name == ADMIN["name"]
+    assert people[ADMIN["email"]].role is Role.ADMIN
+    assert people[VIEWER["email"]].name == VIEWER["name"]
+    assert people[VIEWER["email"]].role is Role.VIEWER
+    admin_page.context.close()
+    viewer_page.context.close()
+
+
+def test_sign_out_returns_to_the_sign_in_page(team_server, provider, browser):
+    page = _new_page(browser)
+    _sign_in(page, team_server, provider, VIEWER["email"])
+    assert page.context.cookies() and any(AUTH_COOKIE.match(c["name"]) for c in page.context.cookies())
+    page.get_by_role("button", name="Sign out").click()
+    # Streamlit ends the session at the provider too (its end_session_endpoint), which asks to confirm.
+    page.wait_for_url(f"{provider}/oauth2/end_session?*")
+    page.get_by_role("button", name="End session").click()
+    page.wait_for_url(f"{team_server.url}/**")
+    _assert_sign_in_page_only(page)
+    assert not any(AUTH_COOKIE.match(c["name"]) for c in page.context.cookies())
+    page.reload()
+    _assert_sign_in_page_only(page)
+    page.context.close()
+
+
+def test_a_session_whose_cookie_is_removed_is_signed_out_on_reload(team_server, provider, browser):
+    page = _new_page(browser)
+    _sign_in(page, team_server, provider, ADMIN["email"])
+    page.reload()
+    page.get_by_text("Signed in as").wait_for()  # the cookie alone keeps one signed in
+    page.context.clear_cookies(name=AUTH_COOKIE)
+    assert not any(AUTH_COOKIE.match(c["name"]) for c in page.context.cookies())
+    page.reload()
+    _assert_sign_in_page_only(page)
+    page.context.close()

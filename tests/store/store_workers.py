@@ -39,11 +39,23 @@ def write_runs(url: str, family: str) -> None:
             index += 1
 
 
+def judge_all(url: str, task_id: int, reviewer: str) -> None:
+    """Judges every item of review task `task_id` as `reviewer` ("tie" each), printing each case."""
+    with Store.open(url=url) as store:
+        task = store.get_review_task(task_id)
+        for case in task.cases:
+            for pair in task.pairs:
+                store.judge(actor=reviewer, task_id=task_id, case_id=case, pair=pair, shown_left=pair[0], verdict="tie")
+                print(case, flush=True)
+
+
 if __name__ == "__main__":
     command, url, family, *rest = sys.argv[1:]
     if command == "add-versions":
         add_versions(url, family, int(rest[0]), rest[1])
     elif command == "write-runs":
         write_runs(url, family)
+    elif command == "judge-all":
+        judge_all(url, int(family), rest[0])
     else:
         raise SystemExit(f"unknown command {command!r}")
