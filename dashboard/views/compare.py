@@ -121,7 +121,7 @@ with guard():
     show_outcomes(stored)
     st.download_button(
         "Download report (HTML)",
-        data=comparison_report(store, stored.record.id).encode("utf-8"),
+        data=comparison_report(store, stored.record.id, actor=acting_key()).encode("utf-8"),
         file_name=f"promptkit-{family_name}-comparison-{stored.record.id}.html",
         mime="text/html",
         key="pk_cmp_report",

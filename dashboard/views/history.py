@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from dashboard.identity import acting_key
 from dashboard.messages import guard, notice, show_error
 from dashboard.snippets import comparison_label, pre_html, run_label, run_table_rows, version_label
 from dashboard.state import KEY_FAMILY, KEY_SALIENCE_RUN
@@ -96,7 +97,7 @@ chosen = st.selectbox(
 st.page_link("dashboard/views/compare.py", label="Open it in Compare", query_params={"comparison": str(chosen)},
              icon=":material/compare_arrows:")
 with guard():
-    report = comparison_report(store, chosen)
+    report = comparison_report(store, chosen, actor=acting_key())
     st.download_button(
         "Download report (HTML)",
         data=report.encode("utf-8"),

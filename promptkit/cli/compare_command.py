@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
             data = stored.result.to_json() | {"comparison_id": stored.record.id}
             args.json.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         if args.html is not None:
-            write_comparison_report(store, stored.record.id, args.html)
+            write_comparison_report(store, stored.record.id, args.html, actor=actor)
     _log.info("Stored as comparison %d.", stored.record.id)
     return _report_gate(stored.result, args.min_pass_rate)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from promptkit.cli.acting_user import acting_person
 from promptkit.cli.templates_command import add_templates_dir_option, open_store
 from promptkit.workflows import write_comparison_report
 
@@ -30,5 +31,5 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace) -> int:
     """Writes the report; returns 0."""
     with open_store(args.templates_dir) as store:
-        write_comparison_report(store, args.comparison, args.html)
+        write_comparison_report(store, args.comparison, args.html, actor=acting_person(store).key)
     return 0

@@ -7,8 +7,8 @@ Public API:
     check_request(store, request, *, actor)                       (before loading a model)
     run_comparison(store, model, request, *, actor, scorer=None, progress=None) -> StoredComparison
     load_comparison(store, comparison_id) -> StoredComparison      (no model needed)
-    comparison_report(store, comparison_id) -> HTML text           (no model needed)
-    write_comparison_report(store, comparison_id, path)
+    comparison_report(store, comparison_id, *, actor) -> HTML text  (no model needed)
+    write_comparison_report(store, comparison_id, path, *, actor)
     save_version(store, *, actor, family, parent, text, note) -> VersionRecord
     record_playground_run(store, *, actor, ...) -> (run, new version number or None)
     give_verdict(store, *, actor, verdict, comment, run_id | subject + comparison_id) -> ReviewRecord

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from promptkit.evaluation.report import ReviewNote, render_report
 from promptkit.evaluation.runs import stored_heatmaps
+from promptkit.people import PermissionDenied
 from promptkit.store import ReviewRecord, RunRecord, Store
 from promptkit.workflows.compare import load_comparison
+from promptkit.workflows.review import task_summary
 
 
-def comparison_report(store: Store, comparison_id: int) -> str:
+def comparison_report(store: Store, comparison_id: int, *, actor: str) -> str:
     """Builds a stored comparison's report from the store alone, without running the model.
 
-    The same comparison gives the same page, whichever front end asks: the
-    results, the salience heatmaps stored for its runs, and the reviews of the
-    comparison and of its runs.
+    The same comparison gives the same page to the same person, whichever
+    front end asks: the results, the salience heatmaps stored for its runs,
+    the reviews of the comparison and of its runs, and the results of its
+    blind review tasks that the person may see (all for an editor; a
+    reviewer's own once they finished them).
 
     Args:
         store: the store holding the comparison.
         comparison_id: the comparison's id.
+        actor: who asks (a person's key).
 
     Returns:
         The HTML text, self-contained and offline.
@@ -43,12 +49,23 @@ def comparison_report(store: Store, comparison_id: int) -> str:
         title=f"{stored.record.family}: comparison #{comparison_id}",
         created=stored.record.created_at,
         reviews=[_note(review, runs_by_id) for review in reviews],
+        review_tasks=_visible_task_summaries(store, comparison_id, actor=actor),
     )
 
 
-def write_comparison_report(store: Store, comparison_id: int, path: Path) -> None:
+def write_comparison_report(store: Store, comparison_id: int, path: Path, *, actor: str) -> None:
     """Writes `comparison_report` to `path` as UTF-8."""
-    path.write_text(comparison_report(store, comparison_id), encoding="utf-8")
+    path.write_text(comparison_report(store, comparison_id, actor=actor), encoding="utf-8")
+
+
+def _visible_task_summaries(store: Store, comparison_id: int, *, actor: str) -> list[dict[str, Any]]:
+    summaries = []
+    for task in sorted(store.list_review_tasks(comparison_id=comparison_id), key=lambda task: task.id):
+        try:
+            summaries.append(task_summary(store, actor=actor, task_id=task.id))
+        except PermissionDenied:
+            continue  # Blind until this person has judged every item; their report leaves it out.
+    return summaries
 
 
 def _note(review: ReviewRecord, runs_by_id: dict[int, RunRecord]) -> ReviewNote:

@@ -120,13 +120,9 @@ def team_server(provider: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "STREAMLIT_SECRETS_FILES": str(secrets_file),
     }
     with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("PROMPTKIT_DEFAULT_ROLE", raising=False)  # Bo gets the default role: viewer
-        server = running_server(workdir, env, port=port)
-        running = server.__enter__()
-    try:
-        yield running
-    finally:
-        server.__exit__(None, None, None)
+        patch.delenv("PROMPTKIT_DEFAULT_ROLE", raising=False)  # so Bo gets the default role, viewer
+        with running_server(workdir, env, port=port) as running:
+            yield running
 
 
 def _new_page(browser: Any) -> Any:
@@ -149,9 +145,8 @@ def _assert_sign_in_page_only(page: Any) -> None:
     assert "Sign in to see your team's prompt templates" in text
     shown = [word for word in PRIVATE_TEXT if word.lower() in text.lower()]
     assert not shown, f"the sign-in page shows {shown}:\n{text}"
-    main = page.locator("[data-testid='stMain']")
-    assert main.get_by_role("button").count() == 1, main.get_by_role("button").all_inner_texts()
-    assert main.get_by_role("button", name="Sign in").count() == 1
+    assert page.get_by_role("button").count() == 1, page.get_by_role("button").all_inner_texts()
+    assert page.get_by_role("button", name="Sign in").count() == 1
     assert page.locator("[data-testid='stSidebar']").count() == 0
     assert page.locator("[data-testid='stSidebarNav']").count() == 0
     assert page.locator("textarea, input").count() == 0
@@ -176,7 +171,7 @@ def _signed_in_caption(page: Any) -> str:
     return page.locator("[data-testid='stSidebar']").get_by_text("Signed in as").inner_text()
 
 
-def test_visitor_not_signed_in_sees_only_the_sign_in_page(team_server, browser, artifacts):
+def test_visitor_not_signed_in_sees_only_the_sign_in_page(browser, team_server, artifacts):
     page = _new_page(browser)
     page.goto(team_server.url)
     _assert_sign_in_page_only(page)
@@ -187,7 +182,7 @@ def test_visitor_not_signed_in_sees_only_the_sign_in_page(team_server, browser, 
     page.context.close()
 
 
-def test_two_people_sign_in_each_with_their_role(team_server, provider, browser, artifacts):
+def test_two_people_sign_in_each_with_their_role(browser, team_server, provider, artifacts):
     admin_page = _new_page(browser)
     _sign_in(admin_page, team_server, provider, ADMIN["email"])
     admin_page.get_by_text(re.compile(r"Loaded in \d")).first.wait_for(timeout=MODEL_READY_TIMEOUT_MS)
@@ -221,29 +216,29 @@ def test_two_people_sign_in_each_with_their_role(team_server, provider, browser,
     viewer_page.context.close()
 
 
-def test_sign_out_returns_to_the_sign_in_page(team_server, provider, browser):
+def test_sign_out_returns_to_the_sign_in_page(browser, team_server, provider):
     page = _new_page(browser)
     _sign_in(page, team_server, provider, VIEWER["email"])
-    assert page.context.cookies() and any(AUTH_COOKIE.match(c["name"]) for c in page.context.cookies())
+    assert any(AUTH_COOKIE.match(cookie["name"]) for cookie in page.context.cookies())
     page.get_by_role("button", name="Sign out").click()
     # Streamlit ends the session at the provider too (its end_session_endpoint), which asks to confirm.
     page.wait_for_url(f"{provider}/oauth2/end_session?*")
     page.get_by_role("button", name="End session").click()
     page.wait_for_url(f"{team_server.url}/**")
     _assert_sign_in_page_only(page)
-    assert not any(AUTH_COOKIE.match(c["name"]) for c in page.context.cookies())
+    assert not any(AUTH_COOKIE.match(cookie["name"]) for cookie in page.context.cookies())
     page.reload()
     _assert_sign_in_page_only(page)
     page.context.close()
 
 
-def test_a_session_whose_cookie_is_removed_is_signed_out_on_reload(team_server, provider, browser):
+def test_a_session_whose_cookie_is_removed_is_signed_out_on_reload(browser, team_server, provider):
     page = _new_page(browser)
     _sign_in(page, team_server, provider, ADMIN["email"])
     page.reload()
     page.get_by_text("Signed in as").wait_for()  # the cookie alone keeps one signed in
     page.context.clear_cookies(name=AUTH_COOKIE)
-    assert not any(AUTH_COOKIE.match(c["name"]) for c in page.context.cookies())
+    assert not any(AUTH_COOKIE.match(cookie["name"]) for cookie in page.context.cookies())
     page.reload()
     _assert_sign_in_page_only(page)
     page.context.close()

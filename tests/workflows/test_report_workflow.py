@@ -67,7 +67,7 @@ def test_the_report_gathers_the_comparisons_and_its_runs_reviews_escaped(mini_st
     mini_store.add_review(verdict="good", reviewer="Bo", comment="this run is fine", run_id=first.run_id(2, "bread"))
     mini_store.add_review(verdict="unsure", reviewer="Cy", comment="about the other one", subject="s",
                           comparison_id=other.record.id)
-    page = comparison_report(mini_store, first.record.id)
+    page = comparison_report(mini_store, first.record.id, actor="ada")
     reviews = page[page.index('<section id="reviews">'):]
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in reviews
     assert "&lt;i&gt;Ann&lt;/i&gt;" in reviews and "this run is fine" in reviews and "about the other one" not in reviews

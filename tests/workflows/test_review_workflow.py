@@ -86,7 +86,7 @@ def test_only_editors_set_tasks_and_only_those_asked_judge(mini_store, compariso
     mini_store.arrive(key="vic@x.org", name="Vic", policy=AccessPolicy(team=True))  # a viewer
     with pytest.raises(PermissionDenied, match="set a review task you need the editor role, but Rae is a reviewer"):
         set_review_task(mini_store, actor="rae@x.org", comparison_id=comparison_id)
-    with pytest.raises(StoreError, match="'vic@x.org' is not a reviewer here"):
+    with pytest.raises(StoreError, match=r"'vic@x\.org' is not a reviewer here"):
         set_review_task(mini_store, actor="ed@x.org", comparison_id=comparison_id, reviewers=["vic@x.org"])
     with pytest.raises(StoreError, match="v1 and v3 are not two of comparison"):
         set_review_task(mini_store, actor="ed@x.org", comparison_id=comparison_id, pairs=[(1, 3)])
@@ -94,7 +94,7 @@ def test_only_editors_set_tasks_and_only_those_asked_judge(mini_store, compariso
         set_review_task(mini_store, actor="ed@x.org", comparison_id=comparison_id, cases=["stew"])
     assert mini_store.list_review_tasks() == []
     task = set_review_task(mini_store, actor="ed@x.org", comparison_id=comparison_id, reviewers=["rae@x.org"])
-    with pytest.raises(PermissionDenied, match="asks rae@x.org, not you"):
+    with pytest.raises(PermissionDenied, match=r"asks rae@x\.org, not you"):
         review_items(mini_store, actor="sam@x.org", task_id=task.id)
     with pytest.raises(PermissionDenied, match="judge completions you need the reviewer role"):
         judge_item(mini_store, actor="vic@x.org", task_id=task.id, case_id="soup", pair=(1, 2), verdict="left")
@@ -131,3 +131,14 @@ def test_the_cli_prints_the_summary_as_its_user_sees_it(mini_store, comparison_i
     assert "once you have judged every item" in capsys.readouterr().err
     assert main(["reviews", "--task", "999", "--json", "--templates-dir", str(templates_dir)]) == 2
     assert "no review task 999" in capsys.readouterr().err
+
+
+def test_the_report_shows_a_tasks_results_to_those_who_may_see_them(mini_store, comparison_id):
+    from promptkit.workflows import comparison_report
+
+    task = set_review_task(mini_store, actor="ed@x.org", comparison_id=comparison_id)
+    judge_item(mini_store, actor="rae@x.org", task_id=task.id, case_id="soup", pair=(1, 2), verdict="tie")
+    for_editor = comparison_report(mini_store, comparison_id, actor="ed@x.org")
+    assert f"<h3>Task #{task.id}</h3>" in for_editor and "Rae: 1 of 2." in for_editor
+    for_reviewer = comparison_report(mini_store, comparison_id, actor="sam@x.org")  # has judged nothing yet
+    assert "Blind reviews" not in for_reviewer and "Rae: 1 of 2." not in for_reviewer
