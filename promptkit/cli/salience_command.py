@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 from promptkit.errors import SalienceError
-from promptkit.salience.methods import OCCLUSION
+from promptkit.salience.methods import contrast_method_names, get_method, method_names
 from promptkit.text_files import read_text_file
 
-_METHODS = ("grad_l2", "grad_dot_input", "integrated_gradients", "occlusion")
+_DEFAULT_METHOD = "grad_l2"
 _GRANULARITIES = ("tokens", "words", "sentences", "lines", "paragraphs", "custom")
 
 
@@ -25,15 +25,23 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--target-line", metavar="PREFIX", help="Explain only the target line starting with PREFIX (prefix excluded).")
     parser.add_argument(
         "--contrast", metavar="TEXT",
-        help="Explain why the target (or its --target-line) rather than TEXT: contrastive salience (grad_l2, grad_dot_input).",
+        help="Explain why the target (or its --target-line) rather than TEXT: contrastive salience "
+        f"({', '.join(contrast_method_names())}).",
     )
+    methods = [get_method(name) for name in method_names()]
+    occluding = " and ".join(method.name for method in methods if not method.needs_gradients)
     parser.add_argument(
-        "--method", choices=_METHODS, default="grad_l2",
-        help="occlusion leaves each piece (at --granularity) out in turn and rescores the target: one pass per piece.",
+        "--method", choices=method_names(), default=_DEFAULT_METHOD,
+        help=" ".join(f"{method.name}: {method.description}" for method in methods)
+        + f" {occluding} leaves each piece (at --granularity) out in turn and rescores the target: one pass per piece.",
     )
+    defaults: dict[str, list[str]] = {}
+    for method in methods:
+        defaults.setdefault(method.default_granularity, []).append(method.name)
     parser.add_argument(
         "--granularity", choices=_GRANULARITIES, default=None,
-        help="How tokens are grouped: default words, or lines for occlusion (the pieces it leaves out).",
+        help="How tokens are grouped, or the pieces left out; default: "
+        + "; ".join(f"{granularity} for {', '.join(names)}" for granularity, names in defaults.items()) + ".",
     )
     parser.add_argument(
         "--pattern", metavar="REGEX", help="With --granularity custom: a new piece starts after each match (default \\n+)."
@@ -63,15 +71,13 @@ def run(args: argparse.Namespace) -> int:
         raise SalienceError("The target is empty; give a non-empty --target or --target-file, or use --generate.")
     selection = LinePrefix(args.target_line) if args.target_line else WholeTarget()
     engine = SalienceEngine(model)
-    occlusion = args.method == OCCLUSION
-    granularity = args.granularity or ("lines" if occlusion else "words")
+    method = get_method(args.method)
+    granularity = args.granularity or method.default_granularity
     if args.pattern is not None and granularity != "custom":
         raise SalienceError("--pattern cuts pieces only with --granularity custom; add it, or drop --pattern.")
-    if args.contrast is not None:
-        result = engine.explain_contrast(prompt, target, args.contrast, selection=selection, method=args.method)
-    elif occlusion:
-        result = engine.explain_occlusion(prompt, target, selection=selection, granularity=granularity, pattern=args.pattern)
+    if method.needs_gradients or args.contrast is not None:  # The engine refuses a contrast the method does not allow.
+        result = engine.explain(prompt, target, selection=selection, method=method.name, contrast=args.contrast)
     else:
-        result = engine.explain(prompt, target, selection=selection, method=args.method)
+        result = engine.explain_occlusion(prompt, target, selection=selection, granularity=granularity, pattern=args.pattern)
     print(json.dumps(to_dict(result, result.segments(granularity, pattern=args.pattern)), ensure_ascii=False))
     return 0

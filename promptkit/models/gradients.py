@@ -38,8 +38,8 @@ import numpy as np
 
 from promptkit.models.backend import keras_modules
 from promptkit.models.gemma_model import GemmaModel
-from promptkit.models.integrated_gradients import IntegratedGradientsResult
 from promptkit.models.integrated_gradients import integrated_gradients as _integrated_gradients
+from promptkit.models.integrated_gradients_path import IntegratedGradientsResult
 
 
 @dataclasses.dataclass(frozen=True)
@@ -266,7 +266,19 @@ class GradientComputer:
         batch_size: int = 8,
         baseline: str = "zero",
     ) -> IntegratedGradientsResult:
-        """Integrated gradients; see `promptkit.models.integrated_gradients.integrated_gradients`."""
+        """Integrated gradients of every target mask's loss; see `promptkit.models.integrated_gradients`.
+
+        Args:
+            token_ids: shape `(length,)`.
+            target_masks: bool, shape `(num_targets, length)`.
+            steps: path points per target.
+            batch_size: path points per forward/backward batch.
+            baseline: `"zero"` or `"pad"` (`integrated_gradients_path.BASELINES`).
+
+        Returns:
+            Attributions `(num_targets, length)`, the losses at both ends of
+            the path and the completeness error.
+        """
         return _integrated_gradients(
             self, token_ids, target_masks, steps=steps, batch_size=batch_size, baseline=baseline
         )

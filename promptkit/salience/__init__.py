@@ -10,12 +10,11 @@ Typical use::
     result = engine.explain(prompt, completion, selection=LinePrefix("Recommendation:"))
     segments = result.segments("lines")          # no recomputation
     figure = text_heatmap(segments, gain=0.4)
-    why_not = engine.explain_contrast(prompt, completion, " Avoid.", selection=LinePrefix("Recommendation:"))
+    why_not = engine.explain(prompt, completion, selection=LinePrefix("Recommendation:"), contrast=" Avoid.")
     without = engine.explain_occlusion(prompt, completion, granularity="lines")  # leave each line out
 """
 
 from promptkit.salience.aggregation import AGGREGATIONS, SegmentScores, aggregate
-from promptkit.salience.contrast import CONTRASTIVE_METHODS
 from promptkit.salience.engine import SalienceEngine
 from promptkit.salience.export import segments_csv, to_dict, to_json, tokens_csv
 from promptkit.salience.figures import (
@@ -26,7 +25,15 @@ from promptkit.salience.figures import (
     text_heatmap,
     top_segments_figure,
 )
-from promptkit.salience.methods import OCCLUSION, Method, MethodOutput, get_method, method_names, register_method
+from promptkit.salience.methods import (
+    OCCLUSION,
+    MethodOutput,
+    SalienceMethod,
+    contrast_method_names,
+    get_method,
+    method_names,
+    register_method,
+)
 from promptkit.salience.results import SalienceResult, TokenScore
 from promptkit.salience.segmentation import GRANULARITIES, Segment, assign_tokens, segment_text
 from promptkit.salience.targets import (
@@ -45,15 +52,14 @@ from promptkit.salience.targets import (
 
 __all__ = [
     "AGGREGATIONS",
-    "CONTRASTIVE_METHODS",
     "GRANULARITIES",
     "OCCLUSION",
     "WHOLE_COMPLETION",
     "CharRange",
     "LinePrefix",
-    "Method",
     "MethodOutput",
     "SalienceEngine",
+    "SalienceMethod",
     "SalienceResult",
     "Segment",
     "SegmentScores",
@@ -65,6 +71,7 @@ __all__ = [
     "aggregate",
     "assign_tokens",
     "completion_lines",
+    "contrast_method_names",
     "default_line",
     "get_method",
     "line_selection",

@@ -1,11 +1,13 @@
 """Contrastive salience: why the model wrote the target span rather than a foil.
 
-"Why *You have to try it* and not *Avoid*?" The selected span of the target
-is replaced by the foil; both sequences share `<bos>`, the prompt and the
-target text before the span, token for token. A shared token's score is the
-method applied to the gradient of the loss difference
-L(span) − L(foil), i.e. the span's gradient minus the foil's at that
-position (contrastive attribution as in Yin & Neubig, 2022, and Inseq).
+"Why *You have to try it* and not *Avoid*?" Contrast is an option of the
+target, not a method of its own (as in Inseq): any method whose
+declaration allows it explains the loss difference L(span) − L(foil)
+instead of L(span). The selected span of the target is replaced by the
+foil; both sequences share `<bos>`, the prompt and the target text before
+the span, token for token. At a shared position the gradient of the
+difference is the span's gradient minus the foil's, and the method scores
+that (contrastive attribution as in Yin & Neubig, 2022, and Inseq).
 Grad·Input keeps its sign convention: negative scores lowered L(span)
 relative to L(foil), i.e. pushed the model towards the span over the foil.
 
@@ -16,17 +18,16 @@ segments match a plain result for the same target).
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from promptkit.errors import SalienceError
-from promptkit.salience.methods import GradientBackend, get_method
-from promptkit.salience.results import SalienceResult, scored_tokens
-from promptkit.salience.targets import Selection, select_tokens
-
-CONTRASTIVE_METHODS = ("grad_l2", "grad_dot_input")
+from promptkit.salience.methods import LossGradients
+from promptkit.salience.results import SalienceResult
 
 
 def foil_in_place(replaced: str, foil: str) -> str:
@@ -40,80 +41,118 @@ def foil_in_place(replaced: str, foil: str) -> str:
     return foil if foil[:1].isspace() else lead + foil
 
 
-def explain_contrast(
-    model: Any, backend: GradientBackend, prompt: str, target: str, foil: str, *, selection: Selection, method: str
-) -> SalienceResult:
-    """Token salience of the selected span against `foil`.
+@dataclasses.dataclass(frozen=True)
+class ContrastSequences:
+    """The span's sequence and the foil's: the same context, then the span or the foil.
+
+    Attributes:
+        context: `<bos>`, the prompt and the target tokens before the span, shape `(shared,)`.
+        span: the span's token ids.
+        foil: the foil's token ids, as it stands in place of the span.
+    """
+
+    context: tuple[int, ...]
+    span: tuple[int, ...]
+    foil: tuple[int, ...]
+
+    def span_sequence(self) -> tuple[np.ndarray, np.ndarray]:
+        """Context + span: ids `(length,)` and the mask `(1, length)` marking the span."""
+        return _sequence(self.context, self.span)
+
+    def foil_sequence(self) -> tuple[np.ndarray, np.ndarray]:
+        """Context + foil: ids `(length,)` and the mask `(1, length)` marking the foil."""
+        return _sequence(self.context, self.foil)
+
+
+def contrast_sequences(
+    model: Any, prompt_ids: Sequence[int], target_ids: Sequence[int], target: str, target_spans: Sequence[Any],
+    span: tuple[int, int], foil: str,
+) -> ContrastSequences:
+    """The two sequences that contrast the selected span with `foil`, checked.
 
     Args:
-        model: `info`, `vocabulary.bos_id`, `tokenize`, `token_spans` (see
-            `promptkit.model_api.LanguageModel`).
-        backend: computes gradients (`.gradients(token_ids, target_masks)`).
-        prompt: the prompt text.
-        target: the completion or reference text that follows it.
+        model: `info`, `vocabulary.bos_id`, `tokenize` (see `promptkit.model_api.LanguageModel`).
+        prompt_ids: the prompt's token ids.
+        target_ids: the target's token ids.
+        target: the target text.
+        target_spans: the target's token spans (`start`, `end`), offsets into the target.
+        span: `(first, last)`: the selected target tokens.
         foil: what the model could have written instead of the span.
-        selection: the span of `target` to contrast.
-        method: one of `CONTRASTIVE_METHODS`.
 
     Returns:
-        A result over prompt + target; `loss` is L(span), `details` holds
-        `foil_loss` and `log_odds` = L(foil) − L(span) (positive: the model
-        prefers the span), `params` holds the foil.
+        The shared context and both continuations.
 
     Raises:
-        SalienceError: unsupported method, empty prompt or foil, a foil
-            that is the span itself, span not found, or a sequence longer
-            than the model's context.
+        SalienceError: an empty foil, a foil that is the span itself, or a
+            sequence longer than the model's context.
     """
-    if method not in CONTRASTIVE_METHODS:
-        raise SalienceError(
-            f"Contrastive salience works with {' and '.join(CONTRASTIVE_METHODS)}, not {method}; pick one of those."
-        )
-    if not prompt:
-        raise SalienceError("The prompt is empty; write or render a prompt first.")
     if not foil.strip():
         raise SalienceError("The contrast text is empty; type what the model could have written instead.")
-    prompt_ids, target_ids = model.tokenize(prompt), model.tokenize(target)
-    prompt_spans = model.token_spans(prompt_ids, source=prompt)
-    target_spans = model.token_spans(target_ids, source=target)
-    first, last = select_tokens(target, target_spans, selection)
+    first, last = span
     replaced = target[target_spans[first].start : target_spans[last - 1].end]
-    foil_ids = model.tokenize(foil_in_place(replaced, foil))
     if foil.strip() == replaced.strip():
         raise SalienceError(
             f"The contrast text {_shortened(foil.strip())!r} is the explained text itself; type what the model "
             "could have written instead."
         )
-    context = [model.vocabulary.bos_id, *prompt_ids, *target_ids[:first]]
+    foil_ids = model.tokenize(foil_in_place(replaced, foil))
+    context = (model.vocabulary.bos_id, *prompt_ids, *target_ids[:first])
     longest = len(context) + max(last - first, len(foil_ids))
     if longest > model.info.context_length:
         raise SalienceError(
             f"Prompt + target is {longest} tokens, more than {model.info.name}'s context of "
             f"{model.info.context_length}; shorten the prompt, the target or the contrast text."
         )
-    span_out = _gradients(backend, context, target_ids[first:last])
-    foil_out = _gradients(backend, context, foil_ids)
-    shared = len(context)
-    difference = span_out.gradients[0, :shared] - foil_out.gradients[0, :shared]
-    if method == "grad_l2":
-        shared_scores = np.linalg.norm(difference, axis=-1)
-    else:
-        shared_scores = (difference * span_out.embeddings[:shared]).sum(-1)
-    scores = np.zeros(len(prompt_ids) + len(target_ids))
-    scores[: shared - 1] = shared_scores[1:]  # Position 0 is <bos>, not a token of the text.
-    span_loss, foil_loss = float(span_out.losses[0]), float(foil_out.losses[0])
-    return SalienceResult(
-        model=model.info.name,
-        prompt=prompt,
-        target=target,
-        method=method,
-        signed=get_method(method).signed,
-        params={"contrast": foil},
-        tokens=scored_tokens(prompt_spans, target_spans, scores, prompt_length=len(prompt)),
-        target_tokens=(len(prompt_ids) + first, len(prompt_ids) + last),
-        loss=span_loss,
-        details={"foil_loss": foil_loss, "log_odds": foil_loss - span_loss},
-    )
+    return ContrastSequences(context, tuple(target_ids[first:last]), tuple(foil_ids))
+
+
+@dataclasses.dataclass(frozen=True)
+class ContrastGradientResult:
+    """What `ContrastiveGradients.gradients` returns.
+
+    Attributes:
+        losses: the span's own losses L(span), shape `(num_targets,)`.
+        gradients: d(L(span) − L(foil)) / d embedding, shape `(num_targets, length, hidden)`.
+        embeddings: the span sequence's embeddings, shape `(length, hidden)`.
+    """
+
+    losses: np.ndarray
+    gradients: np.ndarray
+    embeddings: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class ContrastiveGradients:
+    """A gradient backend whose gradients are those of L(span) − L(foil).
+
+    Given to a method that allows a contrast in place of the model's
+    backend, so the method scores the contrast as it scores a plain target.
+
+    Attributes:
+        backend: the model's gradient backend.
+        foil: the foil sequence's gradients: `.gradients` of shape `(1, foil_length, hidden)`.
+        shared: positions the span's and the foil's sequences share.
+    """
+
+    backend: LossGradients
+    foil: Any
+    shared: int
+
+    def gradients(self, token_ids: np.ndarray, target_masks: np.ndarray) -> ContrastGradientResult:
+        """Gradients of the span's loss minus the foil's, at the shared positions.
+
+        Args:
+            token_ids: the span's sequence, shape `(length,)`.
+            target_masks: bool, shape `(num_targets, length)`, marking the span.
+
+        Returns:
+            The span's losses and embeddings, and the gradient difference,
+            zero from the first position not shared.
+        """
+        span = self.backend.gradients(token_ids, target_masks)
+        difference = np.zeros_like(span.gradients)
+        difference[:, : self.shared] = span.gradients[:, : self.shared] - self.foil.gradients[:, : self.shared]
+        return ContrastGradientResult(span.losses, difference, span.embeddings)
 
 
 def odds_sentence(result: SalienceResult) -> str:
@@ -145,8 +184,8 @@ def _shortened(text: str, *, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _gradients(backend: GradientBackend, context: list[int], continuation: list[int]) -> Any:
+def _sequence(context: Sequence[int], continuation: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     ids = np.array([*context, *continuation], dtype=np.int32)
     mask = np.zeros((1, len(ids)), dtype=bool)
     mask[0, len(context) :] = True
-    return backend.gradients(ids, mask)
+    return ids, mask

@@ -1,15 +1,16 @@
 """Computes token salience for a prompt + target, caching results in-process.
 
 Results are cached by (model name, prompt, target, selected target tokens,
-method, method parameters), contrastive ones also by their foil, occlusion
-ones by their granularity. Segments, aggregation and colours are derived
-from the cached token scores (`SalienceResult.segments`), so switching them
-never recomputes gradients; `SalienceEngine.gradient_calls` counts the
-backend calls, for tests and progress displays.
+method, method parameters, contrast), occlusion ones by their granularity
+instead of parameters and contrast. Segments, aggregation and colours are
+derived from the cached token scores (`SalienceResult.segments`), so
+switching them never recomputes gradients; `SalienceEngine.gradient_calls`
+counts the backend calls, for tests and progress displays.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -17,12 +18,29 @@ from typing import Any
 import numpy as np
 
 from promptkit.errors import SalienceError
-from promptkit.salience.contrast import explain_contrast
-from promptkit.salience.methods import Compute, GradientBackend, get_method, resolve_params
+from promptkit.salience.contrast import ContrastiveGradients, contrast_sequences
+from promptkit.salience.methods import (
+    Compute,
+    GradientBackend,
+    SalienceMethod,
+    get_method,
+    require_contrast,
+    resolve_params,
+)
 from promptkit.salience.occlusion import LikelihoodScorer, explain_occlusion
 from promptkit.salience.results import SalienceResult, scored_tokens
 from promptkit.salience.segmentation import PartLike
 from promptkit.salience.targets import Selection, WholeTarget, select_tokens
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tokenized:
+    """A prompt and a target, tokenized separately, with their tokens' character spans."""
+
+    prompt_ids: list[int]
+    target_ids: list[int]
+    prompt_spans: Sequence[Any]
+    target_spans: Sequence[Any]
 
 
 class SalienceEngine:
@@ -69,27 +87,65 @@ class SalienceEngine:
         with self._lock:
             self._cache.clear()
 
-    def explain(self, prompt: str, target: str, *, selection: Selection = WholeTarget(), method: str = "grad_l2", **params: Any) -> SalienceResult:
-        """Token salience of one target span. See `explain_many`."""
-        return self.explain_many(prompt, target, [selection], method=method, **params)[0]
-
-    def explain_contrast(
-        self, prompt: str, target: str, foil: str, *, selection: Selection = WholeTarget(), method: str = "grad_l2"
+    def explain(
+        self,
+        prompt: str,
+        target: str,
+        *,
+        selection: Selection = WholeTarget(),
+        method: str = "grad_l2",
+        contrast: str | None = None,
+        **params: Any,
     ) -> SalienceResult:
-        """Why the selected span rather than `foil`: see `promptkit.salience.contrast`.
+        """Token salience of one target span, optionally against a contrast text.
 
-        Cached by (model, prompt, target, selection, foil, method); each new
-        one costs two backend calls (span and foil sequences).
+        Args:
+            prompt: the prompt text.
+            target: the completion or reference text that follows it.
+            selection: the span to explain (see `promptkit.salience.targets`).
+            method: a registered method name.
+            contrast: what the model could have written instead of the span
+                (a foil): the scores then explain L(span) − L(foil), see
+                `promptkit.salience.contrast`; each new one costs two
+                backend calls (span and foil sequences). Only methods
+                declared `allows_contrast` take one.
+            **params: the method's parameters (e.g. `steps=32`).
+
+        Returns:
+            The result, cached. With a contrast, `loss` is L(span), `details`
+            hold `foil_loss` and `log_odds` = L(foil) − L(span) (positive:
+            the model prefers the span) and `params` hold the `contrast`.
 
         Raises:
-            SalienceError: as `explain_contrast` in `promptkit.salience.contrast`.
+            SalienceError: as `explain_many`; with a contrast also a method
+                that refuses one, an empty contrast text or one that is the
+                span itself.
         """
-        key = ("contrast", self.model.info.name, prompt, target, selection, foil, method)
+        if contrast is None:
+            return self.explain_many(prompt, target, [selection], method=method, **params)[0]
+        chosen = get_method(method)
+        require_contrast(chosen)
+        compute = self._compute_of(chosen)
+        resolved = resolve_params(chosen, params)
+        tokenized = self._tokenize(prompt, target)
+        span = select_tokens(target, tokenized.target_spans, selection)
+        sequences = contrast_sequences(
+            self.model, tokenized.prompt_ids, tokenized.target_ids, target, tokenized.target_spans, span, contrast
+        )
+        key = self._key(prompt, target, span, chosen, resolved, contrast)
         with self._lock:
             cached = self._cache.get(key)
         if cached is not None:
             return cached
-        result = explain_contrast(self.model, self.backend, prompt, target, foil, selection=selection, method=method)
+        foil = self.backend.gradients(*sequences.foil_sequence())
+        output = compute(
+            ContrastiveGradients(self.backend, foil, len(sequences.context)), *sequences.span_sequence(), **resolved
+        )
+        span_loss, foil_loss = float(output.losses[0]), float(foil.losses[0])
+        result = self._result(
+            prompt, target, tokenized, output.scores[0], span, chosen, {**resolved, "contrast": contrast},
+            loss=span_loss, details={**output.details[0], "foil_loss": foil_loss, "log_odds": foil_loss - span_loss},
+        )
         with self._lock:
             self.gradient_calls += 2
             self._cache[key] = result
@@ -147,72 +203,121 @@ class SalienceEngine:
 
         Raises:
             SalienceError: empty prompt or target, span not found, sequence
-                longer than the model's context, unknown method or parameter.
+                longer than the model's context, unknown method or parameter,
+                or a method that reads no gradients.
         """
         chosen = get_method(method)
-        if chosen.compute is None:
-            raise SalienceError(f"{method} needs no gradients and explains one granularity at a time; use explain_occlusion.")
+        compute = self._compute_of(chosen)
         resolved = resolve_params(chosen, params)
-        if not prompt:
-            raise SalienceError("The prompt is empty; write or render a prompt first.")
-        prompt_ids, target_ids = self.model.tokenize(prompt), self.model.tokenize(target)
-        length = 1 + len(prompt_ids) + len(target_ids)
+        tokenized = self._tokenize(prompt, target)
+        length = 1 + len(tokenized.prompt_ids) + len(tokenized.target_ids)
         if length > self.model.info.context_length:
             raise SalienceError(
                 f"Prompt + target is {length} tokens, more than {self.model.info.name}'s context of "
                 f"{self.model.info.context_length}; shorten the prompt or the target."
             )
-        prompt_spans = self.model.token_spans(prompt_ids, source=prompt)
-        target_spans = self.model.token_spans(target_ids, source=target)
-        spans = [select_tokens(target, target_spans, selection) for selection in selections]
-        keys = [
-            (self.model.info.name, prompt, target, span, method, tuple(sorted(resolved.items()))) for span in spans
-        ]
+        spans = [select_tokens(target, tokenized.target_spans, selection) for selection in selections]
+        keys = [self._key(prompt, target, span, chosen, resolved, None) for span in spans]
         with self._lock:
             missing = sorted({span for key, span in zip(keys, spans) if key not in self._cache})
         if missing:
-            self._compute(
-                prompt, target, prompt_ids, target_ids, prompt_spans, target_spans, missing, chosen.name, chosen.compute, resolved
-            )
+            ids = np.array([self.model.vocabulary.bos_id, *tokenized.prompt_ids, *tokenized.target_ids], dtype=np.int32)
+            first_target = 1 + len(tokenized.prompt_ids)
+            masks = np.zeros((len(missing), len(ids)), dtype=bool)
+            for row, (first, last) in enumerate(missing):
+                masks[row, first_target + first : first_target + last] = True
+            output = compute(self.backend, ids, masks, **resolved)
+            results = {
+                span: self._result(
+                    prompt, target, tokenized, output.scores[row], span, chosen, resolved,
+                    loss=float(output.losses[row]), details=output.details[row],
+                )
+                for row, span in enumerate(missing)
+            }
+            with self._lock:
+                self.gradient_calls += 1
+                for span, result in results.items():
+                    self._cache[self._key(prompt, target, span, chosen, resolved, None)] = result
         with self._lock:
             return [self._cache[key] for key in keys]
 
-    def _compute(
+    @staticmethod
+    def _compute_of(method: SalienceMethod) -> Compute:
+        """The method's `compute`.
+
+        Raises:
+            SalienceError: a method that reads no gradients (occlusion).
+        """
+        if method.compute is None:
+            raise SalienceError(
+                f"{method.name} needs no gradients and explains one granularity at a time; use explain_occlusion."
+            )
+        return method.compute
+
+    def _tokenize(self, prompt: str, target: str) -> _Tokenized:
+        """Tokenizes prompt and target separately.
+
+        Raises:
+            SalienceError: an empty prompt.
+        """
+        if not prompt:
+            raise SalienceError("The prompt is empty; write or render a prompt first.")
+        prompt_ids, target_ids = self.model.tokenize(prompt), self.model.tokenize(target)
+        return _Tokenized(
+            prompt_ids,
+            target_ids,
+            self.model.token_spans(prompt_ids, source=prompt),
+            self.model.token_spans(target_ids, source=target),
+        )
+
+    def _key(
+        self, prompt: str, target: str, span: tuple[int, int], method: SalienceMethod, params: Mapping[str, Any], contrast: str | None
+    ) -> tuple[Any, ...]:
+        return (self.model.info.name, prompt, target, span, method.name, tuple(sorted(params.items())), contrast)
+
+    def _result(
         self,
         prompt: str,
         target: str,
-        prompt_ids: list[int],
-        target_ids: list[int],
-        prompt_spans: Sequence[Any],
-        target_spans: Sequence[Any],
-        spans: list[tuple[int, int]],
-        method: str,
-        compute: Compute,
+        tokenized: _Tokenized,
+        sequence_scores: np.ndarray,
+        span: tuple[int, int],
+        method: SalienceMethod,
         params: Mapping[str, Any],
-    ) -> None:
-        ids = np.array([self.model.vocabulary.bos_id, *prompt_ids, *target_ids], dtype=np.int32)
-        first_target = 1 + len(prompt_ids)
-        masks = np.zeros((len(spans), len(ids)), dtype=bool)
-        for row, (first, last) in enumerate(spans):
-            masks[row, first_target + first : first_target + last] = True
-        output = compute(self.backend, ids, masks, **params)
-        with self._lock:
-            self.gradient_calls += 1
-        for row, span in enumerate(spans):
-            # Position 0 is <bos>: it is not a token of the text, so it is dropped.
-            tokens = scored_tokens(prompt_spans, target_spans, output.scores[row, 1:], prompt_length=len(prompt))
-            result = SalienceResult(
-                model=self.model.info.name,
-                prompt=prompt,
-                target=target,
-                method=method,
-                signed=get_method(method).signed,
-                params=dict(params),
-                tokens=tokens,
-                target_tokens=(len(prompt_ids) + span[0], len(prompt_ids) + span[1]),
-                loss=float(output.losses[row]),
-                details=dict(output.details[row]),
-            )
-            key = (self.model.info.name, prompt, target, span, method, tuple(sorted(params.items())))
-            with self._lock:
-                self._cache[key] = result
+        *,
+        loss: float,
+        details: Mapping[str, float],
+    ) -> SalienceResult:
+        """A result from the scores of one sequence.
+
+        Args:
+            prompt: the prompt text.
+            target: the target text.
+            tokenized: their tokens.
+            sequence_scores: one score per position of `<bos>` + prompt +
+                target tokens, shape `(length,)`; a sequence cut after the
+                span (a contrast's) leaves the later tokens at 0.
+            span: `(first, last)`: the selected target tokens.
+            method: the method that scored them.
+            params: its parameters.
+            loss: the span's loss.
+            details: the method's extra numbers.
+
+        Returns:
+            The result over prompt + target.
+        """
+        scores = np.zeros(len(tokenized.prompt_ids) + len(tokenized.target_ids))
+        # Position 0 is <bos>: it is not a token of the text, so it is dropped.
+        scores[: len(sequence_scores) - 1] = sequence_scores[1:]
+        return SalienceResult(
+            model=self.model.info.name,
+            prompt=prompt,
+            target=target,
+            method=method.name,
+            signed=method.signed,
+            params=dict(params),
+            tokens=scored_tokens(tokenized.prompt_spans, tokenized.target_spans, scores, prompt_length=len(prompt)),
+            target_tokens=(len(tokenized.prompt_ids) + span[0], len(tokenized.prompt_ids) + span[1]),
+            loss=loss,
+            details=dict(details),
+        )

@@ -20,17 +20,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from promptkit.salience.aggregation import SegmentScores
+from promptkit.salience.methods import get_method
 
 DEFAULT_GAIN = 0.4
 _UNSIGNED = [[0.0, "#ffffff"], [1.0, "#5b2c9f"]]
 _SIGNED = [[0.0, "#c2410c"], [0.5, "#ffffff"], [1.0, "#1d4ed8"]]
 _ROW_PX = 18
-_SCORE_UNITS = {
-    "grad_l2": "gradient norm",
-    "grad_dot_input": "≈ nats of loss",
-    "integrated_gradients": "nats of loss",
-    "occlusion": "nats of loss",
-}
 
 
 def _shown(values: np.ndarray, gain: float) -> np.ndarray:
@@ -79,14 +74,23 @@ def _wrap(line: list[tuple[str, int]], width: int) -> list[list[tuple[str, int]]
 
 
 def score_title(method: str, *, aggregation: str = "sum") -> str:
-    """What a score means, for colour bars and axes: the method's unit and how tokens combine.
+    """What a score means, for colour bars and axes: the method's declared unit and how tokens combine.
 
     Grad L2 is a gradient norm (no unit a reader knows); Grad·Input and
     integrated gradients approximate a change of the loss, −log p, in nats,
     and occlusion measures one.
+
+    Args:
+        method: a registered method's name.
+        aggregation: how the tokens of a piece were combined.
+
+    Returns:
+        e.g. `"nats of loss, sum per piece"`.
+
+    Raises:
+        SalienceError: no such method.
     """
-    unit = _SCORE_UNITS.get(method, method.replace("_", " "))
-    return f"{unit}, {aggregation} per piece"
+    return f"{get_method(method).unit}, {aggregation} per piece"
 
 
 def _heatmap(segments: SegmentScores, *, domain: float, gain: float, width: int, self_salience: bool) -> tuple[go.Heatmap, list[dict[str, Any]], int]:

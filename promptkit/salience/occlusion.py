@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from promptkit.errors import SalienceError
-from promptkit.salience.methods import OCCLUSION
+from promptkit.salience.methods import OCCLUSION, get_method
 from promptkit.salience.results import SalienceResult, TokenScore, scored_tokens
 from promptkit.salience.segmentation import PartLike, assign_tokens
 from promptkit.salience.targets import Selection, select_tokens
@@ -145,7 +145,7 @@ def _result(
         prompt=prompt,
         target=target,
         method=OCCLUSION,
-        signed=True,
+        signed=get_method(OCCLUSION).signed,
         params={"granularity": granularity},
         tokens=tokens,
         target_tokens=span,
