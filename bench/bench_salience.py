@@ -108,7 +108,7 @@ def main() -> None:
 
     def contrast():
         engine.clear_cache()
-        return engine.explain_contrast(prompt, completion, "Avoid.", selection=answer, method="grad_l2")
+        return engine.explain(prompt, completion, selection=answer, method="grad_l2", contrast="Avoid.")
 
     scorer = ContinuationScorer(model)
     rows += [

@@ -13,13 +13,13 @@ from dashboard.snippets import GRANULARITY_LABELS, completeness_note, run_label
 from dashboard.state import KEY_SALIENCE_RUN, KEY_SALIENCE_RUN_B
 from promptkit.salience import (
     AGGREGATIONS,
-    CONTRASTIVE_METHODS,
-    OCCLUSION,
     WHOLE_COMPLETION,
+    SalienceMethod,
     SalienceResult,
     SegmentScores,
     ab_figure,
     completion_lines,
+    contrast_method_names,
     default_line,
     get_method,
     line_selection,
@@ -47,17 +47,12 @@ class Target:
 class Settings:
     """How the scores are computed and shown, as picked on the page."""
 
-    method: str
+    method: SalienceMethod
     granularity: str
     pattern: str | None  # the custom granularity's regular expression
     aggregation: str
     gain: float
     self_salience: bool
-
-    @property
-    def occluding(self) -> bool:
-        """Whether the method leaves pieces out (scored whole, by granularity) rather than reading gradients."""
-        return self.method == OCCLUSION
 
 
 def preselect_run(runs_by_id: dict[int, Any], default: int) -> None:
@@ -125,24 +120,24 @@ def pick_settings(contrast: str | None, parts: list[Any]) -> Settings:
     """Draws the method, granularity, aggregation, intensity and self-salience inputs.
 
     Args:
-        contrast: the alternative text, if any (only contrastive methods are offered then).
+        contrast: the alternative text, if any (only methods that allow a contrast are offered then).
         parts: the run's template parts (none: no "template parts" granularity).
 
     Returns:
         The settings picked.
     """
-    methods = list(CONTRASTIVE_METHODS if contrast else method_names())
+    methods = list(contrast_method_names() if contrast else method_names())
     # The method the user picked comes back when a contrast that ruled it out is cleared.
     wanted = st.session_state.setdefault("pk_sal_method_wanted", st.session_state.get("pk_sal_method", methods[0]))
     st.session_state["pk_sal_method"] = wanted if wanted in methods else methods[0]
     c1, c2, c3, c4 = st.columns([2, 2, 1, 2])
     method = c1.selectbox(
-        "Method", methods, format_func=lambda name: name.replace("_", " "), key="pk_sal_method",
+        "Method", methods, format_func=lambda name: get_method(name).title, key="pk_sal_method",
         help="\n".join(f"- **{name}**: {get_method(name).description}" for name in methods),
         on_change=lambda: st.session_state.update(pk_sal_method_wanted=st.session_state["pk_sal_method"]),
     )
     if wanted not in methods:
-        c1.caption(f"{wanted.replace('_', ' ').capitalize()} does not contrast; it comes back when *Rather than…* is empty.")
+        c1.caption(f"{get_method(wanted).title.capitalize()} does not contrast; it comes back when *Rather than…* is empty.")
     granularities = [g for g in GRANULARITY_LABELS if g != "parts" or parts]
     if st.session_state.get("pk_sal_granularity") not in granularities:
         st.session_state["pk_sal_granularity"] = "parts" if parts else "sentences"
@@ -156,15 +151,18 @@ def pick_settings(contrast: str | None, parts: list[Any]) -> Settings:
             "Cut after each match of", value=r"\n+", key="pk_sal_pattern",
             help="A regular expression: a new piece starts after each match (e.g. `\\n+` for lines, `[.;]` for clauses).",
         )
-    occluding = method == OCCLUSION
+    chosen = get_method(method)
+    summing = [other.title.capitalize() for other in map(get_method, method_names()) if other.aggregations == ("sum",)]
     aggregation = c3.selectbox(
-        "Combine", list(AGGREGATIONS), key="pk_sal_aggregation", disabled=occluding,
+        "Combine", list(AGGREGATIONS), key="pk_sal_aggregation", disabled=len(chosen.aggregations) == 1,
         help="How the scores of the tokens in one piece are combined (sum is the usual choice). "
-        "Occlusion scores whole pieces, so it always sums.",
+        + " ".join(f"{title} scores whole pieces, so it always sums." for title in summing),
     )
     gain = c4.slider("Colour intensity", 0.0, 1.0, 0.4, 0.05, key="pk_sal_gain")
     self_salience = st.toggle("Colour the explained text itself too", value=False, key="pk_sal_self")
-    return Settings(method, granularity, pattern, "sum" if occluding else aggregation, gain, self_salience)
+    if aggregation not in chosen.aggregations:
+        aggregation = chosen.aggregations[0]
+    return Settings(chosen, granularity, pattern, aggregation, gain, self_salience)
 
 
 def explain(
@@ -176,17 +174,15 @@ def explain(
         engine: the model's SalienceEngine.
         target: what to explain.
         contrast: the alternative text, if any.
-        settings: the method, and for occlusion the pieces to leave out (`pattern`).
+        settings: the method, and for one that reads no gradients (occlusion) the pieces to leave out (`pattern`).
         prompt: the prompt scored.
-        shown_by: the granularity occlusion leaves pieces out by.
+        shown_by: the granularity such a method leaves pieces out by.
         prompt_parts: `prompt`'s template parts.
 
     Returns:
         The salience result.
     """
-    if contrast:
-        return engine.explain_contrast(prompt, target.text, contrast, selection=target.selection, method=settings.method)
-    if settings.occluding:
+    if not settings.method.needs_gradients:
         bar = st.progress(0.0, text="Leaving each piece of the prompt out in turn…")
         try:
             return engine.explain_occlusion(
@@ -197,33 +193,28 @@ def explain(
         finally:
             bar.empty()
     with st.spinner("Computing which parts of the prompt mattered…"):
-        return engine.explain(prompt, target.text, selection=target.selection, method=settings.method)
+        return engine.explain(
+            prompt, target.text, selection=target.selection, method=settings.method.name, contrast=contrast
+        )
 
 
-def heatmap_legend(result: SalienceResult, *, contrast: str | None, occluding: bool) -> None:
-    """Says what the heatmap's colours mean for this kind of result."""
+def heatmap_legend(result: SalienceResult, *, contrast: str | None, method: SalienceMethod) -> None:
+    """Says what the heatmap's colours mean for this method, or for a contrast."""
     if contrast:
         st.info(odds_sentence(result), icon=":material/compare_arrows:")
         st.caption(
             "Orange pushed the model towards its answer, blue towards the alternative."
-            if result.signed
+            if method.signed
             else "The darker a piece of the prompt, the more it separated the answer from the alternative."
         )
-    elif occluding:
-        st.caption(
-            "Each piece was left out in turn and the answer scored again. Orange: without it the explained text "
-            "became less likely (it supported it); blue: more likely (it worked against it)."
-        )
-    elif result.signed:
-        st.caption("Orange made the explained text more likely, blue less likely; white: no effect.")
     else:
-        st.caption("The darker a piece of the prompt, the more the explained text depended on it (direction not shown).")
+        st.caption(method.legend)
 
 
 def result_notes_and_downloads(run: Any, result: SalienceResult, segments: SegmentScores, settings: Settings) -> None:
     """Shows the method, loss and completeness of `result`, and its scores as CSV and JSON downloads."""
     granularity = settings.granularity
-    st.caption(f"Method: {settings.method.replace('_', ' ')} · target loss {result.loss:.2f} · {len(result.tokens)} tokens")
+    st.caption(f"Method: {settings.method.title} · target loss {result.loss:.2f} · {len(result.tokens)} tokens")
     note = completeness_note(result)
     if note is not None:
         if note.large:
@@ -247,10 +238,10 @@ def result_notes_and_downloads(run: Any, result: SalienceResult, segments: Segme
 def remember_scores(store: Any, run: Any, result: SalienceResult, target: Target, contrast: str | None, settings: Settings) -> None:
     """Stores the token scores of `run`'s completion once per session and target (gradient methods only)."""
     start, end = result.target_span
-    saved_key = (run.id, start, end, settings.method)
+    saved_key = (run.id, start, end, settings.method.name)
     # Stored scores are re-grouped at any granularity later, which only gradient scores allow.
     if (
-        target.is_completion and not contrast and not settings.occluding
+        target.is_completion and not contrast and settings.method.needs_gradients
         and saved_key not in st.session_state.setdefault("pk_sal_saved", set())
     ):
         with guard():
@@ -259,7 +250,7 @@ def remember_scores(store: Any, run: Any, result: SalienceResult, target: Target
                 run_id=run.id,
                 target_start=start - len(run.prompt),
                 target_end=end - len(run.prompt),
-                method=settings.method,
+                method=settings.method.name,
                 scores=[{"text": t.text, "start": t.start, "end": t.end, "score": t.score} for t in result.tokens],
             )
 
@@ -309,7 +300,7 @@ def ab_view(store: Any, run: Any, others: list[Any], *, explain_prompt: Any, res
     ab_granularity = granularity if granularity != "parts" or parts_b else "sentences"
     try:
         result_b = explain_prompt(run_b.prompt, shown_by=ab_granularity, prompt_parts=parts_b)
-        if settings.occluding and ab_granularity != granularity:
+        if not settings.method.needs_gradients and ab_granularity != granularity:
             result = explain_prompt(run.prompt, shown_by=ab_granularity, prompt_parts=[])
     except Exception as error:  # noqa: BLE001
         show_error(error)
@@ -326,7 +317,8 @@ def ab_view(store: Any, run: Any, others: list[Any], *, explain_prompt: Any, res
         key="pk_sal_ab_figure",
     )
     st.caption("Both sides share one colour scale, so the same shade means the same influence.")
-    if parts and parts_b and (not settings.occluding or granularity == "parts"):  # Occlusion scores only the pieces it left out.
+    # A method that reads no gradients scores only the pieces it left out.
+    if parts and parts_b and (settings.method.needs_gradients or granularity == "parts"):
         _part_shift(
             result.segments("parts", aggregation=aggregation, parts=parts),
             result_b.segments("parts", aggregation=aggregation, parts=parts_b),

@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from dashboard.history_view import RUN_PARAMETER, linked_run, show_run_link
 from dashboard.identity import acting_key
 from dashboard.messages import guard, notice, show_error
 from dashboard.snippets import comparison_label, pre_html, run_label, run_table_rows, version_label
@@ -21,6 +22,12 @@ notice()
 store, families = store_and_families()
 
 ALL = "(all)"
+link = st.query_params.get(RUN_PARAMETER)
+if link is not None and st.session_state.get("pk_hist_linked") != link:
+    linked = linked_run(store, link)  # a message and nothing else for a bad link
+    st.session_state.update({"pk_hist_linked": link, "pk_hist_family": linked.family, "pk_hist_run": linked.id})
+    for key in (f"pk_hist_version::{linked.family}", f"pk_hist_case::{linked.family}", "pk_hist_model"):
+        st.session_state[key] = ALL
 columns = st.columns(4)
 if st.session_state.get("pk_hist_family") not in (ALL, *families):
     current = st.session_state.get(KEY_FAMILY)
@@ -66,6 +73,7 @@ run_id = st.selectbox(
     "Open a run", ids, format_func=lambda i: run_label(runs_by_id[i]), key="pk_hist_run"
 )
 run = runs_by_id[run_id]
+show_run_link(run.id)
 left, right = st.columns([3, 2])
 with left:
     st.markdown("**Completion**")

@@ -65,7 +65,7 @@ try:
 except Exception as error:  # noqa: BLE001 - e.g. an invalid custom pattern: said, and the pattern kept.
     show_error(error)
     st.stop()
-score = score_title(settings.method, aggregation=settings.aggregation)
+score = score_title(settings.method.name, aggregation=settings.aggregation)
 
 start, end = result.target_span
 st.markdown("**Explaining this part of the answer:**")
@@ -76,7 +76,7 @@ st.plotly_chart(
     config={"displayModeBar": False},
     key="pk_sal_heatmap",
 )
-view.heatmap_legend(result, contrast=contrast, occluding=settings.occluding)
+view.heatmap_legend(result, contrast=contrast, method=settings.method)
 left, right = st.columns([3, 2])
 with left:
     st.plotly_chart(

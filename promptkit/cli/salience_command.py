@@ -29,11 +29,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         f"({', '.join(contrast_method_names())}).",
     )
     methods = [get_method(name) for name in method_names()]
-    occluding = " and ".join(method.name for method in methods if not method.needs_gradients)
     parser.add_argument(
         "--method", choices=method_names(), default=_DEFAULT_METHOD,
         help=" ".join(f"{method.name}: {method.description}" for method in methods)
-        + f" {occluding} leaves each piece (at --granularity) out in turn and rescores the target: one pass per piece.",
+        + " The pieces left out are those of --granularity, one pass of the model each.",
     )
     defaults: dict[str, list[str]] = {}
     for method in methods:

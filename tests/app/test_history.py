@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from apphelpers import button, no_errors, open_page, review_widget, save_review
+from apphelpers import APP, button, no_errors, open_page, review_widget, save_review
+from streamlit.testing.v1 import AppTest
 
 from promptkit.store import Store
 from promptkit.templates import default_templates_dir, render_template
@@ -113,3 +114,23 @@ def test_a_stored_comparison_is_listed_linked_and_its_report_offered(small_libra
     (link,) = [item for item in at.get("page_link") if item.proto.label == "Open it in Compare"]
     assert f"comparison={comparison.id}" in link.proto.query_string
     assert [item.proto.label for item in at.get("download_button")] == ["Download report (HTML)"]
+
+
+def test_a_link_opens_its_run_and_a_bad_one_says_so(app_env):
+    first, second = _seed_runs()
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["run"] = str(first)
+    at.switch_page(HISTORY)
+    at.run()
+    no_errors(at)
+    assert at.selectbox(key="pk_hist_run").value == first and at.selectbox(key="pk_hist_family").value == "menu-analysis"
+    assert any(f"?run={first}" in item.value for item in at.code)
+    at.selectbox(key="pk_hist_run").set_value(second).run()
+    assert at.query_params["run"] == str(second)  # the address bar follows the open run
+    for link, message in (("999", "no run 999"), ("1 OR 1=1", "not a run number")):
+        bad = AppTest.from_file(APP, default_timeout=300)
+        bad.query_params["run"] = link
+        bad.switch_page(HISTORY)
+        bad.run()
+        assert not bad.exception and message in bad.error[0].value
+        assert not bad.dataframe

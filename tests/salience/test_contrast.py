@@ -1,4 +1,4 @@
-"""Contrastive salience on tiny Gemma: span vs foil, against plain results."""
+"""Contrastive salience on tiny Gemma: a contrast is a target option of a gradient method; span vs foil, against plain results."""
 
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ def test_a_foil_equal_to_the_span_is_a_user_error(tiny_gemma3):
     engine = SalienceEngine(tiny_gemma3)
     for foil in ("Recommendation: Avoid.", " Recommendation: Avoid.  "[:-2]):
         with pytest.raises(SalienceError, match="is the explained text itself"):
-            engine.explain_contrast(PROMPT, TARGET, foil, selection=LINE)
+            engine.explain(PROMPT, TARGET, selection=LINE, contrast=foil)
     assert engine.gradient_calls == 0
 
 
 def test_grad_dot_input_is_the_difference_of_the_two_plain_results(tiny_gemma3):
     engine = SalienceEngine(tiny_gemma3)
-    contrast = engine.explain_contrast(PROMPT, TARGET, FOIL, selection=LINE, method="grad_dot_input")
+    contrast = engine.explain(PROMPT, TARGET, selection=LINE, method="grad_dot_input", contrast=FOIL)
     prefix = TARGET[: TARGET.index("Recommendation")]
     # The foil sequence tokenizes as the shared context followed by the foil's own tokens.
     assert tiny_gemma3.tokenize(prefix + FOIL) == tiny_gemma3.tokenize(prefix) + tiny_gemma3.tokenize(FOIL)
@@ -47,7 +47,7 @@ def test_grad_dot_input_is_the_difference_of_the_two_plain_results(tiny_gemma3):
 def test_grad_l2_is_the_norm_of_the_gradient_difference(tiny_gemma3):
     from promptkit.models.gradients import GradientComputer
 
-    contrast = SalienceEngine(tiny_gemma3).explain_contrast(PROMPT, TARGET, " Maybe.", method="grad_l2")
+    contrast = SalienceEngine(tiny_gemma3).explain(PROMPT, TARGET, method="grad_l2", contrast=" Maybe.")
     backend = GradientComputer(tiny_gemma3)
     context = [tiny_gemma3.vocabulary.bos_id, *tiny_gemma3.tokenize(PROMPT)]
     gradients = []
@@ -63,9 +63,9 @@ def test_grad_l2_is_the_norm_of_the_gradient_difference(tiny_gemma3):
 
 def test_contrasts_are_cached(tiny_gemma3):
     engine = SalienceEngine(tiny_gemma3)
-    first = engine.explain_contrast(PROMPT, TARGET, FOIL, selection=LINE)
+    first = engine.explain(PROMPT, TARGET, selection=LINE, contrast=FOIL)
     assert engine.gradient_calls == 2  # The span's sequence and the foil's.
-    assert engine.explain_contrast(PROMPT, TARGET, FOIL, selection=LINE) is first
+    assert engine.explain(PROMPT, TARGET, selection=LINE, contrast=FOIL) is first
     assert engine.gradient_calls == 2
     first.segments("parts", parts=()), first.segments("lines")  # Re-aggregation needs no model call.
     assert engine.gradient_calls == 2
@@ -84,16 +84,16 @@ def test_bad_contrasts_are_user_errors(tiny_gemma3, foil, selection, method, mes
     engine = SalienceEngine(tiny_gemma3)
     foil = " eggs" * tiny_gemma3.info.context_length if foil is None else foil
     with pytest.raises(SalienceError, match=message):
-        engine.explain_contrast(PROMPT, TARGET, foil, selection=selection, method=method)
-    assert engine.explain_contrast(PROMPT, TARGET, FOIL, selection=LINE).loss > 0  # Still usable.
+        engine.explain(PROMPT, TARGET, selection=selection, method=method, contrast=foil)
+    assert engine.explain(PROMPT, TARGET, selection=LINE, contrast=FOIL).loss > 0  # Still usable.
 
 
 def test_an_empty_prompt_or_target_is_a_user_error(tiny_gemma3):
     engine = SalienceEngine(tiny_gemma3)
     with pytest.raises(SalienceError, match="target is empty"):
-        engine.explain_contrast(PROMPT, "", FOIL)
+        engine.explain(PROMPT, "", contrast=FOIL)
     with pytest.raises(SalienceError, match="prompt is empty"):
-        engine.explain_contrast("", TARGET, FOIL)
+        engine.explain("", TARGET, contrast=FOIL)
 
 
 def test_a_foil_takes_the_leading_space_of_the_span_it_replaces():

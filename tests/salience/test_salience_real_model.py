@@ -49,8 +49,8 @@ def test_signed_methods_on_the_real_model(embedded_model):
 def test_contrast_prefers_avoid_after_an_analysis_of_a_dislike(embedded_model):
     engine = SalienceEngine(embedded_model)
     answer = LinePrefix("Recommendation:")
-    first = engine.explain_contrast(PROMPT, TARGET, "Avoid.", selection=answer, method="grad_dot_input")
-    again = SalienceEngine(embedded_model).explain_contrast(PROMPT, TARGET, "Avoid.", selection=answer, method="grad_dot_input")
+    first = engine.explain(PROMPT, TARGET, selection=answer, method="grad_dot_input", contrast="Avoid.")
+    again = SalienceEngine(embedded_model).explain(PROMPT, TARGET, selection=answer, method="grad_dot_input", contrast="Avoid.")
     np.testing.assert_array_equal(first.scores, again.scores)
     assert np.isfinite(first.scores).all() and (first.scores < 0).any() and (first.scores > 0).any()
     # The analysis says "which you don't like"; the few-shot example answered that with "Avoid.".
