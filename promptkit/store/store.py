@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from promptkit.errors import PromptkitError, StoreError, TemplateError
@@ -40,6 +40,10 @@ _ATTEMPTS = 8
 # SQLSTATEs of PostgreSQL errors that a retry resolves: unique violation
 # (a concurrent insert won), serialization failure, deadlock.
 _RETRY_SQLSTATES = {"23505", "40001", "40P01"}
+# Waits between tries when the server cannot be reached: a restart of a few
+# seconds is ridden out; a server that stays down is reported after ~7 s.
+_RECONNECT_DELAYS = (0.5, 1.5, 2.0, 3.0)
+_UNREACHABLE_MESSAGES = ("Connection refused", "server closed the connection", "connection failed", "terminating connection")
 
 
 class Store(ActivityMixin, ComparisonsMixin, PeopleMixin, ReviewTasksMixin):
@@ -80,26 +84,52 @@ class Store(ActivityMixin, ComparisonsMixin, PeopleMixin, ReviewTasksMixin):
         self.close()
 
     def _read(self, work: Callable[[Session], T]) -> T:
-        """Runs `work` in a read transaction."""
-        with Session(self._engine) as session, session.begin():
-            return work(session)
+        """Runs `work` in a read transaction, waiting a few seconds for a server that went away."""
+        for delay in (*_RECONNECT_DELAYS, None):
+            try:
+                with Session(self._engine) as session, session.begin():
+                    return work(session)
+            except DBAPIError as error:
+                if delay is not None and _unreachable(error):
+                    time.sleep(delay)
+                    continue
+                raise self._refused(error, wrote=False) from None
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _write(self, work: Callable[[Session], T]) -> T:
-        """Runs `work` in one write transaction, retrying when it lost a race.
+        """Runs `work` in one write transaction, retrying when it lost a race or the server went away briefly.
 
-        `work` must have no effect outside the session, as it may run again.
+        `work` must have no effect outside the session, as it may run again;
+        a transaction that fails is rolled back whole, so nothing is half-written.
         """
-        for attempt in range(_ATTEMPTS):
+        reconnects = iter(_RECONNECT_DELAYS)
+        attempt = 0
+        while True:
             try:
                 with write_begin(), Session(self._engine, expire_on_commit=False) as session, session.begin():
                     return work(session)
-            except (IntegrityError, OperationalError) as error:
-                if attempt + 1 < _ATTEMPTS and _lost_race(error):
-                    time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+            except DBAPIError as error:
+                attempt += 1
+                if isinstance(error, (IntegrityError, OperationalError)) and attempt < _ATTEMPTS and _lost_race(error):
+                    time.sleep(random.uniform(0.01, 0.05) * attempt)
                     continue
-                cause = getattr(error, "orig", None) or error
-                raise StoreError(f"the store refused the write: {cause}. Nothing was saved.") from None
-        raise AssertionError("unreachable: the last attempt returns or raises")
+                delay = next(reconnects, None) if _unreachable(error) else None
+                if delay is not None:
+                    time.sleep(delay)
+                    continue
+                raise self._refused(error, wrote=True) from None
+
+    def _refused(self, error: DBAPIError, *, wrote: bool) -> StoreError:
+        """The error to show for a database error: unreachable, disk full, or refused."""
+        cause = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        outcome = " Nothing was saved." if wrote else ""
+        if _disk_full(error):
+            return StoreError(f"the disk holding the store at {self.url} is full ({cause}).{outcome} Free some space and try again.")
+        if _unreachable(error):
+            return StoreError(
+                f"the store at {self.url} cannot be reached ({cause}).{outcome} Try again once the server is back."
+            )
+        return StoreError(f"the store refused the {'write' if wrote else 'read'}: {cause}.{outcome}")
 
     def list_families(self) -> list[FamilyRecord]:
         """Returns every family with its versions and cases, sorted by name."""
@@ -313,6 +343,24 @@ class Store(ActivityMixin, ComparisonsMixin, PeopleMixin, ReviewTasksMixin):
             handle.write(text)
         os.replace(handle.name, target)
         return target
+
+
+def _unreachable(error: DBAPIError) -> bool:
+    """Tells whether an error means the database server cannot be reached (stopped, restarting, network)."""
+    if error.connection_invalidated:
+        return True
+    cause = getattr(error, "orig", None)
+    sqlstate = str(getattr(cause, "sqlstate", None) or "")
+    if sqlstate.startswith("08") or sqlstate.startswith("57P"):  # connection exception, operator intervention
+        return True
+    message = str(cause)
+    return any(text in message for text in _UNREACHABLE_MESSAGES)
+
+
+def _disk_full(error: DBAPIError) -> bool:
+    """Tells whether an error means the disk under the database is full."""
+    cause = getattr(error, "orig", None)
+    return getattr(cause, "sqlstate", None) == "53100" or "database or disk is full" in str(cause)
 
 
 def _lost_race(error: IntegrityError | OperationalError) -> bool:
