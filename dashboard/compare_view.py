@@ -152,3 +152,11 @@ def show_review_tasks(store: Store, stored: StoredComparison) -> None:
                 )
                 st.session_state[KEY_NOTICE] = f"Review task #{task.id} created; send its link to the reviewers."
                 st.rerun()
+
+
+def stopped_comparison_notice() -> None:
+    """Leaves the message shown after the user stopped a running comparison (`on_click` of its Stop button)."""
+    st.session_state[KEY_NOTICE] = (
+        "Stopped. The completions finished before the stop are stored as runs (see History & review); the "
+        "comparison itself is kept as unfinished. Run it again to compare every cell."
+    )

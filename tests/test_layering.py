@@ -102,3 +102,62 @@ def test_the_dashboard_uses_no_streamlit_internals():
         internals = re.findall(r"\b(?:PagesManager|Runtime|streamlit\.runtime|st\.runtime)\b", path.read_text())
         offenders += [f"{where}: names {name}" for name in internals]
     assert offenders == []
+
+
+def _promptkit_import_graph() -> dict[str, set[str]]:
+    """Module → the promptkit modules it imports, anywhere in it (under `TYPE_CHECKING` and inside functions too)."""
+    modules = {}
+    for path in (ROOT / "promptkit").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names if alias.name in modules}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, *([node.module] if node.module else [])])
+                for alias in node.names:  # `from package import module` imports the module.
+                    target = f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                    if target in modules:
+                        imported.add(target)
+        graph[name] = imported - {name}
+    return graph
+
+
+def _a_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle of `graph` as the modules along it (first repeated last), or [] when there is none."""
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(module: str) -> list[str]:
+        if module in path:
+            return [*path[path.index(module) :], module]
+        if module in done:
+            return []
+        path.append(module)
+        for imported in sorted(graph[module]):
+            cycle = visit(imported)
+            if cycle:
+                return cycle
+        path.pop()
+        done.add(module)
+        return []
+
+    for module in sorted(graph):
+        cycle = visit(module)
+        if cycle:
+            return cycle
+    return []
+
+
+def test_the_import_graph_has_no_cycle():
+    graph = _promptkit_import_graph()
+    assert graph["promptkit.models.gradients"] >= {"promptkit.models.integrated_gradients"}  # The graph sees imports.
+    assert " → ".join(_a_cycle(graph)) == ""
+    assert _a_cycle({"a": {"b"}, "b": {"a"}}) == ["a", "b", "a"]  # And a cycle when there is one.

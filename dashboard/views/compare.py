@@ -10,6 +10,7 @@ from dashboard.compare_view import (
     show_outcomes,
     show_review_tasks,
     show_template_diffs,
+    stopped_comparison_notice,
 )
 from dashboard.identity import acting_key
 from dashboard.messages import guard, notice
@@ -92,6 +93,8 @@ if run:
                 samples=int(samples),
             )
             bar = st.progress(0.0, text="Generating the completions in batches…")
+            # A click reruns the page, which stops this run at its next progress update (one batch step).
+            st.button("Stop", key="pk_cmp_stop", on_click=stopped_comparison_notice, icon=":material/stop_circle:")
             try:
                 stored = run_comparison(
                     store, model, request, actor=acting_key(),

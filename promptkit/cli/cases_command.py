@@ -4,8 +4,8 @@
 and updates the stored ones with the same id, all or nothing. The file
 layouts are described in `promptkit.templates.case_files`.
 
-The library's YAML files are imported on every start (see `open_store`) and
-win for the cases they define, so `import` warns when it changes one of those.
+An imported case is kept over the library's YAML file of the same family
+until that file's own case changes (see `promptkit.store.sync`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from promptkit.cli.templates_command import add_templates_dir_option, open_store
 from promptkit.errors import InputFileError
 from promptkit.store import FamilyRecord
-from promptkit.templates import TestCase, default_templates_dir, detect_variables, load_library
+from promptkit.templates import detect_variables
 from promptkit.templates.case_files import read_cases_csv, read_cases_jsonl, write_cases_csv, write_cases_jsonl
 
 _FORMATS = ("csv", "jsonl")
@@ -87,14 +87,6 @@ def run_import(args: argparse.Namespace) -> int:
         f"{args.file}: {len(cases)} test cases read, {len(report.cases_changed)} added or updated "
         f"in family {family.name!r}."
     )
-    overridden = _library_overrides(args.templates_dir or default_templates_dir(), family, cases)
-    if overridden:
-        _log.warning(
-            "the library file of family %r defines cases %s differently; the next start imports that file "
-            "again and puts its version back. Edit the cases there to keep the change.",
-            family.name,
-            ", ".join(overridden),
-        )
     return 0
 
 
@@ -119,17 +111,3 @@ def _file_format(chosen: str | None, path: Path | None) -> str:
 def _variables(family: FamilyRecord) -> list[str]:
     """Returns the variables of the family's latest version, which every case must fill."""
     return [variable.name for variable in detect_variables(family.versions[-1].text)] if family.versions else []
-
-
-def _library_overrides(templates_dir: Path, family: FamilyRecord, cases: tuple[TestCase, ...]) -> list[str]:
-    """Returns the ids of imported cases that the family's library file defines differently."""
-    labels = family.candidate_labels
-    defined = {
-        case.id: case.to_dict(family_candidates=labels)
-        for library in load_library(templates_dir)
-        if library.name == family.name
-        for case in library.cases
-    }
-    return [
-        case.id for case in cases if case.id in defined and defined[case.id] != case.to_dict(family_candidates=labels)
-    ]

@@ -90,6 +90,9 @@ class CaseRow(Base):
     case_key: Mapped[str] = mapped_column(String(200))
     values: Mapped[dict[str, Any]] = mapped_column(default=dict)
     expect: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Digest of the case as the library file last gave it: a later library
+    # import changes the case only when the file's case changed since.
+    library_digest: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 

@@ -325,7 +325,7 @@ class Store(ActivityMixin, ComparisonsMixin, PeopleMixin, ReviewTasksMixin):
                         f"{list(allowed)}; nothing was saved."
                     )
             source = Family(name=row.name, description=row.description, candidate_labels=candidates, cases=cases)
-            return import_families(session, [source])
+            return import_families(session, [source], from_library=False)
 
         return self._write(work)
 

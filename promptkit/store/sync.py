@@ -5,11 +5,14 @@ already stored (under any number) is skipped, so re-importing changes
 nothing. A file version whose content is new, for instance because someone
 edited its text, becomes a new version; its parent is the stored version with
 the file's number (the one it was edited from). Stored versions are never
-changed or deleted, and families or cases only in the store are kept.
+changed or deleted, and families or cases only in the store are kept. A case
+is taken from the file when the file's case changed since the last import;
+otherwise an edit made in the store is kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from sqlalchemy import select
@@ -21,12 +24,14 @@ from promptkit.store.schema import CaseRow, FamilyRow, VersionRow, utc_now
 from promptkit.templates.models import Family, Version
 
 
-def import_families(session: Session, families: list[Family]) -> ImportReport:
+def import_families(session: Session, families: list[Family], *, from_library: bool = True) -> ImportReport:
     """Writes library families into the store, inside the caller's transaction.
 
     Args:
         session: An open session in a write transaction.
         families: Validated families, e.g. from `load_library`.
+        from_library: False for cases edited outside the library files (a
+            spreadsheet): they are stored as edits the files have not made.
 
     Returns:
         What was added or updated.
@@ -46,7 +51,9 @@ def import_families(session: Session, families: list[Family]) -> ImportReport:
             row.candidate_labels = list(family.candidate_labels)
         session.flush()
         versions_added += [(family.name, number) for number in _import_versions(session, row, family)]
-        cases_changed += [(family.name, case_id) for case_id in _import_cases(session, row, family)]
+        cases_changed += [
+            (family.name, case_id) for case_id in _import_cases(session, row, family, from_library=from_library)
+        ]
     return ImportReport(tuple(families_added), tuple(versions_added), tuple(cases_changed))
 
 
@@ -101,20 +108,35 @@ def _import_note(version: Version, *, edited_from: VersionRow | None, source: Fa
     return f"Edited in {where}, where it is version {version.number}."
 
 
-def _import_cases(session: Session, family: FamilyRow, source: Family) -> list[str]:
-    """Adds new test cases and updates changed ones; returns their ids."""
+def _import_cases(session: Session, family: FamilyRow, source: Family, *, from_library: bool) -> list[str]:
+    """Adds new test cases and updates those the file changed since its last import; returns their ids.
+
+    A case edited in the store (a spreadsheet import, a judged answer) keeps
+    its edit while the file's case stays as it was when last imported.
+    """
     rows = {row.case_key: row for row in case_rows(session, family)}
     changed: list[str] = []
     for case in source.cases:
         data = case.to_dict(family_candidates=source.candidate_labels)
         values, expect = data["values"], data.get("expect")
+        digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest() if from_library else None
         row = rows.get(case.id)
-        if row is None:
-            session.add(CaseRow(family_id=family.id, case_key=case.id, values=values, expect=expect))
-        elif row.values != values or row.expect != expect:
-            row.values, row.expect, row.updated_at = values, expect, utc_now()  # type: ignore[assignment]
-        else:
+        if not from_library:
+            if row is None:
+                session.add(CaseRow(family_id=family.id, case_key=case.id, values=values, expect=expect))
+            elif row.values != values or row.expect != expect:
+                row.values, row.expect, row.updated_at = values, expect, utc_now()  # type: ignore[assignment]
+            else:
+                continue
+        elif row is None:
+            session.add(CaseRow(family_id=family.id, case_key=case.id, values=values, expect=expect, library_digest=digest))
+        elif row.library_digest == digest:
             continue
+        elif row.values == values and row.expect == expect:
+            row.library_digest = digest
+            continue
+        else:
+            row.values, row.expect, row.library_digest, row.updated_at = values, expect, digest, utc_now()  # type: ignore[assignment]
         changed.append(case.id)
     session.flush()
     return changed

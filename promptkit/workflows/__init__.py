@@ -16,6 +16,7 @@ Public API:
     review_items(store, *, actor, task_id) -> [ReviewItem]            (blind, per reviewer)
     judge_item(store, *, actor, task_id, case_id, pair, verdict)
     task_summary(store, *, actor, task_id) -> `reviews --task` JSON
+    case_from_judgements(store, *, actor, task_id, case_id, pair) -> TestCase  (the agreed answer expected)
 """
 
 from promptkit.workflows.compare import (
@@ -27,12 +28,20 @@ from promptkit.workflows.compare import (
 )
 from promptkit.workflows.playground import give_verdict, record_playground_run, save_version
 from promptkit.workflows.report import comparison_report, write_comparison_report
-from promptkit.workflows.review import ReviewItem, judge_item, review_items, set_review_task, task_summary
+from promptkit.workflows.review import (
+    ReviewItem,
+    case_from_judgements,
+    judge_item,
+    review_items,
+    set_review_task,
+    task_summary,
+)
 
 __all__ = [
     "ComparisonRequest",
     "ReviewItem",
     "StoredComparison",
+    "case_from_judgements",
     "check_request",
     "comparison_report",
     "give_verdict",

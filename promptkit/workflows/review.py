@@ -7,10 +7,13 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
+from promptkit.errors import PromptkitError
+from promptkit.evaluation.checks import find_line, line_of_interest, matched_label, output_text
 from promptkit.people import PermissionDenied, Role
 from promptkit.review import blind_order, disputed_items, krippendorff_alpha, pair_summary, unblind
 from promptkit.store import Store
 from promptkit.store.records import JudgementRecord, ReviewTaskRecord
+from promptkit.templates import Expectation, TestCase
 from promptkit.workflows.compare import load_comparison
 
 
@@ -197,6 +200,49 @@ def task_summary(store: Store, *, actor: str, task_id: int) -> dict[str, Any]:
             for key in disputed
         ],
     }
+
+
+def case_from_judgements(store: Store, *, actor: str, task_id: int, case_id: str, pair: tuple[int, int]) -> TestCase:
+    """Makes a judged item's agreed answer the expected outcome of its test case (added or updated).
+
+    The reviewers must agree: every decisive verdict on the item picks the
+    same version. The label that version's completion gives (on the case's
+    line, e.g. "Recommendation:") becomes the case's acceptable label.
+
+    Returns:
+        The case as stored now.
+
+    Raises:
+        PermissionDenied: If the actor is not an editor.
+        PromptkitError: If the reviewers do not agree, or the preferred completion names none of the labels.
+    """
+    store.require(actor, Role.EDITOR, action="turn judgements into test cases")
+    task = store.get_review_task(task_id)
+    verdicts = [j.verdict for j in store.list_judgements(task_id) if j.case_id == case_id and (j.version_a, j.version_b) == pair]
+    decisive = {verdict for verdict in verdicts if verdict in ("a", "b")}
+    if len(decisive) != 1:
+        counts = ", ".join(f"{v}: {verdicts.count(v)}" for v in ("a", "b", "tie", "both_bad") if v in verdicts) or "none yet"
+        raise PromptkitError(
+            f"The reviewers do not agree on which completion of {case_id!r} is better (verdicts {counts}); "
+            "settle it, or edit the test case by hand."
+        )
+    winner = pair[0] if decisive == {"a"} else pair[1]
+    stored = load_comparison(store, task.comparison_id)
+    case = next(case for case in stored.result.cases if case.id == case_id)
+    cell = stored.result.cell(winner, case_id)
+    expect = case.expect or Expectation(line=line_of_interest(stored.result.cases))
+    candidates = expect.candidates or stored.result.labels
+    text = output_text(cell.prompt or "", cell.completion)
+    subject = text if expect.line is None else find_line(text, expect.line)
+    label = None if subject is None else matched_label(subject, candidates)
+    if label is None:
+        raise PromptkitError(
+            f"The preferred completion of {case_id!r} (v{winner}) names none of the labels "
+            f"({', '.join(candidates) or 'the family has none'}); edit the test case by hand."
+        )
+    updated = dataclasses.replace(case, expect=dataclasses.replace(expect, labels=(label,)))
+    store.import_cases(family=stored.record.family, cases=(updated,))
+    return store.get_case(family=stored.record.family, case_id=case_id)
 
 
 def _pair_json(pair: tuple[int, int], verdicts: list[str]) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from apphelpers import no_errors, open_page
 
 from dashboard import model_sidebar
 from dashboard.state import KEY_SALIENCE_RUN, KEY_SALIENCE_RUN_B
+from promptkit.generation import Completion, GenerationSettings, StopReason
+from promptkit.salience import contrast_method_names, get_method, method_names
 from promptkit.store import Store
 from promptkit.templates import default_templates_dir, render_template
 
@@ -21,13 +23,14 @@ def _seed(completions: dict[int, str]) -> dict[int, int]:
         ids = {}
         for version in family.versions:
             if version.number in completions:
+                prompt = render_template(version.text, case.values).text
                 run = store.add_run(
                     family="tiny-menu",
                     version=version.number,
                     model="tiny:gemma3",
-                    prompt=render_template(version.text, case.values).text,
-                    completion=completions[version.number],
-                    variables=dict(case.values),
+                    completion=Completion(prompt, completions[version.number], (), StopReason.STOP_SEQUENCE, {}),
+                    values=case.values,
+                    settings=GenerationSettings(),
                     case_id=case.id,
                 )
                 ids[version.number] = run.id
@@ -118,6 +121,7 @@ def test_contrast_explains_the_answer_against_an_alternative(small_library):
     at.text_input(key="pk_sal_contrast").set_value("You have to try it.").run()
     no_errors(at)
     # Integrated gradients has no contrastive form: the method falls back to one that has.
+    assert at.selectbox(key="pk_sal_method").options == [get_method(name).title for name in contrast_method_names()]
     assert at.selectbox(key="pk_sal_method").options == ["grad l2", "grad dot input"]
     assert at.selectbox(key="pk_sal_method").value == "grad_l2"
     assert any("does not contrast" in item.value for item in at.caption)  # said, not done silently
@@ -200,9 +204,11 @@ def test_my_own_pattern_cuts_the_pieces_and_a_bad_one_is_said(small_library):
 def test_occlusion_too_fine_for_one_pass_per_piece_says_so(app_env):
     with Store.open() as store:
         store.import_library(templates_dir=default_templates_dir())
+        prompt = "Dish: " + "quiche " * 150 + "\nVerdict:"
         run = store.add_run(
-            family="menu-analysis", version=1, model="tiny:gemma3", prompt="Dish: " + "quiche " * 150 + "\nVerdict:",
-            completion=" Avoid.", variables={},
+            family="menu-analysis", version=1, model="tiny:gemma3",
+            completion=Completion(prompt, " Avoid.", (), StopReason.STOP_SEQUENCE, {}), values={},
+            settings=GenerationSettings(),
         )
     at = open_page(SALIENCE, state={KEY_SALIENCE_RUN: run.id})
     at.selectbox(key="pk_sal_method").set_value("occlusion").run()
@@ -212,3 +218,18 @@ def test_occlusion_too_fine_for_one_pass_per_piece_says_so(app_env):
     assert not at.get("progress")  # The bar goes with the failure.
     at.selectbox(key="pk_sal_granularity").set_value("lines").run()
     no_errors(at)
+
+
+def test_the_method_menu_and_legend_are_the_declared_ones(small_library):
+    ids = _seed({1: " Avoid."})
+    at = open_page(SALIENCE, state={KEY_SALIENCE_RUN: ids[1]})
+    no_errors(at)
+    menu = at.selectbox(key="pk_sal_method")
+    assert menu.options == [get_method(name).title for name in method_names()]
+    for name in ("grad_l2", "grad_dot_input", "occlusion"):
+        at.selectbox(key="pk_sal_method").set_value(name).run()
+        no_errors(at)
+        method = get_method(name)
+        captions = [item.value for item in at.caption]
+        assert method.legend in captions and any(caption.startswith(f"Method: {method.title} ·") for caption in captions)
+        assert at.selectbox(key="pk_sal_aggregation").disabled == (len(method.aggregations) == 1)

@@ -68,13 +68,14 @@ def test_import_adds_a_spreadsheet_row(templates_dir: Path, tmp_path: Path, caps
     assert _stored_cases()[-1] == {"id": "stew", "values": {"dish": "=1+1 beef stew"}, "expect": {"labels": ["Avoid"]}}
 
 
-def test_changing_a_library_case_warns_that_the_library_wins(
+def test_an_imported_change_to_a_library_case_survives_the_next_start(
     templates_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cases = tmp_path / "cases.jsonl"
     cases.write_text('{"id": "soup", "values": {"dish": "Leek soup"}}\n', encoding="utf-8")
     assert _cases("import", "--family", "mini", str(cases), templates_dir=templates_dir) == 0
-    assert "warning: the library file of family 'mini' defines cases soup differently" in capsys.readouterr().err
+    assert _cases("export", "--family", "mini", "--format", "jsonl", templates_dir=templates_dir) == 0  # a new start
+    assert '"dish": "Leek soup"' in capsys.readouterr().out
 
 
 def test_bad_import_exits_2_and_changes_nothing(

@@ -69,12 +69,17 @@ def test_contrasts_are_cached(tiny_gemma3):
     assert engine.gradient_calls == 2
     first.segments("parts", parts=()), first.segments("lines")  # Re-aggregation needs no model call.
     assert engine.gradient_calls == 2
+    plain = engine.explain(PROMPT, TARGET, selection=LINE)  # The same span without a contrast is another result.
+    assert engine.gradient_calls == 3 and plain is not first and "contrast" not in plain.params
+    assert engine.explain(PROMPT, TARGET, selection=LINE, contrast=" Maybe.") is not first
+    assert engine.gradient_calls == 5
 
 
 @pytest.mark.parametrize(
     ("foil", "selection", "method", "message"),
     [
         (FOIL, LINE, "integrated_gradients", "grad_l2 and grad_dot_input"),
+        (FOIL, LINE, "occlusion", "grad_l2 and grad_dot_input, not occlusion"),
         ("  ", LINE, "grad_l2", "contrast text is empty"),
         (FOIL, LinePrefix("Verdict:"), "grad_l2", "No line"),
         (None, WholeTarget(), "grad_l2", "context"),  # None: a foil longer than the context.

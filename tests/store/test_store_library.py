@@ -101,3 +101,19 @@ def test_bad_file_is_reported_and_nothing_is_imported(
     assert str(caught.value).startswith(f"{bad}:")
     assert phrase in str(caught.value)
     assert snapshot(store) == before
+
+
+def test_a_case_edited_in_the_store_survives_imports_until_the_file_changes_it(store: Store, templates_dir: Path) -> None:
+    import dataclasses
+
+    store.import_library(templates_dir=templates_dir)
+    case = store.get_case(family="menu-analysis", case_id="chocolate-lover-mousse")
+    edited = dataclasses.replace(case, values={**case.values, "food_likes": "Chocolate, and lots of it"})
+    store.import_cases(family="menu-analysis", cases=(edited,))  # e.g. from a spreadsheet
+    assert not store.import_library(templates_dir=templates_dir).changed  # the file did not change: the edit stays
+    assert store.get_case(family="menu-analysis", case_id="chocolate-lover-mousse") == edited
+    path = templates_dir / "menu-analysis.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("Chocolate mousse", "Dark chocolate mousse"), encoding="utf-8")
+    report = store.import_library(templates_dir=templates_dir)  # the file changed the case: the file wins
+    assert report.cases_changed == (("menu-analysis", "chocolate-lover-mousse"),)
+    assert store.get_case(family="menu-analysis", case_id="chocolate-lover-mousse").values["menu_item"] == "Dark chocolate mousse"

@@ -142,3 +142,43 @@ def test_the_report_shows_a_tasks_results_to_those_who_may_see_them(mini_store, 
     assert f"<h3>Task #{task.id}</h3>" in for_editor and "Rae: 1 of 2." in for_editor
     for_reviewer = comparison_report(mini_store, comparison_id, actor="sam@x.org")  # has judged nothing yet
     assert "Blind reviews" not in for_reviewer and "Rae: 1 of 2." not in for_reviewer
+
+
+class _ScriptedModel:
+    """Answers v1's prompts "Likely good" and v2's (which start "Analyze") "Avoid"."""
+
+    def __init__(self) -> None:
+        from promptkit.model_api import ModelInfo
+
+        self.info = ModelInfo(name="scripted", family="test", device="CPU", dtype="float32", context_length=512, load_seconds=0)
+
+    def generate(self, prompts, *, settings, on_progress=None):
+        from promptkit.generation import Completion, StopReason
+
+        del settings, on_progress
+        return [
+            Completion(prompt, " Avoid" if prompt.startswith("Analyze") else " Likely good", (), StopReason.MAX_NEW_TOKENS, {})
+            for prompt in prompts
+        ]
+
+
+def test_an_agreed_judgement_becomes_the_cases_expected_outcome(mini_store):
+    from promptkit.errors import PromptkitError
+    from promptkit.workflows import case_from_judgements
+
+    stored = run_comparison(mini_store, _ScriptedModel(), ComparisonRequest(family="mini", versions=[1, 2]), actor="ada")
+    for key, name in (("ed@x.org", "Ed"), ("rae@x.org", "Rae"), ("sam@x.org", "Sam")):
+        mini_store.arrive(key=key, name=name, policy=TEAM)
+    task = set_review_task(mini_store, actor="ed@x.org", comparison_id=stored.record.id)
+    for reviewer in ("rae@x.org", "sam@x.org"):  # both prefer v1's "Likely good" on soup
+        v1_side = "right" if blind_order(task_id=task.id, reviewer=reviewer, item_key=item_key("soup", (1, 2))) else "left"
+        judge_item(mini_store, actor=reviewer, task_id=task.id, case_id="soup", pair=(1, 2), verdict=v1_side)
+    assert mini_store.get_case(family="mini", case_id="soup").expect.labels == ("Avoid",)
+    with pytest.raises(PermissionDenied, match="editor role"):
+        case_from_judgements(mini_store, actor="rae@x.org", task_id=task.id, case_id="soup", pair=(1, 2))
+    case = case_from_judgements(mini_store, actor="ed@x.org", task_id=task.id, case_id="soup", pair=(1, 2))
+    assert case.expect.labels == ("Likely good",) and case.expect.line == "Recommendation:"
+    assert mini_store.get_case(family="mini", case_id="soup") == case
+    judge_item(mini_store, actor="rae@x.org", task_id=task.id, case_id="bread", pair=(1, 2), verdict="tie")
+    with pytest.raises(PromptkitError, match=r"do not agree on which completion of 'bread' is better \(verdicts tie: 1\)"):
+        case_from_judgements(mini_store, actor="ed@x.org", task_id=task.id, case_id="bread", pair=(1, 2))

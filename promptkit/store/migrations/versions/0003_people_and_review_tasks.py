@@ -1,4 +1,8 @@
-"""People with roles, review tasks over comparisons, and reviewers' blind pairwise judgements.
+"""People with roles, review tasks over comparisons, reviewers' blind pairwise judgements, and case provenance.
+
+`cases.library_digest` remembers each case as the library file last gave it,
+so edits made in the store (imported spreadsheets, judged answers) survive
+later library imports of an unchanged file.
 
 Revision ID: 0003
 Revises: 0002
@@ -19,6 +23,8 @@ depends_on = None
 
 def upgrade() -> None:
     """Applies this migration."""
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('library_digest', sa.String(length=64), nullable=True))
     op.create_table('people',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=320), nullable=False),
@@ -69,6 +75,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Reverts this migration."""
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_column('library_digest')
     with op.batch_alter_table('judgements', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_judgements_task_id'))
 
