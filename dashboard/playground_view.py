@@ -219,7 +219,7 @@ def last_run(store: Any, model: Any) -> None:
         if not run.completion.strip():
             st.warning("The model produced no text before stopping. Try more new tokens or another stop text.")
         if st.session_state.get("pk_shade", True) and run.tokens:
-            st.html(token_shading_html(run.stored_tokens()))
+            st.html(token_shading_html(run.tokens))
             st.caption("Darker = the model was less sure of that word. Hover for its probability.")
         else:
             st.html(pre_html(run.completion))

@@ -11,11 +11,12 @@ import html
 import math
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:  # for type hints only: drawing a label needs no store.
     from promptkit.diff import DiffSpan
     from promptkit.evaluation import Cell, MatrixResult
+    from promptkit.generation import GeneratedToken
     from promptkit.model_api import ModelInfo
     from promptkit.salience import SalienceResult
     from promptkit.store.records import ComparisonRecord, ReviewRecord, RunRecord, VersionRecord
@@ -47,25 +48,18 @@ _DIFF_STYLES = {
 }
 
 
-class ShadedToken(Protocol):
-    """A token's text and log-probability, e.g. `GeneratedToken` or `StoredToken`."""
-
-    text: str
-    logprob: float | None
-
-
-def token_shading_html(tokens: Sequence[ShadedToken]) -> str:
+def token_shading_html(tokens: Sequence[GeneratedToken]) -> str:
     """Renders tokens shaded by probability (darker = less likely); hovering shows p.
 
     Args:
-        tokens: the tokens in order; one without a log-probability counts as certain.
+        tokens: the tokens in order, e.g. a stored run's.
 
     Returns:
         One `<div>` of `<span>`s, line breaks shown as `↵`.
     """
     pieces = []
     for token in tokens:
-        probability = math.exp(token.logprob) if token.logprob is not None else 1.0
+        probability = math.exp(token.logprob)
         alpha = 0.65 * (1.0 - probability)
         text = html.escape(token.text).replace("\n", "↵<br>")
         pieces.append(

@@ -9,7 +9,7 @@ Public API:
     outcome_likelihoods(scorer, prefixes, candidates) -> list[dict[str, float]]
     classifier_metrics(acceptable, likelihoods, *, labels) -> ClassifierMetrics
     agreement_rate(outcomes) -> float | None
-    save_completion(store, *, ...); RecordingSink(store); comparison_subject(family, *, versions, case_ids);
+    RecordingSink(store); comparison_subject(family, *, versions, case_ids);
     summary_figure(result) -> plotly Figure; render_report(result, ...) -> HTML text
 """
 
@@ -27,7 +27,6 @@ from promptkit.evaluation.results import Cell, MatrixResult, VersionSummary
 from promptkit.evaluation.runs import (
     RecordingSink,
     comparison_subject,
-    save_completion,
     stored_heatmaps,
 )
 from promptkit.evaluation.stability import agreement_rate, sample_outcome
@@ -52,7 +51,6 @@ __all__ = [
     "run_checks",
     "run_matrix",
     "sample_outcome",
-    "save_completion",
     "stored_heatmaps",
     "version_settings",
 ]

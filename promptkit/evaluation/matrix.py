@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from promptkit.errors import PromptkitError
 from promptkit.evaluation.checks import CheckResult, run_checks
@@ -23,13 +23,16 @@ from promptkit.generation import DEFAULT_STOP_SEQUENCES, Completion, GenerationS
 from promptkit.model_api import LanguageModel
 from promptkit.templates import Family, TestCase, Version, render_template
 
+if TYPE_CHECKING:
+    from promptkit.store.records import RunRecord
+
 # `(done, total)`: done counts work units, in fractions while a batch decodes.
 Progress = Callable[[float, int], None]
 DEFAULT_BATCH_SIZE = 8
 
 
 class RunSink(Protocol):
-    """Where cells are saved: `promptkit.store.Store` fits."""
+    """Where cells are saved: `promptkit.store.Store` fits (these are its methods)."""
 
     def add_run(
         self,
@@ -37,18 +40,26 @@ class RunSink(Protocol):
         family: str,
         version: int | str,
         model: str,
-        prompt: str,
-        completion: str,
-        variables: Mapping[str, Any],
-        generation: Mapping[str, Any] | None = None,
-        seed: int | None = None,
-        tokens: Sequence[Any] = (),
-        stop_reason: str | None = None,
-        timings: Mapping[str, float] | None = None,
-        error: str | None = None,
+        completion: Completion,
+        values: Mapping[str, str],
+        settings: GenerationSettings,
         case_id: str | None = None,
-    ) -> Any:
+    ) -> RunRecord:
         """Saves one generation."""
+
+    def add_failed_run(
+        self,
+        *,
+        family: str,
+        version: int | str,
+        model: str,
+        prompt: str,
+        values: Mapping[str, str],
+        settings: GenerationSettings,
+        error: str,
+        case_id: str | None = None,
+    ) -> RunRecord:
+        """Saves one generation that failed."""
 
 
 def version_settings(version: Version) -> GenerationSettings:
@@ -231,23 +242,18 @@ def _save(
     settings: GenerationSettings,
     family_case_ids: set[str],
 ) -> None:
-    completion = output if isinstance(output, Completion) else None
-    store.add_run(
-        family=family,
-        version=cell.version,
-        model=model.info.name,
-        prompt=cell.prompt or "",
-        completion=cell.completion,
-        variables=dict(case.values),
-        generation=settings.to_dict(),
-        seed=settings.seed if not settings.greedy else None,
-        tokens=[token.to_dict() for token in completion.tokens] if completion else [],
-        stop_reason=completion.stop_reason.value if completion else None,
-        timings=completion.timings if completion else None,
-        error=cell.error,
-        # A case from the user's own file is not in the store; its values still are.
-        case_id=case.id if case.id in family_case_ids else None,
-    )
+    # A case from the user's own file is not in the store; its values still are.
+    case_id = case.id if case.id in family_case_ids else None
+    if isinstance(output, Completion):
+        store.add_run(
+            family=family, version=cell.version, model=model.info.name, completion=output, values=case.values,
+            settings=settings, case_id=case_id,
+        )
+    else:
+        store.add_failed_run(
+            family=family, version=cell.version, model=model.info.name, prompt=cell.prompt or "", values=case.values,
+            settings=settings, error=str(output), case_id=case_id,
+        )
 
 
 def _candidates(family: Family, cases: Sequence[TestCase], cell: Cell) -> tuple[str, ...]:

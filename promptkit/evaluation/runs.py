@@ -1,61 +1,22 @@
-"""Comparisons and stored runs: saving a completion, remembering run ids, a matrix rebuilt from runs."""
+"""Comparisons and stored runs: remembering run ids, review subjects, stored heatmaps."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptkit.evaluation.matrix import RunSink
 from promptkit.generation import Completion, GenerationSettings
+
+if TYPE_CHECKING:
+    from promptkit.store.records import RunRecord
 
 # More versions than this side by side make the report hard to read.
 MAX_REPORT_VERSIONS = 4
 
 
-def save_completion(
-    store: RunSink,
-    *,
-    family: str,
-    version: int,
-    model: str,
-    completion: Completion,
-    values: Mapping[str, str],
-    settings: GenerationSettings,
-    case_id: str | None,
-) -> Any:
-    """Saves one completion as a run.
-
-    Args:
-        store: where runs go, e.g. `promptkit.store.Store`.
-        family: the family's name.
-        version: the version number the prompt was rendered from.
-        model: the model's name.
-        completion: what the model generated.
-        values: the values the prompt was rendered with.
-        settings: the settings it was generated with.
-        case_id: the test case the values came from, if any.
-
-    Returns:
-        What `store.add_run` returns (a `RunRecord` for the store).
-    """
-    return store.add_run(
-        family=family,
-        version=version,
-        model=model,
-        prompt=completion.prompt,
-        completion=completion.text,
-        variables=dict(values),
-        generation=settings.to_dict(),
-        seed=settings.seed if not settings.greedy else None,
-        tokens=[token.to_dict() for token in completion.tokens],
-        stop_reason=completion.stop_reason.value,
-        timings=completion.timings,
-        case_id=case_id,
-    )
-
-
 class RecordingSink:
-    """Forwards runs to a store and remembers their ids by (version, prompt).
+    """Forwards runs to a store and remembers their ids by (version number, prompt).
 
     `run_matrix` saves each cell but returns no run ids; a caller that wants
     to open a cell's run later (e.g. in the Salience page) looks it up here.
@@ -68,17 +29,75 @@ class RecordingSink:
         self.store = store
         self.run_ids: dict[tuple[int, str], int] = {}
 
-    def add_run(self, **fields: Any) -> Any:
-        """Saves a run through the store and records its id.
+    def add_run(
+        self,
+        *,
+        family: str,
+        version: int | str,
+        model: str,
+        completion: Completion,
+        values: Mapping[str, str],
+        settings: GenerationSettings,
+        case_id: str | None = None,
+    ) -> RunRecord:
+        """Saves a generation through the store and records its id.
 
         Args:
-            **fields: the arguments of `RunSink.add_run`.
+            family: the family's name.
+            version: the version's number or label.
+            model: the model's name.
+            completion: what the model generated.
+            values: the values the prompt was rendered with.
+            settings: the settings it was generated with.
+            case_id: the stored test case the values came from, if any.
 
         Returns:
             The store's record of the run.
         """
-        record = self.store.add_run(**fields)
-        self.run_ids[(int(fields["version"]), fields["prompt"])] = record.id
+        return self._remember(
+            self.store.add_run(
+                family=family, version=version, model=model, completion=completion, values=values,
+                settings=settings, case_id=case_id,
+            )
+        )
+
+    def add_failed_run(
+        self,
+        *,
+        family: str,
+        version: int | str,
+        model: str,
+        prompt: str,
+        values: Mapping[str, str],
+        settings: GenerationSettings,
+        error: str,
+        case_id: str | None = None,
+    ) -> RunRecord:
+        """Saves a failed generation through the store and records its id.
+
+        Args:
+            family: the family's name.
+            version: the version's number or label.
+            model: the model's name.
+            prompt: the rendered prompt.
+            values: the values the prompt was rendered with.
+            settings: the settings it was to be generated with.
+            error: why it failed.
+            case_id: the stored test case the values came from, if any.
+
+        Returns:
+            The store's record of the run.
+        """
+        return self._remember(
+            self.store.add_failed_run(
+                family=family, version=version, model=model, prompt=prompt, values=values, settings=settings,
+                error=error, case_id=case_id,
+            )
+        )
+
+    def _remember(self, record: RunRecord) -> RunRecord:
+        """Records the run's id under its version number and prompt."""
+        self.run_ids[(record.version, record.prompt)] = record.id
         return record
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from promptkit.errors import StoreError
+from promptkit.generation import Completion, GenerationSettings
 from promptkit.store import queries
 from promptkit.store.records import (
     VERDICTS,
@@ -44,15 +45,9 @@ class ActivityMixin:
         family: str,
         version: int | str,
         model: str,
-        prompt: str,
-        completion: str,
-        variables: Mapping[str, Any],
-        generation: Mapping[str, Any] | None = None,
-        seed: int | None = None,
-        tokens: Sequence[Any] = (),
-        stop_reason: str | None = None,
-        timings: Mapping[str, float] | None = None,
-        error: str | None = None,
+        completion: Completion,
+        values: Mapping[str, str],
+        settings: GenerationSettings,
         case_id: str | None = None,
     ) -> RunRecord:
         """Saves one generation of a version.
@@ -61,30 +56,97 @@ class ActivityMixin:
             family: Family name.
             version: Version number or label.
             model: Model name (preset or path).
-            prompt: The rendered prompt.
-            completion: The generated text ("" when the run failed).
-            variables: Values the prompt was rendered with.
-            generation: Settings used (JSON-ready).
-            seed: Random seed, if sampling.
-            tokens: Generated tokens with log-probabilities (JSON-ready).
-            stop_reason: Why generation stopped.
-            timings: Durations in seconds by phase.
-            error: The error message, if the run failed.
+            completion: What the model generated; its prompt is the rendered one.
+            values: Values the prompt was rendered with.
+            settings: Settings it was generated with.
             case_id: The test case the values came from, if any.
 
         Returns:
-            The saved run, with its id.
+            The saved run, with its id; `as_completion()` gives `completion` back.
+
+        Raises:
+            StoreError: If the version or case does not exist, or a value,
+                token or timing is not JSON; nothing is saved then.
+        """
+        return self._add_run(
+            family=family,
+            version=version,
+            model=model,
+            prompt=completion.prompt,
+            values=values,
+            settings=settings,
+            case_id=case_id,
+            completion=completion.text,
+            tokens=queries.as_json([token.to_dict() for token in completion.tokens], what="tokens"),
+            stop_reason=completion.stop_reason.value,
+            timings=queries.as_json(dict(completion.timings), what="timings"),
+            error=None,
+        )
+
+    def add_failed_run(
+        self,
+        *,
+        family: str,
+        version: int | str,
+        model: str,
+        prompt: str,
+        values: Mapping[str, str],
+        settings: GenerationSettings,
+        error: str,
+        case_id: str | None = None,
+    ) -> RunRecord:
+        """Saves a generation of a version that failed, with no completion.
+
+        Args:
+            family: Family name.
+            version: Version number or label.
+            model: Model name (preset or path).
+            prompt: The rendered prompt.
+            values: Values the prompt was rendered with.
+            settings: Settings it was to be generated with.
+            error: Why it failed.
+            case_id: The test case the values came from, if any.
+
+        Returns:
+            The saved run, with its id, its `error` and an empty completion.
 
         Raises:
             StoreError: If the version or case does not exist, or a value is
                 not JSON; nothing is saved then.
         """
-        payload = {
-            "variables": queries.as_json(dict(variables), what="variables"),
-            "generation": queries.as_json(dict(generation or {}), what="generation"),
-            "tokens": queries.as_json(list(tokens), what="tokens"),
-            "timings": queries.as_json(dict(timings or {}), what="timings"),
-        }
+        return self._add_run(
+            family=family,
+            version=version,
+            model=model,
+            prompt=prompt,
+            values=values,
+            settings=settings,
+            case_id=case_id,
+            completion="",
+            tokens=[],
+            stop_reason=None,
+            timings={},
+            error=error,
+        )
+
+    def _add_run(
+        self,
+        *,
+        family: str,
+        version: int | str,
+        model: str,
+        prompt: str,
+        values: Mapping[str, str],
+        settings: GenerationSettings,
+        case_id: str | None,
+        completion: str,
+        tokens: list[Any],
+        stop_reason: str | None,
+        timings: dict[str, Any],
+        error: str | None,
+    ) -> RunRecord:
+        """Saves a run: what was asked, and what came back as JSON-ready columns (see `add_run`)."""
+        variables = queries.as_json(dict(values), what="values")
 
         def work(session: Session) -> RunRecord:
             family_row = queries.family_row(session, family)
@@ -101,11 +163,14 @@ class ActivityMixin:
                 case_id=case_row_id,
                 prompt=prompt,
                 model=model,
-                seed=seed,
+                variables=variables,
+                generation=settings.to_dict(),
+                seed=None if settings.greedy else settings.seed,
                 completion=completion,
+                tokens=tokens,
                 stop_reason=stop_reason,
+                timings=timings,
                 error=error,
-                **payload,
             )
             session.add(row)
             session.flush()

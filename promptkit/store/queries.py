@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from promptkit.errors import StoreError
+from promptkit.generation import GeneratedToken, StopReason
 from promptkit.store.records import FamilyRecord, ReviewRecord, RunRecord, VersionRecord
 from promptkit.store.schema import CaseRow, FamilyRow, ReviewRow, RunRow, VersionRow
 from promptkit.templates.models import Expectation, GenerationDefaults, TestCase
@@ -155,12 +156,38 @@ def run_record(session: Session, row: RunRow) -> RunRecord:
         generation=row.generation,
         seed=row.seed,
         completion=row.completion,
-        tokens=row.tokens,
-        stop_reason=row.stop_reason,
+        tokens=generated_tokens(row.tokens),
+        stop_reason=None if row.stop_reason is None else StopReason(row.stop_reason),
         timings=row.timings,
         error=row.error,
         created_at=utc(row.created_at),
     )
+
+
+def generated_tokens(stored: list[Any]) -> tuple[GeneratedToken, ...]:
+    """Reads a run's stored tokens back as the tokens generated.
+
+    Args:
+        stored: The tokens as `GeneratedToken.to_dict` saved them.
+
+    Returns:
+        The tokens; offsets are 0 where a run saved before they were
+        recorded lacks them, and none at all when any entry is not a whole
+        token (an id, a text and a log-probability).
+    """
+    tokens = []
+    for item in stored:
+        whole = (
+            isinstance(item, dict)
+            and type(item.get("id")) is int
+            and isinstance(item.get("text"), str)
+            and type(item.get("logprob")) in (int, float)
+        )
+        if not whole:
+            return ()
+        start, end = item.get("start", 0), item.get("end", 0)
+        tokens.append(GeneratedToken(item["id"], item["text"], start, end, float(item["logprob"])))
+    return tuple(tokens)
 
 
 def review_record(row: ReviewRow) -> ReviewRecord:

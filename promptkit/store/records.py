@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from promptkit.generation import Completion, GeneratedToken, StopReason
 from promptkit.templates.models import GenerationDefaults, TestCase, Version
 
 Verdict = Literal["good", "bad", "unsure"]
@@ -74,23 +75,6 @@ class FamilyRecord:
 
 
 @dataclass(frozen=True)
-class StoredToken:
-    """A generated token read back from a run (the fields of `GeneratedToken` it was saved from).
-
-    Attributes:
-        text: The token's text.
-        start: Offset in the completion where it starts (0 when not recorded).
-        end: Offset where it ends (0 when not recorded).
-        logprob: Its log-probability, if recorded.
-    """
-
-    text: str
-    start: int
-    end: int
-    logprob: float | None
-
-
-@dataclass(frozen=True)
 class RunRecord:
     """One stored generation.
 
@@ -102,11 +86,12 @@ class RunRecord:
         variables: The values the prompt was rendered with.
         prompt: The rendered prompt.
         model: Model name (preset or path).
-        generation: Settings used (max_new_tokens, stop sequences...).
+        generation: Settings used, as `GenerationSettings.to_dict` gives them.
         seed: Random seed, if sampling.
-        completion: The generated text.
-        tokens: Generated tokens with log-probabilities, as given.
-        stop_reason: Why generation stopped, e.g. "stop_sequence".
+        completion: The generated text ("" when the run failed).
+        tokens: The generated tokens, as generated (offsets 0 where an
+            older run did not record them).
+        stop_reason: Why generation stopped (None when the run failed).
         timings: Durations in seconds by phase.
         error: The error message if the run failed, else None.
         created_at: When it was saved (UTC).
@@ -122,27 +107,26 @@ class RunRecord:
     generation: Mapping[str, Any]
     seed: int | None
     completion: str
-    tokens: list[Any]
-    stop_reason: str | None
-    timings: Mapping[str, Any]
+    tokens: tuple[GeneratedToken, ...]
+    stop_reason: StopReason | None
+    timings: Mapping[str, float]
     error: str | None
     created_at: datetime
 
-    def token_ids(self) -> list[int] | None:
-        """Returns the ids of the run's tokens, or None when any token lacks one (older or foreign runs)."""
-        ids = [item.get("id") for item in (self.tokens or []) if isinstance(item, dict)]
-        int_ids = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
-        if not ids or len(ids) != len(self.tokens) or len(int_ids) != len(ids):
-            return None
-        return int_ids
+    def as_completion(self) -> Completion | None:
+        """Returns the completion the run saved, equal to the one generated.
 
-    def stored_tokens(self) -> list[StoredToken]:
-        """Returns the run's tokens as `StoredToken`s, skipping entries that are not objects."""
-        return [
-            StoredToken(item.get("text", ""), item.get("start", 0), item.get("end", 0), item.get("logprob"))
-            for item in (self.tokens or [])
-            if isinstance(item, dict)
-        ]
+        Returns:
+            The completion (prompt, text, tokens, stop reason, timings), or
+            None when the run failed and has none.
+        """
+        if self.stop_reason is None:
+            return None
+        return Completion(self.prompt, self.completion, self.tokens, self.stop_reason, dict(self.timings))
+
+    def token_ids(self) -> list[int] | None:
+        """Returns the ids of the run's tokens, or None when it has no tokens."""
+        return [token.id for token in self.tokens] or None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from promptkit.evaluation.runs import save_completion
 from promptkit.generation import Completion, GenerationSettings
 from promptkit.people import Role
 from promptkit.store import ReviewRecord, RunRecord, Store, VersionRecord
@@ -75,8 +74,8 @@ def record_playground_run(
             note=note.strip() or "Edited in the Playground (saved automatically when generating).",
         ).number
     same_values = case is not None and all(case.values.get(name) == value for name, value in values.items())
-    run = save_completion(
-        store, family=family, version=saved or parent.number, model=model, completion=completion, values=values,
+    run = store.add_run(
+        family=family, version=saved or parent.number, model=model, completion=completion, values=values,
         settings=settings, case_id=case.id if case is not None and same_values else None,
     )
     return run, saved

@@ -5,6 +5,7 @@ from __future__ import annotations
 from apphelpers import APP, button, no_errors, open_page, review_widget, save_review
 from streamlit.testing.v1 import AppTest
 
+from promptkit.generation import Completion, GenerationSettings, StopReason
 from promptkit.store import Store
 from promptkit.templates import default_templates_dir, render_template
 
@@ -19,13 +20,14 @@ def _seed_runs() -> list[int]:
         for version in family.versions[:2]:
             case = family.cases[0]
             prompt = render_template(version.text, case.values).text
+            text = f" It has eggs.\nRecommendation: <script>alert({version.number})</script>"
             run = store.add_run(
                 family="menu-analysis",
                 version=version.number,
                 model="tiny:gemma3",
-                prompt=prompt,
-                completion=f" It has eggs.\nRecommendation: <script>alert({version.number})</script>",
-                variables=dict(case.values),
+                completion=Completion(prompt, text, (), StopReason.STOP_SEQUENCE, {}),
+                values=case.values,
+                settings=GenerationSettings(),
                 case_id=case.id,
             )
             ids.append(run.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from apphelpers import button, no_errors, open_page
 
+from promptkit.generation import Completion, GeneratedToken, GenerationSettings, StopReason
 from promptkit.store import Store
 from promptkit.templates import default_templates_dir
 
@@ -127,9 +128,14 @@ def test_step_scores_show_the_forks_of_the_last_run(app_env):
 def test_step_scores_of_another_models_run_tokenize_its_text(app_env):
     with Store.open() as store:
         store.import_library(templates_dir=default_templates_dir())
+        text = " it has eggs."
+        completion = Completion(
+            "Taste-likes: Cheese\nAnalysis:", text, (GeneratedToken(999_999, text, 0, len(text), -0.5),),
+            StopReason.STOP_SEQUENCE, {},
+        )
         run = store.add_run(
-            family="menu-analysis", version=1, model="gemma2_instruct_2b_en", prompt="Taste-likes: Cheese\nAnalysis:",
-            completion=" it has eggs.", variables={}, tokens=[{"id": 999_999, "text": " it has eggs."}],
+            family="menu-analysis", version=1, model="gemma2_instruct_2b_en", completion=completion, values={},
+            settings=GenerationSettings(),
         )
     at = open_page(PLAYGROUND, state={"pk_last_run": run.id})
     at.toggle(key="pk_steps").set_value(True).run()

@@ -27,7 +27,7 @@ from promptkit.evaluation import Cell, CheckResult, ClassifierMetrics, MatrixRes
 from promptkit.generation import GeneratedToken
 from promptkit.model_api import ModelInfo
 from promptkit.salience import SalienceResult, TokenScore
-from promptkit.store.records import ComparisonRecord, ReviewRecord, RunRecord, StoredToken
+from promptkit.store.records import ComparisonRecord, ReviewRecord, RunRecord
 from promptkit.templates import TestCase, Version
 
 WHEN = datetime(2025, 1, 31, 14, 2, tzinfo=UTC)
@@ -36,7 +36,7 @@ WHEN = datetime(2025, 1, 31, 14, 2, tzinfo=UTC)
 def _run(**overrides) -> RunRecord:
     fields = dict(
         id=12, family="menu-analysis", version=2, case_id="quiche", variables={}, prompt="p", model="m",
-        generation={}, seed=None, completion="c", tokens=[], stop_reason=None, timings={}, error=None, created_at=WHEN,
+        generation={}, seed=None, completion="c", tokens=(), stop_reason=None, timings={}, error=None, created_at=WHEN,
     )
     return RunRecord(**{**fields, **overrides})
 
@@ -56,11 +56,6 @@ def test_token_shading_is_darker_for_less_likely_tokens_and_escapes() -> None:
     assert 'title="p = 1.000" style="background: rgba(230, 120, 30, 0.00);' in html
     assert 'title="p = 0.500" style="background: rgba(230, 120, 30, 0.33);' in html
     assert " no↵<br>" in html
-
-
-def test_token_shading_counts_a_token_without_logprob_as_certain() -> None:
-    html = token_shading_html([StoredToken(text="x", start=0, end=1, logprob=None)])
-    assert 'title="p = 1.000"' in html and "rgba(230, 120, 30, 0.00)" in html
 
 
 def test_diff_html_marks_insertions_and_deletions_escaped() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from promptkit.errors import PromptError
-from promptkit.evaluation.matrix import run_matrix
+from promptkit.evaluation.matrix import run_matrix, version_settings
 from promptkit.generation import Completion, GenerationSettings, StopReason
 from promptkit.model_api import ModelInfo
 from promptkit.models.gemma_model import GemmaModel
@@ -125,10 +125,12 @@ def test_every_cell_is_saved_to_the_store(mini_family, templates_dir: Path, tmp_
         runs = store.list_runs(family="mini")
     assert len(runs) == 6
     by_key = {(run.version, run.variables["dish"][:5]): run for run in runs}
-    assert by_key[(2, "Onion")].completion == " Avoid."
-    assert by_key[(2, "Onion")].case_id == "soup"
+    soup = by_key[(2, "Onion")]
+    assert soup.as_completion() == Completion(soup.prompt, " Avoid.", (), StopReason.STOP_SEQUENCE, {"total_s": 0.0})
+    assert soup.case_id == "soup" and soup.generation == version_settings(mini_family.versions[1]).to_dict()
     huge = by_key[(1, "xxxxx")]
     assert huge.error is not None and huge.case_id is None  # Not a stored case.
+    assert huge.as_completion() is None and huge.prompt and huge.seed is None
 
 
 def test_tiny_model_end_to_end(tiny_gemma3: GemmaModel, mini_family) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from promptkit.evaluation import stored_heatmaps
+from promptkit.generation import Completion, GenerationSettings, StopReason
 from promptkit.salience import SalienceResult
 from promptkit.store import Store
 
@@ -26,7 +27,10 @@ def _store_with_run(tmp_path: Path) -> tuple[Store, object]:
     store = Store.open(url=f"sqlite:///{tmp_path / 'report.db'}")
     store.add_family(name="menu", description="", candidate_labels=())
     store.add_version(family="menu", text=PROMPT, author="t", note="first")
-    run = store.add_run(family="menu", version=1, model="tiny", prompt=PROMPT, completion=COMPLETION, variables={})
+    run = store.add_run(
+        family="menu", version=1, model="tiny",
+        completion=Completion(PROMPT, COMPLETION, (), StopReason.STOP_SEQUENCE, {}), values={}, settings=GenerationSettings(),
+    )
     return store, run
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 
+from promptkit.generation import Completion, GeneratedToken, GenerationSettings, StopReason
 from promptkit.store import Store
 
 
@@ -26,14 +27,14 @@ def write_runs(url: str, family: str) -> None:
     with Store.open(url=url) as store:
         index = 0
         while True:
+            tokens = tuple(GeneratedToken(1, "x" * 10, 10 * i, 10 * i + 10, -0.5) for i in range(200))
             run = store.add_run(
                 family=family,
                 version=1,
                 model="stub",
-                prompt=f"prompt {index}",
-                completion="x" * 2000,
-                variables={"x": str(index)},
-                tokens=[{"token": "x", "logprob": -0.5}] * 200,
+                completion=Completion(f"prompt {index}", "x" * 2000, tokens, StopReason.MAX_NEW_TOKENS, {}),
+                values={"x": str(index)},
+                settings=GenerationSettings(),
             )
             print(run.id, flush=True)
             index += 1

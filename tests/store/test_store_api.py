@@ -8,11 +8,12 @@ import math
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, text, update
 
 from promptkit.errors import StoreError, TemplateError
+from promptkit.generation import Completion, GeneratedToken, GenerationSettings, StopReason
 from promptkit.store import Store, resolve_url
-from promptkit.store.schema import Base
+from promptkit.store.schema import Base, RunRow
 from promptkit.templates import GenerationDefaults
 
 
@@ -86,49 +87,101 @@ def test_bad_template_is_refused_before_writing(store: Store, family: str, text:
     assert len(store.get_family(name=family).versions) == 1
 
 
+COMPLETION = Completion(
+    prompt="Q: why\nA:",
+    text=" because",
+    tokens=(GeneratedToken(5, " bec", 0, 4, -0.5), GeneratedToken(7, "ause", 4, 8, -0.25)),
+    stop_reason=StopReason.MAX_NEW_TOKENS,
+    timings={"prefill_s": 0.25, "decode_s": 0.5, "total_s": 0.75, "new_tokens": 2.0},
+)
+SAMPLED = GenerationSettings(max_new_tokens=8, temperature=0.7, seed=7, stop_sequences=("\n",))
+
+
 def run_kwargs(**overrides):
     values = dict(
         family="demo",
         version="base",
         model="gemma3_270m",
-        prompt="Q: why\nA:",
-        completion=" because",
-        variables={"question": "why"},
-        generation={"max_new_tokens": 8},
-        seed=7,
-        tokens=[{"token": " because", "logprob": -0.25}],
-        stop_reason="max_new_tokens",
-        timings={"generate_s": 0.5},
+        completion=COMPLETION,
+        values={"question": "why"},
+        settings=SAMPLED,
     )
     values.update(overrides)
     return values
 
 
-def test_runs_round_trip_and_filter(store: Store, family: str) -> None:
+def failed_run_kwargs(**overrides):
+    values = dict(
+        family="demo",
+        version="base",
+        model="gemma3_270m",
+        prompt="Q: why\nA:",
+        values={"question": "why"},
+        settings=SAMPLED,
+        error="out of memory",
+    )
+    values.update(overrides)
+    return values
+
+
+def test_a_completion_reads_back_as_saved(store: Store, family: str) -> None:
+    saved = store.add_run(**run_kwargs())
+    run = store.get_run(run_id=saved.id)
+    assert run == saved
+    assert run.as_completion() == COMPLETION
+    assert (run.prompt, run.completion, run.tokens) == (COMPLETION.prompt, COMPLETION.text, COMPLETION.tokens)
+    assert (run.stop_reason, run.timings) == (StopReason.MAX_NEW_TOKENS, COMPLETION.timings)
+    assert (run.family, run.version, run.variables, run.error) == ("demo", 1, {"question": "why"}, None)
+    assert (run.generation, run.seed) == (SAMPLED.to_dict(), 7)
+    assert store.add_run(**run_kwargs(settings=GenerationSettings(seed=7))).seed is None  # greedy uses no seed
+
+
+def test_a_failed_run_keeps_its_error_and_settings(store: Store, family: str) -> None:
+    run = store.get_run(run_id=store.add_failed_run(**failed_run_kwargs()).id)
+    assert (run.prompt, run.error, run.completion, run.tokens, run.stop_reason, run.timings) == (
+        "Q: why\nA:", "out of memory", "", (), None, {}
+    )
+    assert (run.generation, run.seed, run.variables) == (SAMPLED.to_dict(), 7, {"question": "why"})
+    assert run.as_completion() is None
+
+
+def test_runs_filter(store: Store, family: str) -> None:
     store.add_version(family=family, text="{{ question }}", author="a", note="n")
     first = store.add_run(**run_kwargs())
-    second = store.add_run(**run_kwargs(version=2, model="other", error="out of memory", completion=""))
-    assert store.get_run(run_id=first.id) == first
-    assert (first.family, first.version, first.tokens, first.seed) == ("demo", 1, [{"token": " because", "logprob": -0.25}], 7)
+    second = store.add_failed_run(**failed_run_kwargs(version=2, model="other"))
     assert [r.id for r in store.list_runs()] == [second.id, first.id]
     assert [r.id for r in store.list_runs(family=family, version=1)] == [first.id]
     assert [r.id for r in store.list_runs(model="other")] == [second.id]
     assert store.list_runs(family=family, version="base", model="other") == []
-    assert store.get_run(run_id=second.id).error == "out of memory"
+
+
+NOT_IN_STORE = [
+    ({"values": {"x": object()}}, "values cannot be stored as JSON"),
+    ({"values": {"x": math.nan}}, "values cannot be stored as JSON"),
+    ({"case_id": "missing"}, "no test case 'missing'"),
+    ({"version": 5}, "no version 5"),
+]
 
 
 @pytest.mark.parametrize(
     ("overrides", "phrase"),
     [
-        ({"tokens": [{"token": "x", "logprob": math.nan}]}, "tokens cannot be stored as JSON"),
-        ({"variables": {"x": object()}}, "variables cannot be stored as JSON"),
-        ({"case_id": "missing"}, "no test case 'missing'"),
-        ({"version": 5}, "no version 5"),
+        ({"completion": dataclasses.replace(COMPLETION, timings={"total_s": math.nan})}, "timings cannot be stored"),
+        ({"completion": dataclasses.replace(COMPLETION, timings={"total_s": object()})}, "timings cannot be stored"),
+        ({"completion": dataclasses.replace(COMPLETION, tokens=(GeneratedToken(5, "x", 0, 1, -math.inf),))}, "tokens"),
+        *NOT_IN_STORE,
     ],
 )
-def test_failed_run_write_leaves_nothing(store: Store, family: str, overrides, phrase) -> None:
+def test_a_bad_run_is_refused_and_leaves_nothing(store: Store, family: str, overrides, phrase) -> None:
     with pytest.raises(StoreError, match=phrase):
         store.add_run(**run_kwargs(**overrides))
+    assert store.list_runs() == []
+
+
+@pytest.mark.parametrize(("overrides", "phrase"), NOT_IN_STORE)
+def test_a_bad_failed_run_is_refused_and_leaves_nothing(store: Store, family: str, overrides, phrase) -> None:
+    with pytest.raises(StoreError, match=phrase):
+        store.add_failed_run(**failed_run_kwargs(**overrides))
     assert store.list_runs() == []
 
 
@@ -205,22 +258,36 @@ def test_template_parts_rebuild_the_prompt_or_are_empty(store: Store, family: st
     assert [(part.start, part.end) for part in parts][-1][1] == len(run.prompt)
     assert [(p.kind, run.prompt[p.start : p.end]) for p in parts if p.kind == "variable"] == [("variable", "why")]
     # A prompt the version no longer renders to, or values it cannot render, give no parts.
-    assert store.template_parts(run=store.add_run(**run_kwargs(prompt="Q: edited\nA:"))) == ()
-    assert store.template_parts(run=store.add_run(**run_kwargs(variables={}))) == ()
+    edited = dataclasses.replace(COMPLETION, prompt="Q: edited\nA:")
+    assert store.template_parts(run=store.add_run(**run_kwargs(completion=edited))) == ()
+    assert store.template_parts(run=store.add_run(**run_kwargs(values={}))) == ()
 
 
-def test_stored_tokens_read_back_what_was_saved(store: Store, family: str) -> None:
-    tokens = [{"id": 5, "text": " bec", "start": 0, "end": 4, "logprob": -0.5}, {"text": "ause"}, "junk"]
-    run = store.add_run(**run_kwargs(tokens=tokens))
-    assert [(t.text, t.start, t.end, t.logprob) for t in run.stored_tokens()] == [
-        (" bec", 0, 4, -0.5),
-        ("ause", 0, 0, None),
-    ]
-    assert store.add_run(**run_kwargs(tokens=[])).stored_tokens() == []
+def test_token_ids_are_the_generated_tokens_ids(store: Store, family: str) -> None:
+    assert store.add_run(**run_kwargs()).token_ids() == [5, 7]
+    assert store.add_run(**run_kwargs(completion=dataclasses.replace(COMPLETION, tokens=()))).token_ids() is None
 
 
-def test_token_ids_only_when_every_token_has_one(store: Store, family: str) -> None:
-    whole = [{"id": 5, "text": " bec"}, {"id": 7, "text": "ause"}]
-    assert store.add_run(**run_kwargs(tokens=whole)).token_ids() == [5, 7]
-    for broken in ([], [{"id": 5}, {"text": "ause"}], [{"id": 5}, "junk"], [{"id": True}], [{"id": "5"}]):
-        assert store.add_run(**run_kwargs(tokens=broken)).token_ids() is None
+@pytest.mark.parametrize(
+    ("stored", "read"),
+    [
+        # Runs saved before tokens kept their offsets.
+        ([{"id": 5, "text": " bec", "logprob": -0.5}], (GeneratedToken(5, " bec", 0, 0, -0.5),)),
+        ([{"id": 5, "text": " bec", "start": 0, "end": 4, "logprob": -1}], (GeneratedToken(5, " bec", 0, 4, -1.0),)),
+        # Entries that are not whole tokens make the run read as having none.
+        ([{"id": 5, "text": " bec", "logprob": -0.5}, {"text": "ause"}], ()),
+        ([{"id": True, "text": "x", "logprob": -0.5}], ()),
+        ([{"id": "5", "text": "x", "logprob": -0.5}], ()),
+        ([{"id": 5, "text": "x"}], ()),
+        (["junk"], ()),
+    ],
+)
+def test_stored_token_layouts_read_back_as_generated_tokens(
+    store_url: str, store: Store, family: str, stored, read
+) -> None:
+    run = store.add_run(**run_kwargs())
+    engine = create_engine(store_url)
+    with engine.begin() as connection:
+        connection.execute(update(RunRow).where(RunRow.id == run.id).values(tokens=stored))
+    engine.dispose()
+    assert store.get_run(run_id=run.id).tokens == read

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from promptkit.generation import Completion, GenerationSettings, StopReason
 from promptkit.store import Store
 
 WORKER = Path(__file__).with_name("store_workers.py")
@@ -60,7 +61,8 @@ def test_kill_9_mid_write_loses_nothing_committed(store_url: str, store: Store) 
         assert set(committed) <= stored
         assert all(len(reopened.get_run(run_id=run_id).tokens) == 200 for run_id in committed[-3:])
         after = reopened.add_run(
-            family="crash", version=1, model="stub", prompt="p", completion="c", variables={"x": "1"}
+            family="crash", version=1, model="stub", completion=Completion("p", "c", (), StopReason.STOP_SEQUENCE, {}),
+            values={"x": "1"}, settings=GenerationSettings(),
         )
         assert after.id > max(committed)
     if store_url.startswith("sqlite"):
