@@ -79,6 +79,7 @@ def generate_each(
     settings: GenerationSettings,
     batch_size: int,
     advance: Callable[[float], None],
+    on_done: Callable[[int, Completion | PromptkitError], None] | None = None,
 ) -> list[Completion | PromptkitError]:
     """Completes prompts in batches; a failing batch is retried one by one.
 
@@ -91,6 +92,9 @@ def generate_each(
             fractions while a batch decodes, so that a batch of slow
             completions still shows progress; the calls add up to
             `len(prompts)`.
+        on_done: called with a prompt's index and its completion (or error)
+            as soon as its batch is done, so a caller can keep each result
+            even if a later batch is interrupted.
 
     Returns:
         Per prompt, its completion or the error it raised.
@@ -123,6 +127,8 @@ def generate_each(
                     results_for_chunk.append(error)
         for i, output in zip(chunk, results_for_chunk):
             results[i] = output
+            if on_done is not None:
+                on_done(i, output)
         advance(len(chunk) - reported)
     return [result for result in results if result is not None]
 
@@ -182,17 +188,23 @@ def run_matrix(
     for i in pending:
         groups[settings[cells[i].version]].append(i)
     for group_settings, indices in groups.items():
-        outputs = generate_each(
+
+        # Each cell is kept as soon as its batch is done: a run stopped later keeps it.
+        def keep(position: int, output: Completion | PromptkitError, indices: list[int] = indices,
+                 group_settings: GenerationSettings = group_settings) -> None:
+            i = indices[position]
+            cells[i] = _completed(cells[i], output, case_index[cells[i].case])
+            if store is not None:
+                _save(store, family.name, model, cells[i], output, case_index[cells[i].case], group_settings, family_case_ids)
+
+        generate_each(
             model,
             [cells[i].prompt or "" for i in indices],
             settings=group_settings,
             batch_size=batch_size,
             advance=advance,
+            on_done=keep,
         )
-        for i, output in zip(indices, outputs):
-            cells[i] = _completed(cells[i], output, case_index[cells[i].case])
-            if store is not None:
-                _save(store, family.name, model, cells[i], output, case_index[cells[i].case], group_settings, family_case_ids)
     completed = [i for i in pending if cells[i].error is None]
     advance(samples * (len(cells) - len(completed)))  # Failed cells get no samples.
     if samples:

@@ -86,3 +86,40 @@ def test_cells_outside_the_comparison_are_refused_whole(mini_store):
 def test_an_unknown_comparison_says_how_to_list_them(mini_store):
     with pytest.raises(StoreError, match="no comparison 42; `python -m promptkit comparisons --json`"):
         load_comparison(mini_store, 42)
+
+
+class _Stopped(Exception):
+    """What a dashboard rerun raises inside a progress update when the user presses Stop."""
+
+
+def test_a_stopped_comparison_frees_the_model_at_once_and_keeps_what_finished(mini_store, tiny_gemma3):
+    import threading
+    import time
+
+    from promptkit.generation import GenerationSettings
+
+    updates = []
+
+    def stop_after_some_progress(done: float, total: int) -> None:
+        updates.append(done)
+        if done >= 2:
+            raise _Stopped
+
+    request = ComparisonRequest(family="mini", versions=[1, 2], batch_size=1, max_new_tokens=4)
+    with pytest.raises(_Stopped):
+        run_comparison(mini_store, tiny_gemma3, request, actor="ada", progress=stop_after_some_progress)
+    (comparison,) = mini_store.list_comparisons()
+    assert comparison.finished_at is None  # kept, as unfinished
+    kept = mini_store.list_runs(family="mini")
+    assert 1 <= len(kept) < 4  # what finished before the stop is stored; the rest never ran
+    # The model is free at once: another session's generation does not wait for the stopped one.
+    acquired = tiny_gemma3.lock.acquire(timeout=1.0)
+    assert acquired
+    tiny_gemma3.lock.release()
+    started = time.monotonic()
+    thread = threading.Thread(
+        target=lambda: tiny_gemma3.generate(["Soup?"], settings=GenerationSettings(max_new_tokens=2, stop_sequences=()))
+    )
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive() and time.monotonic() - started < 60
