@@ -27,7 +27,8 @@ from dashboard.state import (
     KEY_VERSION,
 )
 from dashboard.template_drafts import template_drafts, template_saved
-from promptkit.steps import completion_steps, fork_rows, step_scores_figure
+from promptkit.step_figures import step_scores_figure
+from promptkit.steps import completion_steps, fork_rows
 from promptkit.templates import detect_variables, render_template
 from promptkit.workflows import record_playground_run, save_version
 

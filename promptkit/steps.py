@@ -5,18 +5,15 @@ next-token distribution there, the token's rank in it, and the likeliest
 alternatives. The places where the completion could easily have gone
 another way ("forks") are where a prompt fix has to act. Scores come from
 `promptkit.models.scoring.ContinuationScorer.step_scores`; this module is
-plain Python and Plotly.
+plain Python (the chart is in `promptkit.step_figures`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import html
 import math
 from collections.abc import Sequence
 from typing import Any, Protocol
-
-import plotly.graph_objects as go
 
 FORK_PROBABILITY = 0.5
 
@@ -136,7 +133,7 @@ def forks(steps: Sequence[StepScore], *, below: float = FORK_PROBABILITY) -> lis
     Returns:
         Those steps, in completion order.
     """
-    return [step for step in steps if _is_fork(step, below)]
+    return [step for step in steps if is_fork(step, below=below)]
 
 
 def fork_rows(steps: Sequence[StepScore], completion: str, *, context: int = 30) -> list[dict[str, Any]]:
@@ -168,64 +165,6 @@ def alternatives_text(step: StepScore, *, limit: int = 5) -> str:
     return " · ".join(f"{a.text!r} {math.exp(a.logprob):.0%}" for a in step.alternatives[:limit])
 
 
-def step_scores_figure(steps: Sequence[StepScore]) -> go.Figure:
-    """Bars of each token's probability with the step's entropy as a line.
-
-    Args:
-        steps: a completion's step scores, in order.
-
-    Returns:
-        A figure with one bar per token (x labels are the token texts, hover
-        shows probability, entropy, rank and the alternatives); forks are
-        coloured orange.
-    """
-    positions = list(range(len(steps)))
-    hover = [
-        f"{html.escape(repr(step.text))}<br>p = {step.probability:.3f} · rank {step.rank}<br>"
-        f"entropy {step.entropy:.2f} nats<br>{html.escape(alternatives_text(step))}"
-        for step in steps
-    ]
-    forked = [_is_fork(step, FORK_PROBABILITY) for step in steps]
-    figure = go.Figure()
-    figure.add_trace(
-        go.Bar(
-            name="probability",
-            x=positions,
-            y=[step.probability for step in steps],
-            marker_color=["#c2410c" if fork else "#5b2c9f" for fork in forked],
-            hovertext=hover,
-            hoverinfo="text",
-            showlegend=False,  # Its colours mark forks, which the title explains.
-        )
-    )
-    figure.add_trace(
-        go.Scatter(
-            name="entropy (nats)",
-            x=positions,
-            y=[step.entropy for step in steps],
-            yaxis="y2",
-            mode="lines+markers",
-            line={"color": "#64748b"},
-            hoverinfo="skip",
-        )
-    )
-    figure.update_layout(
-        title="Step scores (orange: the completion could have gone another way here)",
-        yaxis={"range": [0, 1.05], "title": "probability"},
-        yaxis2={"overlaying": "y", "side": "right", "title": "entropy (nats)", "rangemode": "tozero"},
-        xaxis={
-            "tickmode": "array",
-            "tickvals": positions,
-            "ticktext": [repr(step.text)[1:-1] for step in steps],
-            "tickangle": -60,
-            "tickfont": {"size": 10},
-        },
-        legend={"orientation": "h", "y": 1.12},
-        margin={"t": 70, "b": 90},
-        bargap=0.15,
-    )
-    return figure
-
-
-def _is_fork(step: StepScore, below: float) -> bool:
+def is_fork(step: StepScore, *, below: float = FORK_PROBABILITY) -> bool:
+    """Whether the completion could easily have gone another way at this step."""
     return step.probability < below or step.rank > 1

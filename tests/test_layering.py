@@ -161,3 +161,9 @@ def test_the_import_graph_has_no_cycle():
     assert graph["promptkit.models.gradients"] >= {"promptkit.models.integrated_gradients"}  # The graph sees imports.
     assert " → ".join(_a_cycle(graph)) == ""
     assert _a_cycle({"a": {"b"}, "b": {"a"}}) == ["a", "b", "a"]  # And a cycle when there is one.
+
+
+def test_the_step_score_records_pull_in_no_plotly():
+    code = "import sys\nimport promptkit.steps\nprint('plotly' in sys.modules)\n"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

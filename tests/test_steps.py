@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from promptkit.steps import Alternative, StepScore, alternatives_text, fork_rows, forks, step_scores_figure, within
+from promptkit.step_figures import step_scores_figure
+from promptkit.steps import Alternative, StepScore, alternatives_text, fork_rows, forks, within
 
 COMPLETION = " Avoid <it>."
 
