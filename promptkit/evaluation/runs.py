@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from promptkit.evaluation.matrix import RunSink
 from promptkit.generation import Completion, GenerationSettings
 
 if TYPE_CHECKING:
+    from promptkit.store import Store
     from promptkit.store.records import RunRecord
 
 # More versions than this side by side make the report hard to read.
@@ -22,11 +22,13 @@ class RecordingSink:
     to open a cell's run later (e.g. in the Salience page) looks it up here.
 
     Args:
-        store: where the runs go, e.g. `promptkit.store.Store`.
+        store: where the runs go.
+        created_by: who generates them (a person's key), recorded with each run.
     """
 
-    def __init__(self, store: RunSink) -> None:
+    def __init__(self, store: Store, *, created_by: str = "") -> None:
         self.store = store
+        self.created_by = created_by
         self.run_ids: dict[tuple[int, str], int] = {}
 
     def add_run(
@@ -57,7 +59,7 @@ class RecordingSink:
         return self._remember(
             self.store.add_run(
                 family=family, version=version, model=model, completion=completion, values=values,
-                settings=settings, case_id=case_id,
+                settings=settings, case_id=case_id, created_by=self.created_by,
             )
         )
 
@@ -91,7 +93,7 @@ class RecordingSink:
         return self._remember(
             self.store.add_failed_run(
                 family=family, version=version, model=model, prompt=prompt, values=values, settings=settings,
-                error=error, case_id=case_id,
+                error=error, case_id=case_id, created_by=self.created_by,
             )
         )
 

@@ -49,6 +49,7 @@ class ActivityMixin:
         values: Mapping[str, str],
         settings: GenerationSettings,
         case_id: str | None = None,
+        created_by: str = "",
     ) -> RunRecord:
         """Saves one generation of a version.
 
@@ -60,6 +61,7 @@ class ActivityMixin:
             values: Values the prompt was rendered with.
             settings: Settings it was generated with.
             case_id: The test case the values came from, if any.
+            created_by: Who generated it (a person's key).
 
         Returns:
             The saved run, with its id; `as_completion()` gives `completion` back.
@@ -81,6 +83,7 @@ class ActivityMixin:
             stop_reason=completion.stop_reason.value,
             timings=queries.as_json(dict(completion.timings), what="timings"),
             error=None,
+            created_by=created_by,
         )
 
     def add_failed_run(
@@ -94,6 +97,7 @@ class ActivityMixin:
         settings: GenerationSettings,
         error: str,
         case_id: str | None = None,
+        created_by: str = "",
     ) -> RunRecord:
         """Saves a generation of a version that failed, with no completion.
 
@@ -106,6 +110,7 @@ class ActivityMixin:
             settings: Settings it was to be generated with.
             error: Why it failed.
             case_id: The test case the values came from, if any.
+            created_by: Who asked for it (a person's key).
 
         Returns:
             The saved run, with its id, its `error` and an empty completion.
@@ -127,6 +132,7 @@ class ActivityMixin:
             stop_reason=None,
             timings={},
             error=error,
+            created_by=created_by,
         )
 
     def _add_run(
@@ -144,6 +150,7 @@ class ActivityMixin:
         stop_reason: str | None,
         timings: dict[str, Any],
         error: str | None,
+        created_by: str,
     ) -> RunRecord:
         """Saves a run: what was asked, and what came back as JSON-ready columns (see `add_run`)."""
         variables = queries.as_json(dict(values), what="values")
@@ -171,6 +178,7 @@ class ActivityMixin:
                 stop_reason=stop_reason,
                 timings=timings,
                 error=error,
+                created_by=created_by,
             )
             session.add(row)
             session.flush()
@@ -201,9 +209,10 @@ class ActivityMixin:
         case_id: str | None = None,
         model: str | None = None,
         ids: Sequence[int] | None = None,
+        created_by: str | None = None,
         limit: int | None = 100,
     ) -> list[RunRecord]:
-        """Lists runs, newest first, filtered by any of family, version, case, model, ids.
+        """Lists runs, newest first, filtered by any of family, version, case, model, ids, who generated them.
 
         `limit` caps the count (None: no cap); with `ids`, every one of them found is listed.
 
@@ -227,6 +236,8 @@ class ActivityMixin:
                 query = query.where(RunRow.model == model)
             if ids is not None:
                 query = query.where(RunRow.id.in_(list(ids)))
+            if created_by is not None:
+                query = query.where(RunRow.created_by == created_by)
             rows = session.scalars(query.order_by(RunRow.id.desc()).limit(None if ids is not None else limit))
             return [queries.run_record(session, row) for row in rows]
 

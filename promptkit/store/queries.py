@@ -161,6 +161,7 @@ def run_record(session: Session, row: RunRow) -> RunRecord:
         timings=row.timings,
         error=row.error,
         created_at=utc(row.created_at),
+        created_by=row.created_by,
     )
 
 

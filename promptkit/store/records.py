@@ -95,6 +95,7 @@ class RunRecord:
         timings: Durations in seconds by phase.
         error: The error message if the run failed, else None.
         created_at: When it was saved (UTC).
+        created_by: Who generated it (a person's key; "" for runs saved before people were recorded).
     """
 
     id: int
@@ -112,6 +113,7 @@ class RunRecord:
     timings: Mapping[str, float]
     error: str | None
     created_at: datetime
+    created_by: str = ""
 
     def as_completion(self) -> Completion | None:
         """Returns the completion the run saved, equal to the one generated.

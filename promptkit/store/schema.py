@@ -114,6 +114,7 @@ class RunRow(Base):
     stop_reason: Mapped[str | None] = mapped_column(String(100))
     timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(320), default="", server_default="", index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 

@@ -115,7 +115,7 @@ def run_comparison(
         settings=request.settings(),
         created_by=actor,
     )
-    sink = RecordingSink(store)
+    sink = RecordingSink(store, created_by=actor)
     result = run_matrix(
         model,
         family,

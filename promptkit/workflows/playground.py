@@ -76,7 +76,7 @@ def record_playground_run(
     same_values = case is not None and all(case.values.get(name) == value for name, value in values.items())
     run = store.add_run(
         family=family, version=saved or parent.number, model=model, completion=completion, values=values,
-        settings=settings, case_id=case.id if case is not None and same_values else None,
+        settings=settings, case_id=case.id if case is not None and same_values else None, created_by=actor,
     )
     return run, saved
 

@@ -136,3 +136,22 @@ def test_a_link_opens_its_run_and_a_bad_one_says_so(app_env):
         bad.run()
         assert not bad.exception and message in bad.error[0].value
         assert not bad.dataframe
+
+
+def test_runs_are_filtered_by_who_generated_them(small_library):
+    compare = open_page("dashboard/views/compare.py")
+    compare.sidebar.text_input(key="pk_person_name").set_value("Kim").run()
+    compare.multiselect(key="pk_cmp_versions::tiny-menu").set_value([1, 2])
+    compare.multiselect(key="pk_cmp_cases::tiny-menu").set_value(["quiche"])
+    compare.number_input(key="pk_cmp_max_tokens").set_value(2)
+    button(compare, "Run comparison").click()
+    compare.run()
+    with Store.open() as store:
+        assert {run.created_by for run in store.list_runs()} == {"Kim"}
+    at = open_page(HISTORY)
+    at.selectbox(key="pk_hist_person").set_value("Kim").run()
+    no_errors(at)
+    assert len(at.dataframe[0].value) == 2
+    at.sidebar.text_input(key="pk_person_name").set_value("Lou").run()  # Lou arrives, and has generated nothing
+    at.selectbox(key="pk_hist_person").set_value("Lou").run()
+    assert any("No runs match yet" in item.value for item in at.info)

@@ -1,5 +1,6 @@
 """People with roles, review tasks over comparisons, reviewers' blind pairwise judgements, and case provenance.
 
+`runs.created_by` names who generated a run (empty for older runs).
 `cases.library_digest` remembers each case as the library file last gave it,
 so edits made in the store (imported spreadsheets, judged answers) survive
 later library imports of an unchanged file.
@@ -25,6 +26,9 @@ def upgrade() -> None:
     """Applies this migration."""
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.add_column(sa.Column('library_digest', sa.String(length=64), nullable=True))
+    with op.batch_alter_table('runs', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('created_by', sa.String(length=320), server_default='', nullable=False))
+        batch_op.create_index(batch_op.f('ix_runs_created_by'), ['created_by'], unique=False)
     op.create_table('people',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=320), nullable=False),
@@ -77,6 +81,9 @@ def downgrade() -> None:
     """Reverts this migration."""
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_column('library_digest')
+    with op.batch_alter_table('runs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_runs_created_by'))
+        batch_op.drop_column('created_by')
     with op.batch_alter_table('judgements', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_judgements_task_id'))
 
