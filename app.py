@@ -1,6 +1,6 @@
 """promptkit dashboard: `streamlit run app.py`.
 
-Five pages (Playground, Compare, Salience, History & review, My reviews; in
+Six pages (Playground, Compare, Salience, History & review, My reviews, People; in
 `dashboard/views/`) share one sidebar with who you are and the model picker;
 the model is loaded once per process.
 """
@@ -24,6 +24,7 @@ PAGES = [
     st.Page("dashboard/views/salience.py", title="Salience", icon=":material/insights:"),
     st.Page("dashboard/views/history.py", title="History & review", icon=":material/history:"),
     st.Page("dashboard/views/reviews.py", title="My reviews", icon=":material/rate_review:"),
+    st.Page("dashboard/views/people.py", title="People", icon=":material/group:"),
 ]
 
 try:
