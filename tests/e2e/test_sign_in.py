@@ -242,3 +242,64 @@ def test_a_session_whose_cookie_is_removed_is_signed_out_on_reload(browser, team
     page.reload()
     _assert_sign_in_page_only(page)
     page.context.close()
+
+
+def test_an_editor_sets_a_blind_review_and_a_reviewer_completes_it_from_the_keyboard_through_its_link(
+    browser, team_server, provider, artifacts
+):
+    editor = _new_page(browser)
+    _sign_in(editor, team_server, provider, ADMIN["email"])
+    editor.goto(f"{team_server.url}/compare")
+    editor.get_by_text(re.compile(r"Loaded in \d")).first.wait_for(timeout=MODEL_READY_TIMEOUT_MS)
+    _wait_idle(editor)
+    editor.get_by_role("button", name="Run comparison").click()
+    editor.get_by_text("Blind review by your team").wait_for(timeout=MODEL_READY_TIMEOUT_MS)
+    _wait_idle(editor)
+    editor.get_by_text("Ask reviewers for a blind A/B review of this comparison").click()
+    editor.get_by_role("button", name="Create review task").click()
+    link = editor.get_by_role("link", name=re.compile(r"Task #\d+: v1 vs v2, v1 vs v3 over 1 case\(s\), asking every reviewer"))
+    link.wait_for()
+    _wait_idle(editor)
+    assert editor.locator(".stException").count() == 0
+    editor.screenshot(path=str(artifacts / "13-review-task-created.png"), full_page=True)
+    task_url = urllib.parse.urljoin(editor.url, link.get_attribute("href"))  # the link the editor sends
+    assert re.search(r"/reviews\?task=\d+$", task_url), task_url
+
+    # Bo is a viewer: the editor (an admin) makes him a reviewer on the People page.
+    reviewer = _new_page(browser)
+    _sign_in(reviewer, team_server, provider, VIEWER["email"])
+    editor.goto(f"{team_server.url}/people")
+    editor.get_by_role("button", name="Change role").wait_for()
+    _wait_idle(editor)
+    editor.locator('[data-testid="stSelectbox"]').filter(has_text="Person").click()
+    editor.get_by_role("option", name=VIEWER["name"]).click()
+    editor.get_by_role("button", name="Change role").click()
+    editor.get_by_text(f"{VIEWER['name']} is now a reviewer").wait_for()
+
+    reviewer.goto(task_url)
+    reviewer.get_by_text("Item 1 of 2").wait_for(timeout=MODEL_READY_TIMEOUT_MS)
+    _wait_idle(reviewer)
+    body = reviewer.locator("[data-testid='stMain']").inner_text()
+    assert "fewshot" not in body and "v2" not in body.replace(task_url, "")  # versions stay hidden
+    reviewer.screenshot(path=str(artifacts / "14-blind-review-item.png"), full_page=True)
+    verdict = reviewer.get_by_role("textbox", name=re.compile("Your verdict: 1 left is better"))
+    verdict.fill("1")
+    verdict.press("Enter")
+    reviewer.get_by_text("Item 2 of 2").wait_for()
+    _wait_idle(reviewer)
+    verdict = reviewer.get_by_role("textbox", name=re.compile("Your verdict: 1 left is better"))
+    verdict.fill("3")
+    verdict.press("Enter")
+    reviewer.get_by_text("You have judged every item of this task").wait_for()
+    reviewer.locator(".js-plotly-plot").first.wait_for()
+    _wait_idle(reviewer)
+    assert reviewer.locator(".stException").count() == 0
+    reviewer.screenshot(path=str(artifacts / "15-review-results.png"), full_page=True)
+    with Store.open(url=f"sqlite:///{team_server.env['PROMPTKIT_DB']}") as store:
+        (task,) = store.list_review_tasks()
+        judgements = store.list_judgements(task.id)
+    assert [(j.reviewer, j.verdict in ("a", "b"), j.verdict == "tie") for j in judgements] == [
+        (VIEWER["email"], True, False), (VIEWER["email"], False, True),
+    ]
+    editor.context.close()
+    reviewer.context.close()
