@@ -12,8 +12,10 @@ next token until they reach theirs. Rows that finish leave the batch.
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,6 +39,23 @@ from promptkit.tokenization import PieceVocabulary, TokenSpan
 # Greedy tokens per compiled call: large enough that the per-call overhead
 # is small, small enough that few steps are wasted after a row stops.
 _GREEDY_CHUNK = 8
+# How long an exiting process waits for another thread's model call to end.
+_EXIT_WAIT_S = 60.0
+_LIVE_MODELS: weakref.WeakSet[GemmaModel] = weakref.WeakSet()
+
+
+@atexit.register
+def _hold_models_at_exit() -> None:
+    """Waits for running model calls to end and keeps new ones from starting while Python shuts down.
+
+    A daemon thread still inside TensorFlow when the interpreter finalizes is
+    unwound by force, which TensorFlow's C++ code turns into an abort
+    ("terminate called … FATAL: exception not rethrown"). Every model call
+    holds its model's lock, so holding every lock here leaves other threads
+    waiting in Python, where they simply stop with the process.
+    """
+    for model in list(_LIVE_MODELS):
+        model.lock.acquire(timeout=_EXIT_WAIT_S)
 
 
 class GemmaModel:
@@ -61,6 +80,7 @@ class GemmaModel:
         self.lock = threading.RLock()
         self._tf = tf
         self.graphs = DecodeGraphs(causal_lm)
+        _LIVE_MODELS.add(self)
 
     @property
     def backbone(self) -> Any:

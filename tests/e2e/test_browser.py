@@ -142,7 +142,8 @@ def test_compare_and_history_pages(server, browser, artifacts, monkeypatch, tmp_
     monkeypatch.delenv("PROMPTKIT_DB_URL", raising=False)
     assert main(["report", "--comparison", comparison_id, "--html", str(tmp_path / "cli.html")]) == 0
     assert (tmp_path / "cli.html").read_text(encoding="utf-8") == from_compare
-    page.get_by_role("link", name="Open it in Compare").click()  # the link opens the stored comparison
+    # The link opens the stored comparison (the download's rerun of History may still be drawing it).
+    page.get_by_role("link", name="Open it in Compare").click(timeout=GENERATE_TIMEOUT_MS)
     page.get_by_text("What changed in the templates").first.wait_for(timeout=GENERATE_TIMEOUT_MS)
     wait_idle(page)
     page.get_by_role("button", name="Why? (Salience)").first.click()
