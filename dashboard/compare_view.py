@@ -1,23 +1,74 @@
-"""Compare page pieces: the link to a comparison, the result's sections, and its review tasks."""
+"""Compare page pieces: where it runs, the link to a comparison, the result's sections, and its review tasks."""
 
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from dashboard.identity import acting_key
 from dashboard.messages import guard, show_error
+from dashboard.model_sidebar import scorer
 from dashboard.snippets import cell_likelihoods_caption, diff_html, markdown_escape, pre_html, version_summary_rows
 from dashboard.state import KEY_COMPARE_RESULT, KEY_NOTICE, KEY_SALIENCE_RUN, KEY_SALIENCE_RUN_B
 from promptkit.diff import diff_texts
 from promptkit.evaluation.figures import confusion_figure, matrix_figure, summary_figure
+from promptkit.evaluation.ray_engine import RAY_ADDRESS_VARIABLE, RayEngine, ray_address
 from promptkit.people import Role
 from promptkit.store import Store
-from promptkit.workflows import StoredComparison, load_comparison, set_review_task
+from promptkit.workflows import (
+    ComparisonRequest,
+    StoredComparison,
+    load_comparison,
+    run_comparison,
+    run_comparison_on,
+    set_review_task,
+)
 
 LINK_PARAMETER = "comparison"
+
+
+def cluster_choice() -> str | None:
+    """Where to run, offered only when a Ray cluster is configured (`PROMPTKIT_RAY_ADDRESS`).
+
+    Returns:
+        The cluster's address when the user picks it, else None (this machine).
+    """
+    address = ray_address()
+    if address is None:
+        return None
+    here = "This machine"
+    where = st.radio(
+        "Run on", [here, f"Ray cluster ({address})"], horizontal=True, key="pk_cmp_engine",
+        help=f"On the cluster ({RAY_ADDRESS_VARIABLE}), workers that each hold the same model share the cells.",
+    )
+    return None if where == here else address
+
+
+def run_requested(
+    store: Store, model: Any, request: ComparisonRequest, *, address: str | None, bar: Any
+) -> StoredComparison:
+    """Runs the comparison with the loaded model here, or on the cluster's workers, moving `bar` as cells finish."""
+    engine = None if address is None else _cluster_workers(address, model.info.name, model.info.dtype)
+    if engine is not None and not engine.live_workers:  # They all died since: start new ones.
+        _cluster_workers.clear()
+        engine = _cluster_workers(address, model.info.name, model.info.dtype)
+
+    def progress(done: float, total: int) -> None:
+        live = "" if engine is None else f" on {engine.live_workers} workers"
+        bar.progress(min(done / max(total, 1), 1.0), text=f"{int(done)} of {total} steps done{live}")
+
+    if engine is None:
+        return run_comparison(store, model, request, actor=acting_key(), scorer=scorer(model), progress=progress)
+    return run_comparison_on(store, engine, request, actor=acting_key(), progress=progress)
+
+
+@st.cache_resource(show_spinner="Starting the Ray workers; each loads the model…")
+def _cluster_workers(address: str, model_name: str, dtype: str) -> RayEngine:
+    """Workers holding the model on the cluster, kept for the next comparisons (every session shares them)."""
+    return RayEngine(model_name, address=address, dtype=dtype)
 
 
 def opened_comparison(store: Store) -> StoredComparison | None:
@@ -157,6 +208,7 @@ def show_review_tasks(store: Store, stored: StoredComparison) -> None:
 def stopped_comparison_notice() -> None:
     """Leaves the message shown after the user stopped a running comparison (`on_click` of its Stop button)."""
     st.session_state[KEY_NOTICE] = (
-        "Stopped. The completions finished before the stop are stored as runs (see History & review); the "
-        "comparison itself is kept as unfinished. Run it again to compare every cell."
+        "Stopped. The cells finished before the stop are stored (their runs are in History & review); the "
+        "comparison is kept as unfinished. Run it again, or finish only its missing cells with "
+        "`python -m promptkit compare --resume ID` (`python -m promptkit comparisons --json` lists it)."
     )

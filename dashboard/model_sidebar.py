@@ -94,21 +94,23 @@ def _model_ready() -> bool:
 
 
 def _model_sidebar() -> Any:
-    from promptkit.models.loader import gemma_preset_names, kaggle_credentials_present
+    from promptkit.models.loader import gemma_preset_names, kaggle_credentials_present, saved_adapter_models
 
     default = default_model_name()
     try:
         presets = [name for name in gemma_preset_names() if name != default]
     except Exception:  # noqa: BLE001 - the list is a convenience only.
         presets = []
+    adapted = [name for name in saved_adapter_models() if name != default]
     with st.sidebar:
         st.subheader("Model")
         st.selectbox(
             "Model",
-            [default, *presets],
+            [default, *presets, *adapted],
             key=KEY_MODEL_NAME,
             help="The embedded Gemma 3 270M needs no download. The other names are "
-            "KerasHub Gemma presets downloaded from Kaggle.",
+            "KerasHub Gemma presets downloaded from Kaggle, and models with a LoRA adapter "
+            "trained by `python -m promptkit tune` (BASE+adapter:NAME).",
         )
         st.selectbox(
             "Precision",

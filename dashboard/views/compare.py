@@ -4,7 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.compare_view import (
+    cluster_choice,
     opened_comparison,
+    run_requested,
     show_cells,
     show_link,
     show_outcomes,
@@ -14,13 +16,13 @@ from dashboard.compare_view import (
 )
 from dashboard.identity import acting_key
 from dashboard.messages import guard, notice
-from dashboard.model_sidebar import get_model, scorer
+from dashboard.model_sidebar import get_model
 from dashboard.snippets import compare_summary_rows, version_label
 from dashboard.state import DEFAULT_CASE, KEY_COMPARE_RESULT, KEY_FAMILY, preselect_family
 from dashboard.store_access import store_and_families
 from dashboard.widgets import review_panel
 from promptkit.evaluation import comparison_subject, line_of_interest
-from promptkit.workflows import ComparisonRequest, comparison_report, run_comparison
+from promptkit.workflows import ComparisonRequest, comparison_report
 
 st.title("Compare versions")
 st.caption(
@@ -76,6 +78,7 @@ with st.form("compare_form"):
         key="pk_cmp_samples",
         help="0: none. K > 0 also samples each cell K times (seeded) and reports how often they agree.",
     )
+    address = cluster_choice()
     run = st.form_submit_button("Run comparison", type="primary")
 
 if run:
@@ -96,11 +99,7 @@ if run:
             # A click reruns the page, which stops this run at its next progress update (one batch step).
             st.button("Stop", key="pk_cmp_stop", on_click=stopped_comparison_notice, icon=":material/stop_circle:")
             try:
-                stored = run_comparison(
-                    store, model, request, actor=acting_key(),
-                    scorer=scorer(model),
-                    progress=lambda done, all_: bar.progress(min(done / max(all_, 1), 1.0), text=f"{int(done)} of {all_} steps done"),
-                )
+                stored = run_requested(store, model, request, address=address, bar=bar)
             finally:
                 bar.empty()
             st.session_state[KEY_COMPARE_RESULT] = stored.record.id

@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "promptkit.cli.prepare_command",
     "promptkit.cli.generate_command",
     "promptkit.cli.salience_command",
+    "promptkit.cli.attribute_command",
     "promptkit.cli.templates_command",
     "promptkit.cli.cases_command",
     "promptkit.cli.render_command",
@@ -29,6 +30,7 @@ _COMMAND_MODULES = (
     "promptkit.cli.comparisons_command",
     "promptkit.cli.report_command",
     "promptkit.cli.reviews_command",
+    "promptkit.cli.tune_command",
 )
 
 

@@ -5,6 +5,9 @@ and the `Scorer` protocol, so nothing here imports TensorFlow.
 
 Public API:
     run_matrix(model, family, *, versions, cases, scorer=None, samples=0, ...) -> MatrixResult
+    run_matrix_on(engine, family, *, versions, cases, ..., on_cells=None, finished=()) -> MatrixResult
+    LocalEngine(model, scorer=None): an `Engine` in this process; `promptkit.evaluation.ray_engine.RayEngine`
+        runs batches on Ray workers (Ray is imported only there, when one is opened)
     run_checks(expectation, *, prompt, completion) -> list[CheckResult]
     outcome_likelihoods(scorer, prefixes, candidates) -> list[dict[str, float]]
     classifier_metrics(acceptable, likelihoods, *, labels) -> ClassifierMetrics
@@ -14,7 +17,7 @@ Public API:
 """
 
 from promptkit.evaluation.checks import CheckResult, find_line, line_of_interest, run_checks
-from promptkit.evaluation.matrix import RunSink, run_matrix, version_settings
+from promptkit.evaluation.matrix import Engine, LocalEngine, RunSink, run_matrix, run_matrix_on, version_settings
 from promptkit.evaluation.outcomes import (
     ClassifierMetrics,
     Scorer,
@@ -35,6 +38,8 @@ __all__ = [
     "Cell",
     "CheckResult",
     "ClassifierMetrics",
+    "Engine",
+    "LocalEngine",
     "MatrixResult",
     "RecordingSink",
     "RunSink",
@@ -50,6 +55,7 @@ __all__ = [
     "outcome_prefix",
     "run_checks",
     "run_matrix",
+    "run_matrix_on",
     "sample_outcome",
     "stored_heatmaps",
     "version_settings",

@@ -5,12 +5,19 @@ prompts per model call, whatever version they come from. A batch that
 fails with a user-facing error (a prompt too long for the context) is
 retried one prompt at a time so only the offending cells are marked with
 their error and the rest complete.
+
+A batch is the unit of work: its cells are generated, checked, sampled and
+scored together (`complete_batch`), so each comes back finished and can be
+stored at once. An `Engine` completes the batches: `LocalEngine` one after
+another in this process, `promptkit.evaluation.ray_engine.RayEngine` on a
+pool of workers that each hold the model.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -29,6 +36,8 @@ if TYPE_CHECKING:
 # `(done, total)`: done counts work units, in fractions while a batch decodes.
 Progress = Callable[[float, int], None]
 DEFAULT_BATCH_SIZE = 8
+# A finished cell and what its generation gave: the completion, or the error it raised.
+CellOutput = tuple[Cell, Completion | PromptkitError]
 
 
 class RunSink(Protocol):
@@ -79,7 +88,6 @@ def generate_each(
     settings: GenerationSettings,
     batch_size: int,
     advance: Callable[[float], None],
-    on_done: Callable[[int, Completion | PromptkitError], None] | None = None,
 ) -> list[Completion | PromptkitError]:
     """Completes prompts in batches; a failing batch is retried one by one.
 
@@ -92,9 +100,6 @@ def generate_each(
             fractions while a batch decodes, so that a batch of slow
             completions still shows progress; the calls add up to
             `len(prompts)`.
-        on_done: called with a prompt's index and its completion (or error)
-            as soon as its batch is done, so a caller can keep each result
-            even if a later batch is interrupted.
 
     Returns:
         Per prompt, its completion or the error it raised.
@@ -106,31 +111,219 @@ def generate_each(
     results: list[Completion | PromptkitError | None] = [None] * len(prompts)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        reported = 0.0
-
-        def report(fraction: float, size: int = len(chunk)) -> None:
-            nonlocal reported
-            share = min(fraction, 1.0) * size
-            if share > reported:
-                advance(share - reported)
-                reported = share
-
-        try:
-            outputs = model.generate([prompts[i] for i in chunk], settings=settings, on_progress=report)
-            results_for_chunk: list[Completion | PromptkitError] = list(outputs)
-        except PromptkitError:
-            results_for_chunk = []
-            for i in chunk:
-                try:
-                    results_for_chunk.extend(model.generate([prompts[i]], settings=settings))
-                except PromptkitError as error:
-                    results_for_chunk.append(error)
-        for i, output in zip(chunk, results_for_chunk):
+        outputs = _generate_chunk(model, [prompts[i] for i in chunk], settings=settings, advance=advance)
+        for i, output in zip(chunk, outputs):
             results[i] = output
-            if on_done is not None:
-                on_done(i, output)
-        advance(len(chunk) - reported)
     return [result for result in results if result is not None]
+
+
+def _generate_chunk(
+    model: LanguageModel, prompts: Sequence[str], *, settings: GenerationSettings, advance: Callable[[float], None]
+) -> list[Completion | PromptkitError]:
+    """Completes prompts in one model call; if it fails, one prompt at a time, keeping each one's error."""
+    reported = 0.0
+
+    def report(fraction: float) -> None:
+        nonlocal reported
+        share = min(fraction, 1.0) * len(prompts)
+        if share > reported:
+            advance(share - reported)
+            reported = share
+
+    try:
+        outputs: list[Completion | PromptkitError] = list(
+            model.generate(prompts, settings=settings, on_progress=report)
+        )
+    except PromptkitError:
+        outputs = []
+        for prompt in prompts:
+            try:
+                outputs.extend(model.generate([prompt], settings=settings))
+            except PromptkitError as error:
+                outputs.append(error)
+    advance(len(prompts) - reported)
+    return outputs
+
+
+@dataclasses.dataclass(frozen=True)
+class MatrixJob:
+    """What every batch of one matrix shares besides the model; workers get it with each batch.
+
+    Attributes:
+        labels: the family's candidate labels.
+        cases: the test cases (expectations, candidates, named lines).
+        samples: K seeded samples per cell for stability (0: none).
+        sample_temperature: temperature of those samples (None: the
+            default of `promptkit.evaluation.stability.sample_settings`).
+        batch_size: most prompts per model call, and per scoring pass on a worker.
+        score: whether each cell's candidate labels are scored.
+    """
+
+    labels: tuple[str, ...]
+    cases: tuple[TestCase, ...]
+    samples: int = 0
+    sample_temperature: float | None = None
+    batch_size: int = DEFAULT_BATCH_SIZE
+    score: bool = False
+
+    @functools.cached_property
+    def _case_index(self) -> dict[str, TestCase]:
+        return {case.id: case for case in self.cases}
+
+    def case(self, case_id: str) -> TestCase:
+        """The test case with this id."""
+        return self._case_index[case_id]
+
+    def candidates(self, cell: Cell) -> tuple[str, ...]:
+        """The labels a cell is scored on: its case's own, else the family's; none for a failed cell."""
+        if cell.error is not None:
+            return ()
+        expect = self.case(cell.case).expect
+        if expect is not None and expect.candidates:
+            return tuple(expect.candidates)
+        return self.labels
+
+    def units(self, cell: Cell) -> int:
+        """A cell's work units, as progress counts them: its completion, its samples, its scoring."""
+        return 1 + self.samples + (1 if self.score and self.candidates(cell) else 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class CellBatch:
+    """Cells completed together: one generation settings, prompts in text order, a batch's worth at most.
+
+    Attributes:
+        settings: their generation settings.
+        cells: rendered cells (each has a prompt), sorted by prompt.
+    """
+
+    settings: GenerationSettings
+    cells: tuple[Cell, ...]
+
+
+def plan_batches(
+    cells: Sequence[Cell], settings: Mapping[int, GenerationSettings], *, batch_size: int
+) -> list[CellBatch]:
+    """Groups rendered cells into batches: same settings together, whatever the version, prompt-sorted.
+
+    Args:
+        cells: rendered cells, in matrix order.
+        settings: each version's generation settings, by number.
+        batch_size: most cells per batch.
+
+    Returns:
+        The batches, group after group.
+    """
+    groups: dict[GenerationSettings, list[Cell]] = collections.defaultdict(list)
+    for cell in cells:
+        groups[settings[cell.version]].append(cell)
+    batches = []
+    for group_settings, group in groups.items():
+        # In text order, prompts of one template sit together (see `generate_each`).
+        ordered = sorted(group, key=lambda cell: cell.prompt or "")
+        batches += [
+            CellBatch(settings=group_settings, cells=tuple(ordered[start : start + batch_size]))
+            for start in range(0, len(ordered), batch_size)
+        ]
+    return batches
+
+
+def complete_batch(
+    model: LanguageModel,
+    scorer: Scorer | None,
+    job: MatrixJob,
+    batch: CellBatch,
+    advance: Callable[[float], None],
+) -> list[CellOutput]:
+    """Finishes one batch of cells: greedy completions, checks, samples, outcome likelihoods.
+
+    Args:
+        model: generates the completions.
+        scorer: scores the candidate labels when `job.score`.
+        job: what the matrix's batches share.
+        batch: the cells.
+        advance: called with work units done (fractions while decoding);
+            the calls add up to the batch's `job.units`.
+
+    Returns:
+        Each cell, finished, with its generation's completion or error, in
+        the batch's order.
+    """
+    prompts = [cell.prompt or "" for cell in batch.cells]
+    outputs = _generate_chunk(model, prompts, settings=batch.settings, advance=advance)
+    cells = [_completed(cell, output, job.case(cell.case)) for cell, output in zip(batch.cells, outputs)]
+    completed = [i for i, cell in enumerate(cells) if cell.error is None]
+    advance(job.samples * (len(cells) - len(completed)))  # Failed cells get no samples.
+    if job.samples:
+        _sample(model, cells, completed, batch.settings, job, advance)
+    if job.score and scorer is not None:
+        _score(scorer, job, cells, [i for i, cell in enumerate(batch.cells) if job.candidates(cell)], advance)
+    return list(zip(cells, outputs))
+
+
+class Engine(Protocol):
+    """Completes batches of matrix cells with one model: in this process, or on workers."""
+
+    @property
+    def model_name(self) -> str:
+        """The model's name, as runs and comparisons record it."""
+
+    @property
+    def scores(self) -> bool:
+        """Whether it can score candidate labels (outcome likelihoods)."""
+
+    def run(
+        self,
+        job: MatrixJob,
+        batches: Sequence[CellBatch],
+        *,
+        on_batch: Callable[[Sequence[CellOutput]], None],
+        advance: Callable[[float], None],
+    ) -> None:
+        """Completes every batch with `complete_batch`, in any order.
+
+        Args:
+            job: what the batches share.
+            batches: the batches.
+            on_batch: called with each batch's finished cells as soon as they are back.
+            advance: called with work units done; the calls add up to the
+                batches' `job.units`.
+        """
+
+
+class LocalEngine:
+    """Completes batches one after another in this process, with a loaded model.
+
+    Args:
+        model: generates the completions.
+        scorer: scores the candidate labels; None leaves them out.
+    """
+
+    def __init__(self, model: LanguageModel, scorer: Scorer | None = None) -> None:
+        self.model = model
+        self.scorer = scorer
+
+    @property
+    def model_name(self) -> str:
+        """The loaded model's name."""
+        return self.model.info.name
+
+    @property
+    def scores(self) -> bool:
+        """Whether a scorer was given."""
+        return self.scorer is not None
+
+    def run(
+        self,
+        job: MatrixJob,
+        batches: Sequence[CellBatch],
+        *,
+        on_batch: Callable[[Sequence[CellOutput]], None],
+        advance: Callable[[float], None],
+    ) -> None:
+        """Completes the batches in order; see `Engine.run`."""
+        for batch in batches:
+            on_batch(complete_batch(self.model, self.scorer, job, batch, advance))
 
 
 def run_matrix(
@@ -146,7 +339,7 @@ def run_matrix(
     progress: Progress | None = None,
     store: RunSink | None = None,
 ) -> MatrixResult:
-    """Completes and checks every version × case cell.
+    """Completes and checks every version × case cell in this process.
 
     Args:
         model: generates completions.
@@ -166,60 +359,112 @@ def run_matrix(
     Returns:
         The matrix, version-major, with per-version summaries.
     """
-    cells = [_render(version, case) for version in versions for case in cases]
+    return run_matrix_on(
+        LocalEngine(model, scorer),
+        family,
+        versions=versions,
+        cases=cases,
+        samples=samples,
+        sample_temperature=sample_temperature,
+        batch_size=batch_size,
+        progress=progress,
+        store=store,
+    )
+
+
+def run_matrix_on(
+    engine: Engine,
+    family: Family,
+    *,
+    versions: Sequence[Version],
+    cases: Sequence[TestCase],
+    score: bool = True,
+    samples: int = 0,
+    sample_temperature: float | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress | None = None,
+    store: RunSink | None = None,
+    on_cells: Callable[[Sequence[Cell]], None] | None = None,
+    finished: Sequence[Cell] = (),
+) -> MatrixResult:
+    """Completes and checks every version × case cell with an engine, batch by batch.
+
+    Args:
+        engine: completes the batches (`LocalEngine`, or a pool of workers).
+        family: the family the versions belong to (its candidate labels).
+        versions: versions to compare, in display order.
+        cases: test cases, in display order.
+        score: whether to score the candidate labels, when the engine can.
+        samples: K seeded samples per cell for stability (0: none).
+        sample_temperature: temperature of those samples (default: see
+            `promptkit.evaluation.stability.sample_settings`).
+        batch_size: most prompts per model call.
+        progress: called as `(done, total)` work units (see `run_matrix`).
+        store: when given, every cell's completion is saved as a run, as
+            its batch comes back.
+        on_cells: called with cells as they finish (after their runs are
+            saved): those that failed to render first, then each batch's.
+        finished: cells finished before (a resumed comparison's), kept as
+            they are and not run again; progress counts the others only.
+
+    Returns:
+        The matrix, version-major, with per-version summaries.
+    """
+    job = MatrixJob(
+        labels=tuple(family.candidate_labels),
+        cases=tuple(cases),
+        samples=samples,
+        sample_temperature=sample_temperature,
+        batch_size=batch_size,
+        score=score and engine.scores,
+    )
+    kept = {(cell.version, cell.case): cell for cell in finished}
+    cells = {
+        (version.number, case.id): kept.get((version.number, case.id)) or _render(version, case)
+        for version in versions
+        for case in cases
+    }
+    todo = [cell for key, cell in cells.items() if key not in kept]
+    unrendered = [cell for cell in todo if cell.error is not None]
     settings = {version.number: version_settings(version) for version in versions}
-    to_score = [i for i, cell in enumerate(cells) if scorer is not None and _candidates(family, cases, cell)]
-    pending = [i for i, cell in enumerate(cells) if cell.error is None]
-    total = len(cells) * (1 + samples) + len(to_score)
-    done = float(len(cells) - len(pending))  # Rendering failures are already finished.
-    case_index = {case.id: case for case in cases}
+    total = sum(job.units(cell) for cell in todo)
+    done = float(sum(job.units(cell) for cell in unrendered))  # Rendering failures are already finished.
     family_case_ids = {case.id for case in family.cases}
 
     def advance(count: float) -> None:
         nonlocal done
-        done = round(done + count, 9)  # Fractions of a batch add up to whole units again.
+        done += count
+        if abs(done - round(done)) < 1e-6:  # Fractions of a batch add up to whole units again, exactly.
+            done = float(round(done))
         if progress is not None and count > 0:
             progress(done, total)
 
+    def keep(outputs: Sequence[CellOutput]) -> None:
+        for cell, output in outputs:
+            cells[(cell.version, cell.case)] = cell
+            if store is not None:
+                _save(store, family.name, engine.model_name, cell, output, job.case(cell.case), settings[cell.version],
+                      family_case_ids)
+        if on_cells is not None:
+            on_cells([cell for cell, _ in outputs])
+
     if progress is not None:
         progress(done, total)
-    # Identical settings share batches, so versions are mixed in one call.
-    groups: dict[GenerationSettings, list[int]] = collections.defaultdict(list)
-    for i in pending:
-        groups[settings[cells[i].version]].append(i)
-    for group_settings, indices in groups.items():
-
-        # Each cell is kept as soon as its batch is done: a run stopped later keeps it.
-        def keep(position: int, output: Completion | PromptkitError, indices: list[int] = indices,
-                 group_settings: GenerationSettings = group_settings) -> None:
-            i = indices[position]
-            cells[i] = _completed(cells[i], output, case_index[cells[i].case])
-            if store is not None:
-                _save(store, family.name, model, cells[i], output, case_index[cells[i].case], group_settings, family_case_ids)
-
-        generate_each(
-            model,
-            [cells[i].prompt or "" for i in indices],
-            settings=group_settings,
-            batch_size=batch_size,
-            advance=advance,
-            on_done=keep,
-        )
-    completed = [i for i in pending if cells[i].error is None]
-    advance(samples * (len(cells) - len(completed)))  # Failed cells get no samples.
-    if samples:
-        _sample(model, cells, completed, settings, samples, sample_temperature, batch_size, case_index, advance)
-    if scorer is not None:
-        _score(scorer, family, cases, cells, to_score, advance)
+    if unrendered and on_cells is not None:
+        on_cells(unrendered)
+    batches = plan_batches([cell for cell in todo if cell.error is None], settings, batch_size=batch_size)
+    engine.run(job, batches, on_batch=keep, advance=advance)
     labels = tuple(family.candidate_labels)
     return MatrixResult(
-        model=model.info.name,
+        model=engine.model_name,
         family=family.name,
         versions=tuple(versions),
         cases=tuple(cases),
-        cells=tuple(cells),
+        cells=tuple(cells.values()),
         summary={
-            version.number: summarise([cell for cell in cells if cell.version == version.number], labels=labels)
+            version.number: summarise(
+                [cell for cell in cells.values() if cell.version == version.number], labels=labels
+            )
             for version in versions
         },
         labels=labels,
@@ -247,7 +492,7 @@ def _completed(cell: Cell, output: Completion | PromptkitError, case: TestCase) 
 def _save(
     store: RunSink,
     family: str,
-    model: LanguageModel,
+    model: str,
     cell: Cell,
     output: Completion | PromptkitError,
     case: TestCase,
@@ -258,29 +503,19 @@ def _save(
     case_id = case.id if case.id in family_case_ids else None
     if isinstance(output, Completion):
         store.add_run(
-            family=family, version=cell.version, model=model.info.name, completion=output, values=case.values,
+            family=family, version=cell.version, model=model, completion=output, values=case.values,
             settings=settings, case_id=case_id,
         )
     else:
         store.add_failed_run(
-            family=family, version=cell.version, model=model.info.name, prompt=cell.prompt or "", values=case.values,
+            family=family, version=cell.version, model=model, prompt=cell.prompt or "", values=case.values,
             settings=settings, error=str(output), case_id=case_id,
         )
 
 
-def _candidates(family: Family, cases: Sequence[TestCase], cell: Cell) -> tuple[str, ...]:
-    if cell.error is not None:
-        return ()
-    case = next(case for case in cases if case.id == cell.case)
-    if case.expect is not None and case.expect.candidates:
-        return tuple(case.expect.candidates)
-    return tuple(family.candidate_labels)
-
-
 def _score(
     scorer: Scorer,
-    family: Family,
-    cases: Sequence[TestCase],
+    job: MatrixJob,
     cells: list[Cell],
     indices: Sequence[int],
     advance: Callable[[float], None],
@@ -289,12 +524,14 @@ def _score(
     by_candidates: dict[tuple[str, ...], list[int]] = collections.defaultdict(list)
     for i in indices:
         if cells[i].error is None:
-            by_candidates[_candidates(family, cases, cells[i])].append(i)
+            by_candidates[job.candidates(cells[i])].append(i)
         else:
             advance(1)
-    lines = {case.id: case.expect.line if case.expect is not None else None for case in cases}
     for candidates, group in by_candidates.items():
-        prefixes = [outcome_prefix(cells[i].prompt or "", cells[i].completion, line=lines[cells[i].case]) for i in group]
+        prefixes = [
+            outcome_prefix(cells[i].prompt or "", cells[i].completion, line=_line(job.case(cells[i].case)))
+            for i in group
+        ]
         try:
             likelihoods = outcome_likelihoods(scorer, prefixes, candidates)
         except PromptkitError:
@@ -310,32 +547,29 @@ def _score(
         advance(len(group))
 
 
+def _line(case: TestCase) -> str | None:
+    return case.expect.line if case.expect is not None else None
+
+
 def _sample(
     model: LanguageModel,
     cells: list[Cell],
     indices: Sequence[int],
-    settings: Mapping[int, GenerationSettings],
-    samples: int,
-    temperature: float | None,
-    batch_size: int,
-    case_index: Mapping[str, TestCase],
+    settings: GenerationSettings,
+    job: MatrixJob,
     advance: Callable[[float], None],
 ) -> None:
     texts: dict[int, list[str]] = collections.defaultdict(list)
     outcomes: dict[int, list[Any]] = collections.defaultdict(list)
-    groups: dict[GenerationSettings, list[int]] = collections.defaultdict(list)
-    for i in indices:
-        groups[settings[cells[i].version]].append(i)
-    for base, group in groups.items():
-        # Each prompt has its own random stream per seed, so batching keeps samples reproducible.
-        for seeded in sample_settings(base, samples=samples, temperature=temperature):
-            outputs = generate_each(
-                model, [cells[i].prompt or "" for i in group], settings=seeded, batch_size=batch_size, advance=advance
-            )
-            for i, output in zip(group, outputs):
-                if isinstance(output, Completion):
-                    texts[i].append(output.text)
-                    expectation = case_index[cells[i].case].expect
-                    outcomes[i].append(sample_outcome(expectation, prompt=cells[i].prompt or "", completion=output.text))
+    # Each prompt has its own random stream per seed, so batching keeps samples reproducible.
+    for seeded in sample_settings(settings, samples=job.samples, temperature=job.sample_temperature):
+        outputs = generate_each(
+            model, [cells[i].prompt or "" for i in indices], settings=seeded, batch_size=job.batch_size, advance=advance
+        )
+        for i, output in zip(indices, outputs):
+            if isinstance(output, Completion):
+                texts[i].append(output.text)
+                expectation = job.case(cells[i].case).expect
+                outcomes[i].append(sample_outcome(expectation, prompt=cells[i].prompt or "", completion=output.text))
     for i in indices:
         cells[i] = dataclasses.replace(cells[i], samples=tuple(texts[i]), agreement=agreement_rate(outcomes[i]))

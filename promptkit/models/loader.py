@@ -7,10 +7,14 @@ Names:
 - a KerasHub Gemma preset name, e.g. `gemma2_instruct_2b_en`: downloaded
   through kagglehub, which needs Kaggle credentials.
 - `tiny:gemma1|gemma2|gemma3`: random-weight models for tests and demos.
+- `BASE+adapter:NAME`: model BASE (any of the above; `embedded` for the
+  embedded Gemma) with the LoRA adapter NAME from the cache merged into its
+  kernels (`promptkit.models.lora`), e.g. `embedded+adapter:dishes`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -18,15 +22,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from promptkit.errors import ModelLoadError
+from promptkit.errors import ModelLoadError, PromptkitError
 from promptkit.model_api import ModelInfo
 from promptkit.models.backend import default_dtype, device_name, keras_modules
 from promptkit.models.gemma_model import GemmaModel
+from promptkit.models.lora import (
+    Adapter,
+    adapter_dir,
+    adapter_note,
+    copy_backbone,
+    merge_adapter,
+    read_adapter,
+    saved_adapters,
+)
 from promptkit.models.preset_cache import EMBEDDED_PRESET_NAME, cache_root, ensure_preset
 from promptkit.models.preset_weights import from_preset_without_random_init
 
 EMBEDDED_MODEL = "gemma3-270m (embedded)"
+EMBEDDED_ALIAS = "embedded"
 TINY_PREFIX = "tiny:"
+ADAPTER_MARK = "+adapter:"
 _GEMMA_BACKBONES = {"GemmaBackbone": "gemma", "Gemma3Backbone": "gemma3"}
 _CONTEXT_LENGTHS = {"gemma": 8192, "gemma3": 32768}
 
@@ -121,6 +136,28 @@ def _load_kaggle_preset(name: str, dtype: str) -> Any:
         ) from error
 
 
+def adapter_model_name(base_model: str, adapter: str) -> str:
+    """The name that loads `adapter` on `base_model`: `embedded+adapter:NAME` on the embedded Gemma."""
+    base = EMBEDDED_ALIAS if base_model == EMBEDDED_MODEL else base_model
+    return f"{base}{ADAPTER_MARK}{adapter}"
+
+
+def saved_adapter_models() -> list[str]:
+    """The model names of the adapters saved in this machine's cache, e.g. `embedded+adapter:dishes`."""
+    return [adapter_model_name(base, name) for name, base in saved_adapters()]
+
+
+def split_adapter_name(name: str) -> tuple[str, str] | None:
+    """`(base model name, adapter name)` of a `BASE+adapter:NAME` model name, else None.
+
+    `embedded` as the base stands for `EMBEDDED_MODEL`.
+    """
+    base, mark, adapter = name.rpartition(ADAPTER_MARK)
+    if not mark:
+        return None
+    return (EMBEDDED_MODEL if base == EMBEDDED_ALIAS else base), adapter
+
+
 def load_model(name: str | None = None, *, dtype: str | None = None, progress: Progress = _silent) -> GemmaModel:
     """Loads a Gemma model by name.
 
@@ -141,6 +178,69 @@ def load_model(name: str | None = None, *, dtype: str | None = None, progress: P
     dtype = dtype or default_dtype()
     if dtype not in ("float32", "bfloat16"):
         raise ModelLoadError(f"Unsupported dtype {dtype!r}; choose float32 or bfloat16.")
+    adapted = split_adapter_name(name)
+    adapter: Adapter | None = None
+    if adapted is not None:
+        base_name, adapter_name = adapted
+        adapter = _read_adapter_for(base_name, adapter_name)
+        causal_lm, context, _ = _load_causal_lm(base_name, dtype, progress)
+        progress(f"Merging adapter {adapter_name} into {base_name}…")
+        merge_adapter(causal_lm.backbone, adapter)
+        name, note = adapter_model_name(base_name, adapter_name), adapter_note(adapter_name, adapter)
+    else:
+        causal_lm, context, note = _load_causal_lm(name, dtype, progress)
+    family = type(causal_lm.backbone).__name__.removesuffix("Backbone").lower()
+    info = ModelInfo(
+        name=name,
+        family=family,
+        device=device_name(),
+        dtype=dtype,
+        context_length=context,
+        load_seconds=time.perf_counter() - started,
+        note=note,
+    )
+    return GemmaModel(causal_lm, info=info)
+
+
+def with_adapter(model: GemmaModel, adapter_name: str) -> GemmaModel:
+    """A new model: a copy of the loaded `model` with a saved adapter merged in; `model` is not changed.
+
+    Gives what `load_model(adapter_model_name(model.info.name, adapter_name))`
+    gives, without reading the base model again.
+
+    Raises:
+        ModelLoadError: the adapter is missing, damaged, or was trained on another model.
+    """
+    started = time.perf_counter()
+    adapter = _read_adapter_for(model.info.name, adapter_name)
+    backbone = copy_backbone(model)
+    merge_adapter(backbone, adapter)
+    causal_lm = type(model.causal_lm)(backbone=backbone, preprocessor=model.causal_lm.preprocessor)
+    info = dataclasses.replace(
+        model.info,
+        name=adapter_model_name(model.info.name, adapter_name),
+        note=adapter_note(adapter_name, adapter),
+        load_seconds=time.perf_counter() - started,
+    )
+    return GemmaModel(causal_lm, info=info)
+
+
+def _read_adapter_for(base_name: str, adapter_name: str) -> Adapter:
+    """The saved adapter, checked to belong to `base_name`."""
+    try:
+        adapter = read_adapter(adapter_dir(adapter_name))
+    except PromptkitError as error:
+        raise ModelLoadError(str(error)) from error
+    if adapter.base_model != base_name:
+        raise ModelLoadError(
+            f"Adapter {adapter_name!r} was trained on {adapter.base_model}, not {base_name}; load it as "
+            f"{adapter_model_name(adapter.base_model, adapter_name)!r}."
+        )
+    return adapter
+
+
+def _load_causal_lm(name: str, dtype: str, progress: Progress) -> tuple[Any, int, str]:
+    """The causal LM of a model name without an adapter, its context length and its note."""
     note = ""
     if name.startswith(TINY_PREFIX):
         from promptkit.models.tiny import TINY_FAMILIES, tiny_causal_lm
@@ -163,14 +263,4 @@ def load_model(name: str | None = None, *, dtype: str | None = None, progress: P
         progress(f"Loading {name} from Kaggle…")
         causal_lm = _load_kaggle_preset(name, dtype)
         context = _CONTEXT_LENGTHS["gemma3" if "Gemma3" in type(causal_lm).__name__ else "gemma"]
-    family = type(causal_lm.backbone).__name__.removesuffix("Backbone").lower()
-    info = ModelInfo(
-        name=name,
-        family=family,
-        device=device_name(),
-        dtype=dtype,
-        context_length=context,
-        load_seconds=time.perf_counter() - started,
-        note=note,
-    )
-    return GemmaModel(causal_lm, info=info)
+    return causal_lm, context, note

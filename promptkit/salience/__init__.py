@@ -12,25 +12,39 @@ Typical use::
     figure = text_heatmap(segments, gain=0.4)
     why_not = engine.explain(prompt, completion, selection=LinePrefix("Recommendation:"), contrast=" Avoid.")
     without = engine.explain_occlusion(prompt, completion, granularity="lines")  # leave each line out
+    matrix = engine.token_matrix(prompt, completion, method="attention", layers="all", heads="mean")
+    grouped = matrix.segments("words", rows="tokens")  # every token's attribution to each earlier word
+    figure = token_matrix_figure(grouped)
 """
 
 from promptkit.salience.aggregation import AGGREGATIONS, SegmentScores, aggregate
 from promptkit.salience.engine import SalienceEngine
-from promptkit.salience.export import segments_csv, to_dict, to_json, tokens_csv
+from promptkit.salience.export import (
+    matrix_csv,
+    matrix_json,
+    matrix_to_dict,
+    segments_csv,
+    to_dict,
+    to_json,
+    tokens_csv,
+)
 from promptkit.salience.figures import (
     ab_figure,
     part_shift_table,
     score_title,
     segment_names,
     text_heatmap,
+    token_matrix_figure,
     top_segments_figure,
 )
 from promptkit.salience.methods import (
+    ATTENTION,
     OCCLUSION,
     MethodOutput,
     SalienceMethod,
     contrast_method_names,
     get_method,
+    matrix_method_names,
     method_names,
     register_method,
 )
@@ -49,32 +63,51 @@ from promptkit.salience.targets import (
     target_words,
     words_selection,
 )
+from promptkit.salience.token_matrix import (
+    HEAD_AGGREGATIONS,
+    ROWS_PER_PASS,
+    RowScore,
+    SegmentMatrix,
+    TokenMatrix,
+    attention_layers,
+)
 
 __all__ = [
     "AGGREGATIONS",
+    "ATTENTION",
     "GRANULARITIES",
+    "HEAD_AGGREGATIONS",
     "OCCLUSION",
+    "ROWS_PER_PASS",
     "WHOLE_COMPLETION",
     "CharRange",
     "LinePrefix",
     "MethodOutput",
+    "RowScore",
     "SalienceEngine",
     "SalienceMethod",
     "SalienceResult",
     "Segment",
+    "SegmentMatrix",
     "SegmentScores",
     "Selection",
+    "TokenMatrix",
     "TokenRange",
     "TokenScore",
     "WholeTarget",
     "ab_figure",
     "aggregate",
     "assign_tokens",
+    "attention_layers",
     "completion_lines",
     "contrast_method_names",
     "default_line",
     "get_method",
     "line_selection",
+    "matrix_csv",
+    "matrix_json",
+    "matrix_method_names",
+    "matrix_to_dict",
     "method_names",
     "part_shift_table",
     "register_method",
@@ -86,6 +119,7 @@ __all__ = [
     "text_heatmap",
     "to_dict",
     "to_json",
+    "token_matrix_figure",
     "tokens_csv",
     "top_segments_figure",
     "words_selection",

@@ -2,8 +2,11 @@
 
 Results are cached by (model name, prompt, target, selected target tokens,
 method, method parameters, contrast), occlusion ones by their granularity
-instead of parameters and contrast. Segments, aggregation and colours are
-derived from the cached token scores (`SalienceResult.segments`), so
+instead of parameters and contrast, token-by-token matrices by (model,
+prompt, target, method, parameters) and the attention weights behind them
+by (model, prompt, target) alone, so picking other layers or heads reads
+the model no more. Segments, aggregation and colours are derived from the
+cached token scores (`SalienceResult.segments`, `TokenMatrix.segments`), so
 switching them never recomputes gradients; `SalienceEngine.gradient_calls`
 counts the backend calls, for tests and progress displays.
 """
@@ -12,8 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -24,13 +28,28 @@ from promptkit.salience.methods import (
     GradientBackend,
     SalienceMethod,
     get_method,
+    matrix_method_names,
     require_contrast,
     resolve_params,
 )
 from promptkit.salience.occlusion import LikelihoodScorer, explain_occlusion
 from promptkit.salience.results import SalienceResult, scored_tokens
-from promptkit.salience.segmentation import PartLike
+from promptkit.salience.segmentation import PartLike, Segment
 from promptkit.salience.targets import Selection, WholeTarget, select_tokens
+from promptkit.salience.token_matrix import (
+    ROWS_PER_PASS,
+    AttentionBackend,
+    StepScorer,
+    TokenMatrix,
+    attention_values,
+    build_matrix,
+    gradient_rows,
+    reading_steps,
+)
+
+
+class Scorer(LikelihoodScorer, StepScorer, Protocol):
+    """Scores continuations for occlusion and step scores: `promptkit.models.scoring.ContinuationScorer` fits."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,15 +71,28 @@ class SalienceEngine:
         backend: computes gradients; default the model's shared
             `GradientComputer` (compiled once per model), imported only when
             first needed so this package stays TF-free.
-        scorer: scores continuations, for occlusion; default a
-            `ContinuationScorer` of the model, made when first needed.
+        scorer: scores continuations, for occlusion and the step scores of
+            token-by-token matrices; default a `ContinuationScorer` of the
+            model, made when first needed.
+        attention: reads attention weights, for the `attention` matrix;
+            default the model's shared `AttentionReader`, made when first needed.
     """
 
-    def __init__(self, model: Any, *, backend: GradientBackend | None = None, scorer: LikelihoodScorer | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        *,
+        backend: GradientBackend | None = None,
+        scorer: Scorer | None = None,
+        attention: AttentionBackend | None = None,
+    ) -> None:
         self.model = model
         self._backend = backend
         self._scorer = scorer
+        self._attention = attention
         self._cache: dict[tuple[Any, ...], SalienceResult] = {}
+        self._matrices: dict[tuple[Any, ...], TokenMatrix] = {}
+        self._readings: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
         self.gradient_calls = 0
 
@@ -74,7 +106,7 @@ class SalienceEngine:
         return self._backend
 
     @property
-    def scorer(self) -> LikelihoodScorer:
+    def scorer(self) -> Scorer:
         """The continuation scorer, built on first use."""
         if self._scorer is None:
             from promptkit.models.scoring import ContinuationScorer
@@ -82,10 +114,21 @@ class SalienceEngine:
             self._scorer = ContinuationScorer(self.model)
         return self._scorer
 
+    @property
+    def attention(self) -> AttentionBackend:
+        """The attention reader, built on first use."""
+        if self._attention is None:
+            from promptkit.models.attention_weights import attention_reader
+
+            self._attention = attention_reader(self.model)
+        return self._attention
+
     def clear_cache(self) -> None:
         """Forgets every cached result."""
         with self._lock:
             self._cache.clear()
+            self._matrices.clear()
+            self._readings.clear()
 
     def explain(
         self,
@@ -210,12 +253,7 @@ class SalienceEngine:
         compute = self._compute_of(chosen)
         resolved = resolve_params(chosen, params)
         tokenized = self._tokenize(prompt, target)
-        length = 1 + len(tokenized.prompt_ids) + len(tokenized.target_ids)
-        if length > self.model.info.context_length:
-            raise SalienceError(
-                f"Prompt + target is {length} tokens, more than {self.model.info.name}'s context of "
-                f"{self.model.info.context_length}; shorten the prompt or the target."
-            )
+        self._check_length(tokenized)
         spans = [select_tokens(target, tokenized.target_spans, selection) for selection in selections]
         keys = [self._key(prompt, target, span, chosen, resolved, None) for span in spans]
         with self._lock:
@@ -241,13 +279,121 @@ class SalienceEngine:
         with self._lock:
             return [self._cache[key] for key in keys]
 
+    def token_matrix(
+        self,
+        prompt: str,
+        target: str,
+        *,
+        method: str = "grad_l2",
+        on_progress: Callable[[int, int], None] | None = None,
+        **params: Any,
+    ) -> TokenMatrix:
+        """Attribution of every target token to every token before it (see `promptkit.salience.token_matrix`).
+
+        Args:
+            prompt: the prompt text.
+            target: the completion or reference text that follows it.
+            method: a registered method that fills a matrix (`matrix_method_names`).
+            on_progress: called with `(rows done, rows)` as blocks of rows finish.
+            **params: the method's parameters (e.g. `steps=32`; attention:
+                `layers="all" | N | "A-B"`, `heads="mean" | "max"`).
+
+        Returns:
+            The matrix, cached; each new gradient one costs one backend call
+            per `ROWS_PER_PASS` rows (counted in `gradient_calls`) and one
+            step-score pass, an attention one a single pass per prompt and
+            target whatever its layers and heads.
+
+        Raises:
+            SalienceError: an empty prompt or target, a sequence longer than
+                the model's context, a method that fills no matrix, or an
+                unknown parameter, layer or head aggregation.
+        """
+        chosen = get_method(method)
+        if method not in matrix_method_names():
+            raise SalienceError(
+                f"{chosen.title.capitalize()} explains pieces, not tokens one by one; "
+                f"token by token works with {', '.join(matrix_method_names())}."
+            )
+        resolved = resolve_params(chosen, params)
+        tokenized = self._tokenize(prompt, target)
+        if not tokenized.target_ids:
+            raise SalienceError("The target is empty; give a reference text or generate a completion first.")
+        self._check_length(tokenized)
+        key = ("matrix", self.model.info.name, prompt, target, chosen.name, tuple(sorted(resolved.items())))
+        with self._lock:
+            cached = self._matrices.get(key)
+        if cached is not None:
+            return cached
+        ids = np.array([self.model.vocabulary.bos_id, *tokenized.prompt_ids, *tokenized.target_ids], dtype=np.int32)
+        rows = len(tokenized.target_ids)
+        started = time.perf_counter()
+        if chosen.reads_attention:
+            reading = self._attention_reading(prompt, target, ids, rows)
+            attributed = time.perf_counter()
+            scores = attention_values(reading.weights, layers=resolved["layers"], heads=resolved["heads"])
+            steps = reading_steps(reading, tokenized.target_spans, self.model.vocabulary)
+            details: tuple[Mapping[str, float], ...] = tuple({} for _ in range(rows))
+            if on_progress is not None:
+                on_progress(rows, rows)
+        else:
+            scores, details = gradient_rows(chosen, self.backend, ids, rows, resolved, on_progress=on_progress)
+            attributed = time.perf_counter()
+            steps = self.scorer.step_scores(ids[: 1 + len(tokenized.prompt_ids)].tolist(), tokenized.target_ids)
+            with self._lock:
+                self.gradient_calls += -(-rows // ROWS_PER_PASS)
+        finished = time.perf_counter()
+        placed = scored_tokens(tokenized.prompt_spans, tokenized.target_spans, np.zeros(len(ids) - 1), prompt_length=len(prompt))
+        matrix = build_matrix(
+            model_name=self.model.info.name,
+            prompt=prompt,
+            target=target,
+            method=chosen,
+            params=resolved,
+            tokens=[Segment(token.text, token.start, token.end) for token in placed],
+            prompt_tokens=len(tokenized.prompt_ids),
+            sequence_scores=scores,
+            steps=steps,
+            details=details,
+            timings={
+                "attribution_s": attributed - started,
+                "step_scores_s": finished - attributed,
+                "total_s": finished - started,
+            },
+        )
+        with self._lock:
+            self._matrices[key] = matrix
+        return matrix
+
+    def _attention_reading(self, prompt: str, target: str, ids: np.ndarray, rows: int) -> Any:
+        """The attention weights and step scores of one prompt and target, read once."""
+        key = ("attention", self.model.info.name, prompt, target)
+        with self._lock:
+            cached = self._readings.get(key)
+        if cached is None:
+            cached = self.attention.read(ids, rows)
+            with self._lock:
+                self._readings[key] = cached
+        return cached
+
+    def _check_length(self, tokenized: _Tokenized) -> None:
+        """Raises SalienceError when `<bos>` + prompt + target exceed the model's context."""
+        length = 1 + len(tokenized.prompt_ids) + len(tokenized.target_ids)
+        if length > self.model.info.context_length:
+            raise SalienceError(
+                f"Prompt + target is {length} tokens, more than {self.model.info.name}'s context of "
+                f"{self.model.info.context_length}; shorten the prompt or the target."
+            )
+
     @staticmethod
     def _compute_of(method: SalienceMethod) -> Compute:
         """The method's `compute`.
 
         Raises:
-            SalienceError: a method that reads no gradients (occlusion).
+            SalienceError: a method that reads no gradients (occlusion, attention).
         """
+        if method.reads_attention:
+            raise SalienceError(f"{method.name} scores tokens one by one only; use token_matrix.")
         if method.compute is None:
             raise SalienceError(
                 f"{method.name} needs no gradients and explains one granularity at a time; use explain_occlusion."

@@ -1,4 +1,4 @@
-"""Plotly figures of segment salience: text heatmap, top-k bars, A/B view.
+"""Plotly figures of segment salience: text heatmap, top-k bars, A/B view, token-by-token matrix.
 
 The text heatmap lays the text out on a character grid (rows of `width`
 characters, wrapped at line breaks and at the width) and draws it as one
@@ -12,6 +12,7 @@ gain (LIT's "colormap intensity", 0–1, default 0.4) brightens small scores.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,8 @@ from plotly.subplots import make_subplots
 
 from promptkit.salience.aggregation import SegmentScores
 from promptkit.salience.methods import get_method
+from promptkit.salience.token_matrix import SegmentMatrix
+from promptkit.steps import FORK_PROBABILITY
 
 DEFAULT_GAIN = 0.4
 _UNSIGNED = [[0.0, "#ffffff"], [1.0, "#5b2c9f"]]
@@ -235,3 +238,80 @@ def part_shift_table(a: SegmentScores, b: SegmentScores) -> list[dict[str, Any]]
         for name, (sa, sb) in totals.items()
     ]
     return sorted(rows, key=lambda row: -abs(row["shift"]))
+
+
+def _label(text: str, length: int = 24) -> str:
+    """A piece's text on one line for an axis: escapes shown (`\\n`), long ones cut."""
+    shown = repr(text)[1:-1] or "∅"
+    return shown if len(shown) <= length else shown[: length - 1] + "…"
+
+
+def token_matrix_figure(matrix: SegmentMatrix, *, gain: float = DEFAULT_GAIN, score: str = "score", max_labels: int = 60) -> go.Figure:
+    """The token-by-token matrix as a heatmap, each row's probability as a bar beside it.
+
+    Rows are the target's pieces (top to bottom), columns the pieces of
+    prompt + target (left to right; a dotted line marks where the prompt
+    ends); absent cells (a piece at or after the row's) stay blank. Hover
+    names the row's piece and probability, the column's piece and the
+    score. Bars of rows where the target could have gone another way are
+    orange, as in the step-scores figure; clicking a bar selects its row
+    (point index = row).
+
+    Args:
+        matrix: a grouped matrix (`TokenMatrix.segments`).
+        gain: colormap intensity, 0–1.
+        score: what a score means, for the colour bar (`score_title`).
+        max_labels: most column labels drawn (every k-th beyond that; hover names them all).
+
+    Returns:
+        A figure: a heatmap trace and a horizontal bar trace on a shared row axis.
+    """
+    domain = matrix.domain()
+    values = _shown(np.clip(matrix.values / domain, -1.0 if matrix.signed else 0.0, 1.0), gain)
+    rows = [_label(row.text) for row in matrix.rows]
+    columns = [_label(column.text) for column in matrix.columns]
+    probabilities = [row.probability for row in matrix.row_scores]
+    hover = [
+        [
+            f"target {html.escape(repr(row.text))} (p = {probability:.3f})<br>source {html.escape(repr(column.text[:80]))}"
+            + ("" if np.isnan(value) else f"<br>score {value:.4g}")
+            for column, value in zip(matrix.columns, line)
+        ]
+        for row, probability, line in zip(matrix.rows, probabilities, matrix.values)
+    ]
+    figure = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.86, 0.14], horizontal_spacing=0.01)
+    figure.add_trace(
+        go.Heatmap(
+            z=values, hovertext=hover, hovertemplate="%{hovertext}<extra></extra>", coloraxis="coloraxis", xgap=1, ygap=1,
+        ),
+        row=1, col=1,
+    )
+    forks = [p < FORK_PROBABILITY or s.rank > 1 for p, s in zip(probabilities, matrix.row_scores)]
+    figure.add_trace(
+        go.Bar(
+            x=probabilities, y=list(range(len(rows))), orientation="h", name="probability",
+            marker_color=["#c2410c" if fork else "#5b2c9f" for fork in forks],
+            hovertext=[f"{html.escape(repr(row.text))}: p = {p:.3f} · rank {s.rank}" for row, p, s in zip(matrix.rows, probabilities, matrix.row_scores)],
+            hoverinfo="text", showlegend=False,
+        ),
+        row=1, col=2,
+    )
+    prompt_columns = sum(1 for column in matrix.columns if column.end <= matrix.prompt_length)
+    if 0 < prompt_columns < len(columns):
+        figure.add_vline(x=prompt_columns - 0.5, line={"color": "#111827", "width": 1, "dash": "dot"}, row=1, col=1)
+    every = max(1, -(-len(columns) // max_labels))
+    figure.update_layout(
+        coloraxis=_coloraxis(matrix.signed, domain, gain, score),
+        height=max(260, 22 * len(rows) + 170), margin={"l": 10, "r": 10, "t": 30, "b": 10}, plot_bgcolor="white",
+        clickmode="event+select",
+    )
+    figure.update_xaxes(
+        tickmode="array", tickvals=list(range(0, len(columns), every)), ticktext=columns[::every], tickangle=-60,
+        tickfont={"size": 10}, row=1, col=1,
+    )
+    figure.update_xaxes(range=[0, 1.05], title="probability", row=1, col=2)
+    figure.update_yaxes(
+        tickmode="array", tickvals=list(range(len(rows))), ticktext=rows, autorange="reversed", tickfont={"size": 10},
+        row=1, col=1,
+    )
+    return figure

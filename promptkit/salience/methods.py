@@ -12,7 +12,11 @@ position of `<bos>` + prompt + target. The backend (`promptkit.models.
 gradients.GradientComputer`, or a fake in tests) is passed in, so this
 module needs no TensorFlow. Occlusion is declared here too, for menus and
 stored results, but leaves pieces of the prompt out instead
-(`promptkit.salience.occlusion`), so it has no `compute`.
+(`promptkit.salience.occlusion`), so it has no `compute`. Attention reads
+no gradients either: its scores are the model's own attention weights
+(`promptkit.models.attention_weights`), which fill the token-by-token
+matrix (`promptkit.salience.token_matrix`) but explain no span on their
+own, so `method_names` leaves it out and `matrix_method_names` lists it.
 """
 
 from __future__ import annotations
@@ -86,6 +90,10 @@ class SalienceMethod:
             its `compute` asks the backend for `gradients` alone, so it can
             be given the gradients of L(span) − L(contrast)
             (`promptkit.salience.contrast`).
+        reads_attention: whether its scores are the model's attention
+            weights, read in one forward pass (no `compute`); such a method
+            fills only the token-by-token matrix, and its `parameters` pick
+            the layers and the aggregation over heads.
     """
 
     name: str
@@ -99,8 +107,11 @@ class SalienceMethod:
     aggregations: tuple[str, ...] = AGGREGATIONS
     default_granularity: str = "words"
     allows_contrast: bool = False
+    reads_attention: bool = False
 
     def __post_init__(self) -> None:
+        if self.reads_attention and self.compute is not None:
+            raise ValueError(f"method {self.name!r} reads attention weights, so it has no gradient compute")
         if self.allows_contrast and self.compute is None:
             raise ValueError(f"method {self.name!r} reads no gradients, so it cannot explain a contrast")
         if not self.aggregations or not set(self.aggregations) <= set(AGGREGATIONS):
@@ -123,8 +134,13 @@ def register_method(method: SalienceMethod, *, replace: bool = False) -> None:
 
 
 def method_names() -> tuple[str, ...]:
-    """Names of the registered methods, in registration order."""
-    return tuple(_REGISTRY)
+    """Names of the registered methods that explain a chosen span (all but attention's), in registration order."""
+    return tuple(name for name, method in _REGISTRY.items() if not method.reads_attention)
+
+
+def matrix_method_names() -> tuple[str, ...]:
+    """Names of the registered methods that fill a token-by-token matrix (gradients or attention), in registration order."""
+    return tuple(name for name, method in _REGISTRY.items() if method.needs_gradients or method.reads_attention)
 
 
 def contrast_method_names() -> tuple[str, ...]:
@@ -194,6 +210,7 @@ def _integrated_gradients(
 
 
 OCCLUSION = "occlusion"
+ATTENTION = "attention"
 _SIGNED_LEGEND = "Orange made the explained text more likely, blue less likely; white: no effect."
 
 register_method(
@@ -246,5 +263,25 @@ register_method(
         compute=None,
         aggregations=("sum",),
         default_granularity="lines",
+    )
+)
+register_method(
+    SalienceMethod(
+        name=ATTENTION,
+        title="attention",
+        signed=False,
+        unit="attention weight",
+        description=(
+            "The model's own attention weights from the position that predicts each token: mean or max over "
+            "heads, one layer, a range of layers or all of them averaged (token by token only)."
+        ),
+        legend=(
+            "The darker a piece, the more attention the model paid to it where it wrote the token (weights on "
+            "<bos> are not shown; sliding-window layers give 0 to what lies outside their window)."
+        ),
+        compute=None,
+        parameters={"layers": "all", "heads": "mean"},
+        default_granularity="tokens",
+        reads_attention=True,
     )
 )

@@ -42,7 +42,7 @@ class ComparisonsMixin:
         settings: Mapping[str, Any],
         created_by: str,
     ) -> ComparisonRecord:
-        """Records that a comparison starts; its cells come with `finish_comparison`.
+        """Records that a comparison starts; its cells come with `add_comparison_cells` and `finish_comparison`.
 
         Args:
             family: Family name.
@@ -81,48 +81,50 @@ class ComparisonsMixin:
 
         return self._write(work)
 
-    def finish_comparison(self, comparison_id: int, *, cells: Sequence[ComparisonCellRecord]) -> ComparisonRecord:
-        """Stores a comparison's cells and marks it finished, in one transaction.
+    def add_comparison_cells(self, comparison_id: int, cells: Sequence[ComparisonCellRecord]) -> None:
+        """Stores cells of a comparison that is still running, in one transaction, as they finish.
 
         Args:
             comparison_id: The comparison started with `start_comparison`.
-            cells: Its cells; each names a version and case of the comparison.
+            cells: Finished cells; each names a version and case of the
+                comparison that has no stored cell yet.
+
+        Raises:
+            StoreError: If the comparison does not exist or is finished, a
+                cell is not one of its versions × cases or is stored already
+                (no cell is stored twice), a run does not exist, or a value
+                is not JSON; nothing is stored then.
+        """
+
+        def work(session: Session) -> None:
+            _add_cells(session, _running_comparison(session, comparison_id), cells)
+
+        self._write(work)
+
+    def finish_comparison(
+        self, comparison_id: int, *, cells: Sequence[ComparisonCellRecord] = ()
+    ) -> ComparisonRecord:
+        """Stores a comparison's remaining cells and marks it finished, in one transaction.
+
+        Args:
+            comparison_id: The comparison started with `start_comparison`.
+            cells: Its cells not stored yet with `add_comparison_cells`
+                (none when every cell was); each names a version and case of
+                the comparison.
 
         Returns:
-            The finished comparison with its cells.
+            The finished comparison with all its cells.
 
         Raises:
             StoreError: If the comparison does not exist, is finished already,
-                a cell is not one of its versions × cases, a run does not
-                exist, or a value is not JSON; nothing is stored then.
+                a cell is not one of its versions × cases or is stored already,
+                a run does not exist, or a value is not JSON; nothing is
+                stored then.
         """
 
         def work(session: Session) -> ComparisonRecord:
-            row = _comparison_row(session, comparison_id)
-            if row.finished_at is not None:
-                raise StoreError(f"comparison {comparison_id} is finished already; start a new one.")
-            case_ids = {case["id"] for case in row.cases}
-            for cell in cells:
-                if cell.version not in row.versions or cell.case_id not in case_ids:
-                    raise StoreError(
-                        f"comparison {comparison_id} has no cell v{cell.version} × {cell.case_id!r}; "
-                        "a cell must be one of its versions and cases."
-                    )
-                if cell.run_id is not None and session.get(RunRow, cell.run_id) is None:
-                    raise StoreError(f"there is no run {cell.run_id}.")
-                session.add(
-                    ComparisonCellRow(
-                        comparison_id=row.id,
-                        version_number=cell.version,
-                        case_key=cell.case_id,
-                        run_id=cell.run_id,
-                        prompt=cell.prompt,
-                        outcome_likelihoods=queries.as_json(dict(cell.outcome_likelihoods), what="outcome likelihoods"),
-                        samples=list(cell.samples),
-                        agreement=cell.agreement,
-                        error=cell.error,
-                    )
-                )
+            row = _running_comparison(session, comparison_id)
+            _add_cells(session, row, cells)
             row.finished_at = utc_now()
             session.flush()
             return _comparison_record(session, row, with_cells=True)
@@ -166,6 +168,53 @@ def _comparison_row(session: Session, comparison_id: int) -> ComparisonRow:
     return row
 
 
+def _running_comparison(session: Session, comparison_id: int) -> ComparisonRow:
+    row = _comparison_row(session, comparison_id)
+    if row.finished_at is not None:
+        raise StoreError(f"comparison {comparison_id} is finished already; start a new one.")
+    return row
+
+
+def _add_cells(session: Session, row: ComparisonRow, cells: Sequence[ComparisonCellRecord]) -> None:
+    """Adds `cells` to `row`'s comparison, refusing any that is not its own or is stored already."""
+    case_ids = {case["id"] for case in row.cases}
+    stored = set(
+        session.execute(
+            select(ComparisonCellRow.version_number, ComparisonCellRow.case_key).where(
+                ComparisonCellRow.comparison_id == row.id
+            )
+        ).tuples()
+    )
+    for cell in cells:
+        key = (cell.version, cell.case_id)
+        if cell.version not in row.versions or cell.case_id not in case_ids:
+            raise StoreError(
+                f"comparison {row.id} has no cell v{cell.version} × {cell.case_id!r}; "
+                "a cell must be one of its versions and cases."
+            )
+        if key in stored:
+            raise StoreError(
+                f"comparison {row.id} has its cell v{cell.version} × {cell.case_id!r} stored already; "
+                "no cell is stored twice."
+            )
+        if cell.run_id is not None and session.get(RunRow, cell.run_id) is None:
+            raise StoreError(f"there is no run {cell.run_id}.")
+        stored.add(key)
+        session.add(
+            ComparisonCellRow(
+                comparison_id=row.id,
+                version_number=cell.version,
+                case_key=cell.case_id,
+                run_id=cell.run_id,
+                prompt=cell.prompt,
+                outcome_likelihoods=queries.as_json(dict(cell.outcome_likelihoods), what="outcome likelihoods"),
+                samples=list(cell.samples),
+                agreement=cell.agreement,
+                error=cell.error,
+            )
+        )
+
+
 def _comparison_record(session: Session, row: ComparisonRow, *, with_cells: bool) -> ComparisonRecord:
     """Converts a comparison row; cases recorded by id only are completed from the family's cases."""
     family = session.get_one(FamilyRow, row.family_id)
@@ -176,8 +225,13 @@ def _comparison_record(session: Session, row: ComparisonRow, *, with_cells: bool
     cases = tuple(_case(data, candidates=candidates, known=known) for data in row.cases)
     cells: tuple[ComparisonCellRecord, ...] = ()
     if with_cells:
-        rows = session.scalars(
-            select(ComparisonCellRow).where(ComparisonCellRow.comparison_id == row.id).order_by(ComparisonCellRow.id)
+        # Cells arrive in any order (batches, workers); they read back version-major, cases in order.
+        position = {
+            (version, data["id"]): (i, j) for i, version in enumerate(row.versions) for j, data in enumerate(row.cases)
+        }
+        rows = sorted(
+            session.scalars(select(ComparisonCellRow).where(ComparisonCellRow.comparison_id == row.id)),
+            key=lambda cell: position.get((cell.version_number, cell.case_key), (len(position), cell.id)),
         )
         cells = tuple(
             ComparisonCellRecord(

@@ -239,3 +239,23 @@ class JudgementRow(Base):
     verdict: Mapped[str] = mapped_column(String(10))
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class AdapterRow(Base):
+    """A trained LoRA adapter: what it was trained on and how, and how it did; its weights are in the model cache."""
+
+    __tablename__ = "adapters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    base_model: Mapped[str] = mapped_column(String(300))
+    family_id: Mapped[int] = mapped_column(ForeignKey("families.id"), index=True)
+    version_number: Mapped[int] = mapped_column(Integer)
+    data_hash: Mapped[str] = mapped_column(String(64))
+    rank: Mapped[int] = mapped_column(Integer)
+    epochs: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(Integer)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from promptkit.errors import PromptkitError, StoreError, TemplateError
 from promptkit.store import queries
 from promptkit.store.activity import ActivityMixin
+from promptkit.store.adapters import AdaptersMixin
 from promptkit.store.comparisons import ComparisonsMixin
 from promptkit.store.engine import connect, redacted, resolve_url, write_begin
 from promptkit.store.people import PeopleMixin
@@ -46,7 +47,7 @@ _RECONNECT_DELAYS = (0.5, 1.5, 2.0, 3.0)
 _UNREACHABLE_MESSAGES = ("Connection refused", "server closed the connection", "connection failed", "terminating connection")
 
 
-class Store(ActivityMixin, ComparisonsMixin, PeopleMixin, ReviewTasksMixin):
+class Store(ActivityMixin, AdaptersMixin, ComparisonsMixin, PeopleMixin, ReviewTasksMixin):
     """The promptkit database: SQLite file by default, PostgreSQL for teams.
 
     Create with `Store.open()`; use as a context manager or call `close()`.

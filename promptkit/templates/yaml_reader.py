@@ -18,6 +18,9 @@ from promptkit.text_files import read_text_file
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 _NULL_TAG = "tag:yaml.org,2002:null"
+# libyaml's loader, where PyYAML was built with it, composes a file of
+# hundreds of cases ~5× faster; its nodes carry the same marks and styles.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class YamlReader:
@@ -44,7 +47,7 @@ class YamlReader:
         except InputFileError as error:
             raise TemplateError(str(error)) from None
         try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
+            root = yaml.compose(text, Loader=_LOADER)
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
             line = mark.line + 1 if mark else 1

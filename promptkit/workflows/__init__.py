@@ -6,6 +6,9 @@ returns records; neither front end assembles those calls itself.
 Public API:
     check_request(store, request, *, actor)                       (before loading a model)
     run_comparison(store, model, request, *, actor, scorer=None, progress=None) -> StoredComparison
+    run_comparison_on(store, engine, request, *, actor, progress=None) -> StoredComparison  (local or Ray workers)
+    check_resume(store, comparison_id, *, actor) -> ComparisonRecord  (before loading a model)
+    resume_comparison(store, engine, comparison_id, *, actor, progress=None) -> StoredComparison  (missing cells only)
     load_comparison(store, comparison_id) -> StoredComparison      (no model needed)
     comparison_report(store, comparison_id, *, actor) -> HTML text  (no model needed)
     write_comparison_report(store, comparison_id, path, *, actor)
@@ -16,6 +19,8 @@ Public API:
     review_items(store, *, actor, task_id) -> [ReviewItem]            (blind, per reviewer)
     judge_item(store, *, actor, task_id, case_id, pair, verdict)
     task_summary(store, *, actor, task_id) -> `reviews --task` JSON
+    prepare_tuning(store, request, *, actor) -> TuningData          (before loading a model)
+    run_tuning(store, model, request, *, actor, progress=None, should_stop=None) -> TuneResult
     case_from_judgements(store, *, actor, task_id, case_id, pair) -> TestCase  (the agreed answer expected)
 """
 
@@ -23,8 +28,11 @@ from promptkit.workflows.compare import (
     ComparisonRequest,
     StoredComparison,
     check_request,
+    check_resume,
     load_comparison,
+    resume_comparison,
     run_comparison,
+    run_comparison_on,
 )
 from promptkit.workflows.playground import give_verdict, record_playground_run, save_version
 from promptkit.workflows.report import comparison_report, write_comparison_report
@@ -36,20 +44,29 @@ from promptkit.workflows.review import (
     set_review_task,
     task_summary,
 )
+from promptkit.workflows.tune import TuneRequest, TuneResult, TuningData, prepare_tuning, run_tuning
 
 __all__ = [
     "ComparisonRequest",
     "ReviewItem",
     "StoredComparison",
+    "TuneRequest",
+    "TuneResult",
+    "TuningData",
     "case_from_judgements",
     "check_request",
+    "check_resume",
     "comparison_report",
     "give_verdict",
     "judge_item",
     "load_comparison",
+    "prepare_tuning",
     "record_playground_run",
+    "resume_comparison",
     "review_items",
     "run_comparison",
+    "run_comparison_on",
+    "run_tuning",
     "save_version",
     "set_review_task",
     "task_summary",

@@ -132,3 +132,16 @@ def test_a_link_reopens_the_comparison_without_the_model_and_a_bad_link_says_so(
         bad.run()
         assert not bad.exception and message in bad.error[0].value
         assert not bad.dataframe  # nothing else shown
+
+
+def test_a_ray_cluster_is_offered_only_when_one_is_configured(small_library, monkeypatch):
+    monkeypatch.delenv("PROMPTKIT_RAY_ADDRESS", raising=False)
+    at = open_page(COMPARE)
+    no_errors(at)
+    assert not [item for item in at.radio if item.label == "Run on"]
+    monkeypatch.setenv("PROMPTKIT_RAY_ADDRESS", "ray://head.example:10001")
+    at = open_page(COMPARE)
+    no_errors(at)
+    (where,) = [item for item in at.radio if item.label == "Run on"]
+    assert where.options == ["This machine", "Ray cluster (ray://head.example:10001)"]
+    assert where.value == "This machine"  # the model loaded here, unless the user picks the cluster

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import sys
 
+from promptkit.errors import StoreError
 from promptkit.generation import Completion, GeneratedToken, GenerationSettings, StopReason
-from promptkit.store import Store
+from promptkit.store import ComparisonCellRecord, Store
 
 
 def add_versions(url: str, family: str, count: int, author: str) -> None:
@@ -50,6 +51,23 @@ def judge_all(url: str, task_id: int, reviewer: str) -> None:
                 print(case, flush=True)
 
 
+def add_cells(url: str, comparison_id: int, who: str) -> None:
+    """Adds every cell of a comparison, one per call, printing `stored V CASE` or `refused V CASE`."""
+    with Store.open(url=url) as store:
+        comparison = store.get_comparison(comparison_id)
+        for version in comparison.versions:
+            for case in comparison.cases:
+                cell = ComparisonCellRecord(version=version, case_id=case.id, run_id=None, prompt=None,
+                                            outcome_likelihoods={}, samples=(), agreement=None, error=who)
+                try:
+                    store.add_comparison_cells(comparison_id, [cell])
+                except StoreError as error:
+                    assert "stored already" in str(error), error
+                    print("refused", version, case.id, flush=True)
+                else:
+                    print("stored", version, case.id, flush=True)
+
+
 if __name__ == "__main__":
     command, url, family, *rest = sys.argv[1:]
     if command == "add-versions":
@@ -58,5 +76,7 @@ if __name__ == "__main__":
         write_runs(url, family)
     elif command == "judge-all":
         judge_all(url, int(family), rest[0])
+    elif command == "add-cells":
+        add_cells(url, int(family), rest[0])
     else:
         raise SystemExit(f"unknown command {command!r}")
