@@ -1,6 +1,6 @@
 """Benchmarks token-by-token matrices on the embedded Gemma 3 270M and prints a markdown table.
 
-Run: `python bench/bench_token_matrix.py` (about 15 minutes on 2 CPU cores;
+Run: `python bench/bench_token_matrix.py` (about 20 minutes on 2 CPU cores;
 `--skip-growth` stops after the codelab sequence, about 5).
 
 Measured, in one process: the grad_l2 matrix of the codelab v1 prompt's

@@ -129,10 +129,11 @@ class TokenMatrix:
 
         A cell combines, over the rows of its row piece (`row_aggregation`),
         each row's combination of the column piece's tokens that precede
-        that row's token (`aggregation`); a column piece is absent (NaN) for
-        a row when all its tokens come at or after the row's token, and for
-        a row piece when it is absent for all its rows. With sums, a row
-        piece of `grad_dot_input` is the explanation of that span.
+        that row's token (`aggregation`). For a row, the column pieces up to
+        the one holding the token just before the row's are present (one
+        without tokens scores 0), the later ones absent (NaN); a row piece
+        has the columns any of its rows has. With sums, a row piece of
+        `grad_dot_input` is the explanation of that span.
 
         Args:
             granularity: how columns group (`promptkit.salience.segmentation.GRANULARITIES`).
@@ -183,6 +184,7 @@ class TokenMatrix:
             rows=tuple(row_pieces[index] for index in kept),
             row_scores=tuple(row_score for row_score in row_scores if row_score is not None),
             columns=tuple(columns),
+            column_tokens=np.bincount(owners, minlength=len(columns)),
             values=values[kept],
             signed=self.signed,
             prompt_length=len(self.prompt),
@@ -240,6 +242,7 @@ class SegmentMatrix:
         rows: the row pieces, offsets into the text.
         row_scores: their step scores, one per row.
         columns: the column pieces, tiling the text.
+        column_tokens: tokens per column piece, shape `(columns,)`.
         values: float64, shape `(rows, columns)`, NaN where a column piece
             is absent (it all comes at or after the row piece).
         signed: whether scores can be negative.
@@ -250,6 +253,7 @@ class SegmentMatrix:
     rows: tuple[Segment, ...]
     row_scores: tuple[RowScore, ...]
     columns: tuple[Segment, ...]
+    column_tokens: np.ndarray
     values: np.ndarray
     signed: bool
     prompt_length: int
@@ -277,7 +281,7 @@ class SegmentMatrix:
             scores=np.where(absent, 0.0, values),
             in_target=absent,
             signed=self.signed,
-            token_counts=np.ones(len(self.columns), dtype=np.int64),
+            token_counts=self.column_tokens,
         )
 
 
