@@ -256,9 +256,12 @@ def test_an_editor_sets_a_blind_review_and_a_reviewer_completes_it_from_the_keyb
     editor.get_by_text("Blind review by your team").wait_for(timeout=MODEL_READY_TIMEOUT_MS)
     _wait_idle(editor)
     editor.get_by_text("Ask reviewers for a blind A/B review of this comparison").click()
-    editor.get_by_role("button", name="Create review task").click()
+    create = editor.get_by_role("button", name="Create review task")
+    create.wait_for()
+    _wait_idle(editor)  # a click on a form still being drawn can be lost
+    create.click()
     link = editor.get_by_role("link", name=re.compile(r"Task #\d+: v1 vs v2, v1 vs v3 over 1 case\(s\), asking every reviewer"))
-    link.wait_for()
+    link.wait_for(timeout=MODEL_READY_TIMEOUT_MS)
     _wait_idle(editor)
     assert editor.locator(".stException").count() == 0
     editor.screenshot(path=str(artifacts / "13-review-task-created.png"), full_page=True)
