@@ -10,7 +10,6 @@ import streamlit as st
 
 from dashboard.identity import acting_key
 from dashboard.messages import guard, show_error
-from dashboard.model_sidebar import scorer
 from dashboard.snippets import cell_likelihoods_caption, diff_html, markdown_escape, pre_html, version_summary_rows
 from dashboard.state import KEY_COMPARE_RESULT, KEY_NOTICE, KEY_SALIENCE_RUN, KEY_SALIENCE_RUN_B
 from promptkit.diff import diff_texts
@@ -61,7 +60,7 @@ def run_requested(
         bar.progress(min(done / max(total, 1), 1.0), text=f"{int(done)} of {total} steps done{live}")
 
     if engine is None:
-        return run_comparison(store, model, request, actor=acting_key(), scorer=scorer(model), progress=progress)
+        return run_comparison(store, model, request, actor=acting_key(), scorer=model.companions.scorer, progress=progress)
     return run_comparison_on(store, engine, request, actor=acting_key(), progress=progress)
 
 

@@ -6,8 +6,6 @@ Environment:
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
 from dashboard.messages import show_error
@@ -15,6 +13,8 @@ from dashboard.snippets import model_summary_markdown
 from dashboard.state import KEY_DTYPE, KEY_MODEL_NAME
 from promptkit.errors import PromptkitError
 from promptkit.model_registry import ModelRegistry, default_model_name
+from promptkit.models.api import LanguageModel
+from promptkit.salience import SalienceEngine
 
 
 @st.cache_resource(show_spinner=False)
@@ -22,7 +22,7 @@ def _registry() -> ModelRegistry:
     return ModelRegistry()
 
 
-def _load_once(name: str, dtype: str | None) -> Any:
+def _load_once(name: str, dtype: str | None) -> LanguageModel:
     """Loads `name` once per process, with a visible status while loading."""
     registry = _registry()
     model = registry.loaded(name, dtype)
@@ -42,7 +42,7 @@ def _load_once(name: str, dtype: str | None) -> Any:
     return model
 
 
-def get_model() -> Any:
+def get_model() -> LanguageModel | None:
     """The model picked in the sidebar, falling back to the embedded one.
 
     Returns:
@@ -66,7 +66,7 @@ def get_model() -> Any:
         return None
 
 
-def model_sidebar() -> Any:
+def model_sidebar() -> LanguageModel | None:
     """Draws the sidebar model picker and returns the loaded model (or None)."""
     # Importing TensorFlow and loading the model take seconds before the page
     # draws anything: say so where the user is looking.
@@ -93,7 +93,7 @@ def _model_ready() -> bool:
         return False  # get_model reports the failure
 
 
-def _model_sidebar() -> Any:
+def _model_sidebar() -> LanguageModel | None:
     from promptkit.models.loader import gemma_preset_names, kaggle_credentials_present, saved_adapter_models
 
     default = default_model_name()
@@ -129,12 +129,6 @@ def _model_sidebar() -> Any:
     return model
 
 
-# Salience and step scores: one engine and one scorer per loaded model.
-def salience_engine(model: Any) -> Any:
+def salience_engine(model: LanguageModel) -> SalienceEngine:
     """The SalienceEngine of `model`, shared by all sessions so its cache is too."""
     return _registry().salience_engine(model)
-
-
-def scorer(model: Any) -> Any:
-    """The ContinuationScorer of `model`, shared by all sessions so its graphs are traced once."""
-    return _registry().scorer(model)

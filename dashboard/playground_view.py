@@ -8,7 +8,6 @@ import streamlit as st
 
 from dashboard.identity import acting_key
 from dashboard.messages import guard, show_error
-from dashboard.model_sidebar import scorer
 from dashboard.snippets import pre_html, token_shading_html
 from dashboard.state import (
     DEFAULT_CASE,
@@ -28,9 +27,9 @@ from dashboard.state import (
 )
 from dashboard.template_drafts import template_drafts, template_saved
 from promptkit.step_figures import step_scores_figure
-from promptkit.steps import completion_steps, fork_rows
+from promptkit.steps import fork_rows
 from promptkit.templates import detect_variables, render_template
-from promptkit.workflows import record_playground_run, save_version
+from promptkit.workflows import completion_steps, record_playground_run, save_version
 
 
 def new_blanks_warning() -> None:
@@ -246,7 +245,7 @@ def _step_scores(run: Any, model: Any) -> None:
     if cached is None or cached[0] != steps_key:
         with st.spinner("Scoring every step of the completion…"):
             cached = (steps_key, completion_steps(
-                scorer(model), model, prompt=run.prompt, completion=run.completion,
+                model, prompt=run.prompt, completion=run.completion,
                 # Another model's ids name other pieces: its text is tokenized afresh.
                 token_ids=run.token_ids() if run.model == model.info.name else None,
             ))

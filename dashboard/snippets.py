@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # for type hints only: drawing a label needs no store.
     from promptkit.diff import DiffSpan
     from promptkit.evaluation import Cell, MatrixResult
     from promptkit.generation import GeneratedToken
-    from promptkit.model_api import ModelInfo
+    from promptkit.models.api import ModelInfo
     from promptkit.salience import SalienceResult
     from promptkit.store.records import ComparisonRecord, ReviewRecord, RunRecord, VersionRecord
     from promptkit.templates import Version

@@ -25,7 +25,7 @@ from promptkit.errors import (
     TemplateError,
 )
 from promptkit.generation import Completion, GeneratedToken, GenerationSettings, StopReason
-from promptkit.model_api import LanguageModel, ModelInfo
+from promptkit.models.api import LanguageModel, ModelInfo
 
 __all__ = [
     "EMBEDDED_MODEL",

@@ -1,7 +1,7 @@
 """Generation settings and results, plus the model-independent decoding rules.
 
 Sampling and stop-sequence handling live here, in numpy and plain Python, so
-every model that fits `promptkit.model_api.LanguageModel` decodes the same
+every model that fits `promptkit.models.api.LanguageModel` decodes the same
 way and the rules are testable without a model.
 """
 

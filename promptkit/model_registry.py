@@ -22,12 +22,16 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from promptkit.errors import PromptkitError
+from promptkit.models.api import LanguageModel
+
+if TYPE_CHECKING:
+    from promptkit.salience import SalienceEngine
 
 Progress = Callable[[str], None]
-Loader = Callable[..., Any]
+Loader = Callable[..., LanguageModel]
 
 
 def default_model_name() -> str:
@@ -46,7 +50,7 @@ def _silent(message: str) -> None:
     del message
 
 
-def _default_loader(name: str, *, dtype: str | None, progress: Progress) -> Any:
+def _default_loader(name: str, *, dtype: str | None, progress: Progress) -> LanguageModel:
     from promptkit.models.loader import load_model
 
     return load_model(name, dtype=dtype, progress=progress)
@@ -58,7 +62,7 @@ def _default_loader(name: str, *, dtype: str | None, progress: Progress) -> Any:
 _WARM_UP_PROMPTS = ("Warm-up: one two", "Warm-up: three four five")
 
 
-def _warm_up(model: Any) -> None:
+def _warm_up(model: LanguageModel) -> None:
     """Generates two tokens for a small batch, so the decode graphs are traced before a user asks."""
     from promptkit.generation import GenerationSettings
 
@@ -100,18 +104,17 @@ class ModelRegistry:
         # One load at a time, whatever the model: two loads at once would
         # need both models' memory at the peak, on a machine sized for one.
         self._load_lock = threading.Lock()
-        self._models: dict[tuple[str, str | None], Any] = {}
+        self._models: dict[tuple[str, str | None], LanguageModel] = {}
         self._failures: dict[tuple[str, str | None], str] = {}
         # A separate lock, so a page asking for an engine never waits for a load.
         self._engine_lock = threading.Lock()
-        self._engines: dict[int, Any] = {}
-        self._scorers: dict[int, Any] = {}
+        self._engines: dict[int, SalienceEngine] = {}
 
     def loading(self) -> bool:
         """Whether a model is being loaded right now (a `get` would wait for it)."""
         return self._load_lock.locked()
 
-    def loaded(self, name: str, dtype: str | None = None) -> Any | None:
+    def loaded(self, name: str, dtype: str | None = None) -> LanguageModel | None:
         """Returns the model if it is already loaded, without waiting.
 
         Args:
@@ -130,7 +133,7 @@ class ModelRegistry:
             raise PromptkitError(self._failures[key])
         return model
 
-    def get(self, name: str, dtype: str | None = None, *, progress: Progress = _silent) -> Any:
+    def get(self, name: str, dtype: str | None = None, *, progress: Progress = _silent) -> LanguageModel:
         """Returns the model, loading it first unless loaded (or loading) already.
 
         Args:
@@ -160,7 +163,7 @@ class ModelRegistry:
                 raise
             self._models[(name, dtype)] = model
             _log_load(name, time.perf_counter() - started)
-            if self._warm_up and hasattr(model, "generate"):
+            if self._warm_up:
                 thread = threading.Thread(target=_warm_up, args=(model,), name=f"warm-up {name}", daemon=True)
                 thread.start()
                 self._warm_ups.append(thread)
@@ -175,43 +178,25 @@ class ModelRegistry:
         for thread in list(self._warm_ups):
             thread.join(timeout)
 
-    def salience_engine(self, model: Any) -> Any:
+    def salience_engine(self, model: LanguageModel) -> SalienceEngine:
         """Returns the `SalienceEngine` of `model`, made once, so its score cache is shared.
 
         Args:
             model: a loaded model.
 
         Returns:
-            The model's engine.
+            The model's engine, on the model's shared companions.
         """
         from promptkit.salience import SalienceEngine
 
-        scorer = self.scorer(model)  # Shared with step scores, so its graphs are traced once.
         with self._engine_lock:
             # Keyed by id: the engine holds the model, so the id cannot be reused.
             engine = self._engines.get(id(model))
             if engine is None:
-                engine = self._engines[id(model)] = SalienceEngine(model, scorer=scorer)
+                engine = self._engines[id(model)] = SalienceEngine(model)
         return engine
 
-    def scorer(self, model: Any) -> Any:
-        """Returns the `ContinuationScorer` of `model`, made once, so its compiled graphs are reused.
-
-        Args:
-            model: a loaded model.
-
-        Returns:
-            The model's scorer (step scores, candidate likelihoods).
-        """
-        from promptkit.models.scoring import ContinuationScorer
-
-        with self._engine_lock:
-            scorer = self._scorers.get(id(model))
-            if scorer is None:
-                scorer = self._scorers[id(model)] = ContinuationScorer(model)
-        return scorer
-
-    def salience_engines(self) -> list[Any]:
+    def salience_engines(self) -> list[SalienceEngine]:
         """Returns the engines made so far (e.g. to count their gradient calls)."""
         with self._engine_lock:
             return list(self._engines.values())

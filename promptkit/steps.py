@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 FORK_PROBABILITY = 0.5
 
@@ -62,45 +62,6 @@ class StepScore:
             "rank": self.rank,
             "alternatives": [{"text": a.text, "logprob": a.logprob} for a in self.alternatives],
         }
-
-
-class StepScorer(Protocol):
-    """Scores steps: `promptkit.models.scoring.ContinuationScorer` fits."""
-
-    def step_scores(self, prefix_ids: Sequence[int], continuation_ids: Sequence[int], *, top_k: int = 5) -> list[StepScore]:
-        """One `StepScore` per continuation token."""
-
-
-def completion_steps(
-    scorer: StepScorer,
-    model: Any,
-    *,
-    prompt: str,
-    completion: str,
-    token_ids: Sequence[int] | None = None,
-    top_k: int = 5,
-) -> list[StepScore]:
-    """Step scores of a completion, cut to the completion as kept.
-
-    Args:
-        scorer: computes step scores (`ContinuationScorer`).
-        model: the model that scores, for `prompt_ids` and `tokenize`.
-        prompt: the prompt the completion followed.
-        completion: the completion text (a stop sequence may have cut its last token).
-        token_ids: the completion's tokens as this model generated them; None
-            tokenizes `completion` (for text another model wrote, whose ids
-            name other pieces).
-        top_k: alternatives kept per step.
-
-    Returns:
-        One `StepScore` per kept token.
-
-    Raises:
-        PromptError: an empty prompt or completion, or one longer than the model's context.
-    """
-    prefix = model.prompt_ids([prompt], new_tokens=0)[0]
-    ids = model.tokenize(completion) if token_ids is None else token_ids
-    return within(scorer.step_scores(prefix, ids, top_k=top_k), completion)
 
 
 def within(steps: Sequence[StepScore], text: str) -> list[StepScore]:

@@ -105,7 +105,7 @@ def test_loading_is_true_only_while_a_load_runs() -> None:
     assert not registry.loading()
 
 
-def test_the_default_loader_loads_a_tiny_model_once_and_one_engine_per_model() -> None:
+def test_the_default_loader_loads_a_tiny_model_once_with_one_engine_on_its_companions() -> None:
     registry = ModelRegistry()
     model = registry.get("tiny:gemma3")
     assert model.info.name == "tiny:gemma3"
@@ -113,8 +113,9 @@ def test_the_default_loader_loads_a_tiny_model_once_and_one_engine_per_model() -
     engine = registry.salience_engine(model)
     assert registry.salience_engine(model) is engine
     assert registry.salience_engines() == [engine]
-    scorer = registry.scorer(model)
-    assert registry.scorer(model) is scorer and scorer.model is model
+    # The engine works on the model's companions, the ones every other caller of the model gets.
+    assert engine.scorer is model.companions.scorer and engine.scorer.model is model
+    assert engine.backend is model.companions.gradients and engine.attention is model.companions.attention
     with pytest.raises(ModelLoadError, match="Unknown tiny model"):
         registry.get("tiny:gemma9")
 

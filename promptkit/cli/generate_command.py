@@ -68,12 +68,9 @@ def run(args: argparse.Namespace) -> int:
     completion = model.generate([prompt], settings=settings)[0]
     tokens = [{"text": t.text, "start": t.start, "end": t.end, "logprob": t.logprob} for t in completion.tokens]
     if args.step_scores and completion.tokens:
-        from promptkit.models.scoring import ContinuationScorer
-        from promptkit.steps import completion_steps
+        from promptkit.workflows.playground import completion_steps
 
-        steps = completion_steps(
-            ContinuationScorer(model), model, prompt=prompt, token_ids=[t.id for t in completion.tokens], completion=completion.text
-        )
+        steps = completion_steps(model, prompt=prompt, token_ids=[t.id for t in completion.tokens], completion=completion.text)
         tokens = [dict(token, **step.to_dict()) for token, step in zip(tokens, steps)]
     payload = {
         "model": model.info.name,

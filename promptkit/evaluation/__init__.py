@@ -1,7 +1,7 @@
 """A/B evaluation of template versions: checks, outcome likelihoods, stability, reports.
 
-Plain Python and numpy; models come in through `promptkit.model_api.LanguageModel`
-and the `Scorer` protocol, so nothing here imports TensorFlow.
+Plain Python and numpy; models come in through `promptkit.models.api.LanguageModel`
+and `promptkit.models.api.CandidateScorer`, so nothing here imports TensorFlow.
 
 Public API:
     run_matrix(model, family, *, versions, cases, scorer=None, samples=0, ...) -> MatrixResult
@@ -20,7 +20,6 @@ from promptkit.evaluation.checks import CheckResult, find_line, line_of_interest
 from promptkit.evaluation.matrix import Engine, LocalEngine, RunSink, run_matrix, run_matrix_on, version_settings
 from promptkit.evaluation.outcomes import (
     ClassifierMetrics,
-    Scorer,
     classifier_metrics,
     normalise,
     outcome_likelihoods,
@@ -43,7 +42,6 @@ __all__ = [
     "MatrixResult",
     "RecordingSink",
     "RunSink",
-    "Scorer",
     "VersionSummary",
     "agreement_rate",
     "classifier_metrics",

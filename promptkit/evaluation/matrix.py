@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from promptkit.errors import PromptkitError
 from promptkit.evaluation.checks import CheckResult, run_checks
-from promptkit.evaluation.outcomes import Scorer, outcome_likelihoods, outcome_prefix
+from promptkit.evaluation.outcomes import outcome_likelihoods, outcome_prefix
 from promptkit.evaluation.results import Cell, MatrixResult, summarise
 from promptkit.evaluation.stability import agreement_rate, sample_outcome, sample_settings
 from promptkit.generation import DEFAULT_STOP_SEQUENCES, Completion, GenerationSettings
-from promptkit.model_api import LanguageModel
+from promptkit.models.api import CandidateScorer, LanguageModel
 from promptkit.templates import Family, TestCase, Version, render_template
 
 if TYPE_CHECKING:
@@ -230,7 +230,7 @@ def plan_batches(
 
 def complete_batch(
     model: LanguageModel,
-    scorer: Scorer | None,
+    scorer: CandidateScorer | None,
     job: MatrixJob,
     batch: CellBatch,
     advance: Callable[[float], None],
@@ -299,7 +299,7 @@ class LocalEngine:
         scorer: scores the candidate labels; None leaves them out.
     """
 
-    def __init__(self, model: LanguageModel, scorer: Scorer | None = None) -> None:
+    def __init__(self, model: LanguageModel, scorer: CandidateScorer | None = None) -> None:
         self.model = model
         self.scorer = scorer
 
@@ -332,7 +332,7 @@ def run_matrix(
     *,
     versions: Sequence[Version],
     cases: Sequence[TestCase],
-    scorer: Scorer | None = None,
+    scorer: CandidateScorer | None = None,
     samples: int = 0,
     sample_temperature: float | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -514,7 +514,7 @@ def _save(
 
 
 def _score(
-    scorer: Scorer,
+    scorer: CandidateScorer,
     job: MatrixJob,
     cells: list[Cell],
     indices: Sequence[int],

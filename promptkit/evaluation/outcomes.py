@@ -11,16 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Protocol
 
 import numpy as np
 
-
-class Scorer(Protocol):
-    """Scores continuations: `promptkit.models.scoring.ContinuationScorer` fits."""
-
-    def score(self, requests: Sequence[tuple[str, str]]) -> list[float]:
-        """Summed log-probabilities of each `(prefix, continuation)` pair, in order."""
+from promptkit.models.api import CandidateScorer
 
 
 def outcome_prefix(prompt: str, completion: str, *, line: str | None) -> str:
@@ -74,7 +68,7 @@ def normalise(logprobs: Mapping[str, float]) -> dict[str, float]:
 
 
 def outcome_likelihoods(
-    scorer: Scorer, prefixes: Sequence[str], candidates: Sequence[str]
+    scorer: CandidateScorer, prefixes: Sequence[str], candidates: Sequence[str]
 ) -> list[dict[str, float]]:
     """Normalised likelihood of each candidate after each prefix, in one scoring call.
 

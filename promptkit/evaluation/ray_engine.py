@@ -28,7 +28,7 @@ from typing import Any
 
 from promptkit.errors import PromptkitError
 from promptkit.evaluation.matrix import CellBatch, CellOutput, MatrixJob, complete_batch
-from promptkit.evaluation.outcomes import Scorer
+from promptkit.models.api import CandidateScorer
 
 RAY_ADDRESS_VARIABLE = "PROMPTKIT_RAY_ADDRESS"
 RAY_REQUIREMENT = "ray==2.60.0"
@@ -75,7 +75,7 @@ class _Worker:
         from promptkit.models.loader import load_model
 
         self._model = load_model(model_name, dtype=dtype)
-        self._scorers: dict[int, Scorer] = {}
+        self._scorers: dict[int, CandidateScorer] = {}
 
     def ready(self) -> str:
         """The loaded model's name (answered once the model is loaded)."""
@@ -90,7 +90,7 @@ class _Worker:
         scorer = self._scorer(job.batch_size) if job.score else None
         return complete_batch(self._model, scorer, job, batch, advance=_ignore)
 
-    def _scorer(self, batch_size: int) -> Scorer:
+    def _scorer(self, batch_size: int) -> CandidateScorer:
         if batch_size not in self._scorers:
             from promptkit.models.scoring import ContinuationScorer
 

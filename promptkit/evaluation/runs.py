@@ -117,7 +117,7 @@ def comparison_subject(family: str, *, versions: Sequence[int], case_ids: Sequen
 
 
 def stored_heatmaps(
-    store: Any, runs: Sequence[Any], *, granularity: str = "sentences", gain: float = 0.4
+    store: Store, runs: Sequence[RunRecord], *, granularity: str = "sentences", gain: float = 0.4
 ) -> dict[str, Any]:
     """Salience heatmaps of the runs' stored scores, for the HTML report.
 

@@ -21,43 +21,16 @@ is 512 tokens, so only longer sequences see it.
 
 from __future__ import annotations
 
-import dataclasses
-import threading
-import weakref
 from typing import Any
 
 import numpy as np
 
+from promptkit.models.api import AttentionReading
 from promptkit.models.backend import keras_modules
-from promptkit.models.gemma_model import GemmaModel
+from promptkit.models.keras_gemma import KerasGemma
 
 # Next-token distributions are (rows, vocabulary) float32: 32 rows of Gemma 3's 262k are 34 MB.
 _STEP_ROWS = 32
-
-
-@dataclasses.dataclass(frozen=True)
-class AttentionReading:
-    """Attention weights from the positions that predict each target token, and those tokens' step scores.
-
-    Attributes:
-        weights: float32, shape `(layers, heads, rows, length)`: row i holds
-            the weights of the position predicting target token i over the
-            sequence positions (`<bos>` first); each (layer, head, row) sums
-            to 1 over the positions before the predicted token and is 0 on
-            the others.
-        logprobs: each target token's log-probability, shape `(rows,)`.
-        entropy: entropy of each step's next-token distribution (nats), shape `(rows,)`.
-        rank: each target token's rank there (1: the likeliest), shape `(rows,)`.
-        top_ids: the likeliest tokens per step, shape `(rows, top_k)`.
-        top_logprobs: their log-probabilities, shape `(rows, top_k)`.
-    """
-
-    weights: np.ndarray
-    logprobs: np.ndarray
-    entropy: np.ndarray
-    rank: np.ndarray
-    top_ids: np.ndarray
-    top_logprobs: np.ndarray
 
 
 class AttentionReader:
@@ -68,7 +41,7 @@ class AttentionReader:
         top_k: alternatives kept per step.
     """
 
-    def __init__(self, model: GemmaModel, *, top_k: int = 5) -> None:
+    def __init__(self, model: KerasGemma, *, top_k: int = 5) -> None:
         keras, _, tf = keras_modules()
         self._keras, self.tf = keras, tf
         self.model = model
@@ -196,22 +169,3 @@ class AttentionReader:
         arrays = tuple(tf.TensorArray(dtype, size=0, dynamic_size=True, infer_shape=False) for dtype in dtypes)
         _, arrays = tf.while_loop(lambda start, _: start < rows, chunk, (tf.constant(0), arrays))
         return tuple(array.concat() for array in arrays)
-
-
-_READERS: weakref.WeakKeyDictionary[GemmaModel, AttentionReader] = weakref.WeakKeyDictionary()
-_READERS_LOCK = threading.Lock()
-
-
-def attention_reader(model: GemmaModel) -> AttentionReader:
-    """The model's shared `AttentionReader`, so its pass is traced once per model.
-
-    Args:
-        model: a loaded model; the reader is dropped along with it.
-
-    Returns:
-        The same reader for every call with the same model.
-    """
-    with _READERS_LOCK:
-        if model not in _READERS:
-            _READERS[model] = AttentionReader(model)
-        return _READERS[model]

@@ -31,8 +31,9 @@ from promptkit.generation import (
     find_stop,
     trim_at_stop,
 )
-from promptkit.model_api import ModelInfo
+from promptkit.models.api import ModelInfo
 from promptkit.models.backend import keras_modules
+from promptkit.models.companions import ModelCompanions
 from promptkit.models.decode_graphs import DecodeGraphs
 from promptkit.tokenization import PieceVocabulary, TokenSpan
 
@@ -80,7 +81,13 @@ class GemmaModel:
         self.lock = threading.RLock()
         self._tf = tf
         self.graphs = DecodeGraphs(causal_lm)
+        self._companions = ModelCompanions(self)
         _LIVE_MODELS.add(self)
+
+    @property
+    def companions(self) -> ModelCompanions:
+        """The model's gradients, scorer and attention reader, each made on first use and shared by every caller."""
+        return self._companions
 
     @property
     def backbone(self) -> Any:

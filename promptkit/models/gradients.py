@@ -29,32 +29,16 @@ Speed, on a CPU:
 
 from __future__ import annotations
 
-import dataclasses
 import threading
-import weakref
 from typing import Any
 
 import numpy as np
 
+from promptkit.models.api import GradientResult
 from promptkit.models.backend import keras_modules
-from promptkit.models.gemma_model import GemmaModel
 from promptkit.models.integrated_gradients import integrated_gradients as _integrated_gradients
 from promptkit.models.integrated_gradients_path import IntegratedGradientsResult
-
-
-@dataclasses.dataclass(frozen=True)
-class GradientResult:
-    """Gradients of several target losses over one sequence.
-
-    Attributes:
-        losses: loss of each target mask, shape `(num_targets,)`.
-        gradients: d loss / d embedding, shape `(num_targets, length, hidden)`.
-        embeddings: the embedding lookup output, shape `(length, hidden)`.
-    """
-
-    losses: np.ndarray
-    gradients: np.ndarray
-    embeddings: np.ndarray
+from promptkit.models.keras_gemma import KerasGemma
 
 
 class GradientComputer:
@@ -64,7 +48,7 @@ class GradientComputer:
         model: the loaded model; its `lock` is held while the model runs.
     """
 
-    def __init__(self, model: GemmaModel) -> None:
+    def __init__(self, model: KerasGemma) -> None:
         keras, _, tf = keras_modules()
         self._keras, self.tf = keras, tf
         self.model = model
@@ -297,22 +281,3 @@ class GradientComputer:
             logits = self._logits(self.embed(ids), self.tf.range(len(token_ids)))
         first: np.ndarray = logits.numpy()[0]
         return first
-
-
-_COMPUTERS: weakref.WeakKeyDictionary[GemmaModel, GradientComputer] = weakref.WeakKeyDictionary()
-_COMPUTERS_LOCK = threading.Lock()
-
-
-def gradient_computer(model: GemmaModel) -> GradientComputer:
-    """The model's shared `GradientComputer`, so its graphs are traced once per model.
-
-    Args:
-        model: a loaded model; the computer is dropped along with it.
-
-    Returns:
-        The same computer for every call with the same model.
-    """
-    with _COMPUTERS_LOCK:
-        if model not in _COMPUTERS:
-            _COMPUTERS[model] = GradientComputer(model)
-        return _COMPUTERS[model]

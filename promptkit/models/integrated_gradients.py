@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from promptkit.models.gemma_model import GemmaModel
 from promptkit.models.integrated_gradients_path import (
     IntegratedGradientsResult,
     check_path_settings,
@@ -24,6 +23,7 @@ from promptkit.models.integrated_gradients_path import (
     path_rows,
     path_start,
 )
+from promptkit.models.keras_gemma import KerasGemma
 
 
 class PathGradients(Protocol):
@@ -41,7 +41,7 @@ class PathGradients(Protocol):
 
     tf: Any
     dtype: Any
-    model: GemmaModel
+    model: KerasGemma
     rows: Callable[[Any, Any, Any, Any], tuple[Any, Any]]
     row_losses: Callable[[Any, Any, Any, Any], Any]
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.errors import ModelLoadError, PromptkitError
-from promptkit.model_api import ModelInfo
+from promptkit.models.api import ModelInfo
 from promptkit.models.backend import default_dtype, device_name, keras_modules
 from promptkit.models.gemma_model import GemmaModel
 from promptkit.models.lora import (

@@ -28,7 +28,7 @@ import numpy as np
 
 from promptkit.errors import PromptError
 from promptkit.models.backend import keras_modules
-from promptkit.models.gemma_model import GemmaModel
+from promptkit.models.keras_gemma import KerasGemma
 from promptkit.steps import Alternative, StepScore
 
 # Rounding up to these keeps the number of distinct traced shapes small.
@@ -64,7 +64,7 @@ class ContinuationScorer:
         batch_size: most sequences per forward pass.
     """
 
-    def __init__(self, model: GemmaModel, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(self, model: KerasGemma, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         if batch_size < 1:
             raise PromptError(f"batch_size must be at least 1 (got {batch_size}).")
         _, _, tf = keras_modules()

@@ -21,13 +21,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from promptkit.errors import SalienceError
-from promptkit.salience.methods import LossGradients
+from promptkit.models.api import GradientResult, LanguageModel, LossGradients
 from promptkit.salience.results import SalienceResult
+from promptkit.tokenization import TokenSpan
 
 
 def foil_in_place(replaced: str, foil: str) -> str:
@@ -65,13 +65,13 @@ class ContrastSequences:
 
 
 def contrast_sequences(
-    model: Any, prompt_ids: Sequence[int], target_ids: Sequence[int], target: str, target_spans: Sequence[Any],
+    model: LanguageModel, prompt_ids: Sequence[int], target_ids: Sequence[int], target: str, target_spans: Sequence[TokenSpan],
     span: tuple[int, int], foil: str,
 ) -> ContrastSequences:
     """The two sequences that contrast the selected span with `foil`, checked.
 
     Args:
-        model: `info`, `vocabulary.bos_id`, `tokenize` (see `promptkit.model_api.LanguageModel`).
+        model: `info`, `vocabulary.bos_id`, `tokenize` (see `promptkit.models.api.LanguageModel`).
         prompt_ids: the prompt's token ids.
         target_ids: the target's token ids.
         target: the target text.
@@ -135,7 +135,7 @@ class ContrastiveGradients:
     """
 
     backend: LossGradients
-    foil: Any
+    foil: GradientResult
     shared: int
 
     def gradients(self, token_ids: np.ndarray, target_masks: np.ndarray) -> ContrastGradientResult:

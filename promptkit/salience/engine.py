@@ -17,39 +17,34 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from promptkit.errors import SalienceError
+from promptkit.models.api import AttentionBackend, AttentionReading, ContinuationScoring, GradientBackend, LanguageModel
 from promptkit.salience.contrast import ContrastiveGradients, contrast_sequences
 from promptkit.salience.methods import (
     Compute,
-    GradientBackend,
     SalienceMethod,
     get_method,
     matrix_method_names,
     require_contrast,
     resolve_params,
 )
-from promptkit.salience.occlusion import LikelihoodScorer, explain_occlusion
+from promptkit.salience.occlusion import explain_occlusion
 from promptkit.salience.results import SalienceResult, scored_tokens
 from promptkit.salience.segmentation import PartLike, Segment
 from promptkit.salience.targets import Selection, WholeTarget, select_tokens
 from promptkit.salience.token_matrix import (
     ROWS_PER_PASS,
-    AttentionBackend,
-    StepScorer,
     TokenMatrix,
     attention_values,
     build_matrix,
     gradient_rows,
     reading_steps,
 )
-
-
-class Scorer(LikelihoodScorer, StepScorer, Protocol):
-    """Scores continuations for occlusion and step scores: `promptkit.models.scoring.ContinuationScorer` fits."""
+from promptkit.tokenization import TokenSpan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,32 +53,29 @@ class _Tokenized:
 
     prompt_ids: list[int]
     target_ids: list[int]
-    prompt_spans: Sequence[Any]
-    target_spans: Sequence[Any]
+    prompt_spans: Sequence[TokenSpan]
+    target_spans: Sequence[TokenSpan]
 
 
 class SalienceEngine:
     """Explains targets of one model, caching token scores.
 
     Args:
-        model: a loaded model (`GemmaModel`): `info.name`, `info.context_length`,
-            `vocabulary.bos_id`, `tokenize`, `token_spans`.
-        backend: computes gradients; default the model's shared
-            `GradientComputer` (compiled once per model), imported only when
-            first needed so this package stays TF-free.
+        model: a loaded model.
+        backend: computes gradients; default the model's shared one
+            (`model.companions.gradients`, compiled once per model, on first use).
         scorer: scores continuations, for occlusion and the step scores of
-            token-by-token matrices; default a `ContinuationScorer` of the
-            model, made when first needed.
+            token-by-token matrices; default the model's shared one.
         attention: reads attention weights, for the `attention` matrix;
-            default the model's shared `AttentionReader`, made when first needed.
+            default the model's shared one.
     """
 
     def __init__(
         self,
-        model: Any,
+        model: LanguageModel,
         *,
         backend: GradientBackend | None = None,
-        scorer: Scorer | None = None,
+        scorer: ContinuationScoring | None = None,
         attention: AttentionBackend | None = None,
     ) -> None:
         self.model = model
@@ -92,36 +84,24 @@ class SalienceEngine:
         self._attention = attention
         self._cache: dict[tuple[Any, ...], SalienceResult] = {}
         self._matrices: dict[tuple[Any, ...], TokenMatrix] = {}
-        self._readings: dict[tuple[Any, ...], Any] = {}
+        self._readings: dict[tuple[Any, ...], AttentionReading] = {}
         self._lock = threading.Lock()
         self.gradient_calls = 0
 
     @property
     def backend(self) -> GradientBackend:
-        """The gradient backend, built on first use."""
-        if self._backend is None:
-            from promptkit.models.gradients import gradient_computer
-
-            self._backend = gradient_computer(self.model)
-        return self._backend
+        """The gradient backend."""
+        return self._backend or self.model.companions.gradients
 
     @property
-    def scorer(self) -> Scorer:
-        """The continuation scorer, built on first use."""
-        if self._scorer is None:
-            from promptkit.models.scoring import ContinuationScorer
-
-            self._scorer = ContinuationScorer(self.model)
-        return self._scorer
+    def scorer(self) -> ContinuationScoring:
+        """The continuation scorer."""
+        return self._scorer or self.model.companions.scorer
 
     @property
     def attention(self) -> AttentionBackend:
-        """The attention reader, built on first use."""
-        if self._attention is None:
-            from promptkit.models.attention_weights import attention_reader
-
-            self._attention = attention_reader(self.model)
-        return self._attention
+        """The attention reader."""
+        return self._attention or self.model.companions.attention
 
     def clear_cache(self) -> None:
         """Forgets every cached result."""
@@ -365,7 +345,7 @@ class SalienceEngine:
             self._matrices[key] = matrix
         return matrix
 
-    def _attention_reading(self, prompt: str, target: str, ids: np.ndarray, rows: int) -> Any:
+    def _attention_reading(self, prompt: str, target: str, ids: np.ndarray, rows: int) -> AttentionReading:
         """The attention weights and step scores of one prompt and target, read once."""
         key = ("attention", self.model.info.name, prompt, target)
         with self._lock:

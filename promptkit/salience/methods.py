@@ -23,28 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from promptkit.errors import SalienceError
+from promptkit.models.api import GradientBackend, LossGradients
 from promptkit.salience.aggregation import AGGREGATIONS
-
-
-class LossGradients(Protocol):
-    """Gradients of target losses (see `promptkit.models.gradients`); all a contrastive method may ask for."""
-
-    def gradients(self, token_ids: np.ndarray, target_masks: np.ndarray) -> Any:
-        """Returns `.losses (T,)`, `.gradients (T, L, H)`, `.embeddings (L, H)`."""
-
-
-class GradientBackend(LossGradients, Protocol):
-    """What the gradient methods need from the model side (see `promptkit.models.gradients`)."""
-
-    def integrated_gradients(
-        self, token_ids: np.ndarray, target_masks: np.ndarray, *, steps: int, batch_size: int, baseline: str
-    ) -> Any:
-        """Returns `.attributions (T, L)`, `.losses`, `.baseline_losses`, `.completeness_error`."""
 
 
 @dataclasses.dataclass(frozen=True)

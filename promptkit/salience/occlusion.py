@@ -20,12 +20,12 @@ scores, so a result holds the one granularity it was computed at.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
 from promptkit.errors import SalienceError
+from promptkit.models.api import LanguageModel, LikelihoodScorer
 from promptkit.salience.methods import OCCLUSION, get_method
 from promptkit.salience.results import SalienceResult, TokenScore, scored_tokens
 from promptkit.salience.segmentation import PartLike, assign_tokens
@@ -34,22 +34,8 @@ from promptkit.salience.targets import Selection, select_tokens
 DEFAULT_MAX_PIECES = 128
 
 
-class LikelihoodScorer(Protocol):
-    """What occlusion needs from the model side: `promptkit.models.scoring.ContinuationScorer` fits."""
-
-    def occluded_logprobs(
-        self,
-        prefix_ids: Sequence[int],
-        pieces: Sequence[tuple[int, int]],
-        continuation_ids: Sequence[int],
-        *,
-        on_progress: Callable[[int, int], None] | None = None,
-    ) -> tuple[float, list[float]]:
-        """The continuation's summed log-probability after the prefix, and after it with each piece left out."""
-
-
 def explain_occlusion(
-    model: Any,
+    model: LanguageModel,
     scorer: LikelihoodScorer,
     prompt: str,
     target: str,
@@ -130,7 +116,7 @@ def explain_occlusion(
 
 
 def _result(
-    model: Any,
+    model: LanguageModel,
     prompt: str,
     target: str,
     tokens: tuple[TokenScore, ...],

@@ -17,6 +17,7 @@ from promptkit.errors import SalienceError
 from promptkit.salience.aggregation import SegmentScores, aggregate
 from promptkit.salience.methods import get_method
 from promptkit.salience.segmentation import PartLike, assign_tokens, segment_text
+from promptkit.tokenization import TokenSpan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,7 +149,7 @@ class SalienceResult:
 
 
 def scored_tokens(
-    prompt_spans: Sequence[Any], target_spans: Sequence[Any], scores: Iterable[float], *, prompt_length: int
+    prompt_spans: Sequence[TokenSpan], target_spans: Sequence[TokenSpan], scores: Iterable[float], *, prompt_length: int
 ) -> tuple[TokenScore, ...]:
     """Prompt then target tokens with their scores, offsets into prompt + target.
 

@@ -32,9 +32,17 @@ from promptkit.errors import SalienceError
 class TokenLike(Protocol):
     """A token's character span, e.g. `promptkit.tokenization.TokenSpan`."""
 
-    text: str
-    start: int
-    end: int
+    @property
+    def text(self) -> str:
+        """The token's text."""
+
+    @property
+    def start(self) -> int:
+        """Its first character's offset."""
+
+    @property
+    def end(self) -> int:
+        """The offset just after its last character."""
 
 
 @dataclasses.dataclass(frozen=True)

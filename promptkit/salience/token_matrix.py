@@ -38,37 +38,21 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from promptkit.errors import SalienceError
+from promptkit.models.api import AttentionReading, GradientBackend, Vocabulary
 from promptkit.salience.aggregation import MIN_DOMAIN, SegmentScores, aggregate
-from promptkit.salience.methods import GradientBackend, SalienceMethod
+from promptkit.salience.methods import SalienceMethod
 from promptkit.salience.segmentation import PartLike, Segment, assign_tokens, segment_text
 from promptkit.steps import Alternative, StepScore
+from promptkit.tokenization import TokenSpan
 
 # Rows per forward pass of a gradient method: GradientComputer's default, so each block is one pass.
 ROWS_PER_PASS = 8
 HEAD_AGGREGATIONS = ("mean", "max")
-
-
-class AttentionBackend(Protocol):
-    """Reads attention weights and step scores (`promptkit.models.attention_weights.AttentionReader` fits)."""
-
-    @property
-    def num_layers(self) -> int:
-        """The model's decoder blocks."""
-
-    def read(self, token_ids: np.ndarray, num_targets: int) -> Any:
-        """Returns `.weights (layers, heads, targets, length − 1)`, `.logprobs`, `.entropy`, `.rank`, `.top_ids`, `.top_logprobs`."""
-
-
-class StepScorer(Protocol):
-    """Scores a target's steps (`promptkit.models.scoring.ContinuationScorer` fits)."""
-
-    def step_scores(self, prefix_ids: Sequence[int], continuation_ids: Sequence[int], *, top_k: int = 5) -> list[StepScore]:
-        """One `StepScore` per continuation token."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -430,7 +414,7 @@ def build_matrix(
     )
 
 
-def reading_steps(reading: Any, target_spans: Sequence[Any], vocabulary: Any) -> list[StepScore]:
+def reading_steps(reading: AttentionReading, target_spans: Sequence[TokenSpan], vocabulary: Vocabulary) -> list[StepScore]:
     """Step scores from an attention reading's arrays.
 
     Args:

@@ -14,6 +14,7 @@ Public API:
     write_comparison_report(store, comparison_id, path, *, actor)
     save_version(store, *, actor, family, parent, text, note) -> VersionRecord
     record_playground_run(store, *, actor, ...) -> (run, new version number or None)
+    completion_steps(model, *, prompt, completion, token_ids=None) -> [StepScore]  (the shared scorer)
     give_verdict(store, *, actor, verdict, comment, run_id | subject + comparison_id) -> ReviewRecord
     set_review_task(store, *, actor, comparison_id, ...) -> ReviewTaskRecord
     review_items(store, *, actor, task_id) -> [ReviewItem]            (blind, per reviewer)
@@ -34,7 +35,7 @@ from promptkit.workflows.compare import (
     run_comparison,
     run_comparison_on,
 )
-from promptkit.workflows.playground import give_verdict, record_playground_run, save_version
+from promptkit.workflows.playground import completion_steps, give_verdict, record_playground_run, save_version
 from promptkit.workflows.report import comparison_report, write_comparison_report
 from promptkit.workflows.review import (
     ReviewItem,
@@ -57,6 +58,7 @@ __all__ = [
     "check_request",
     "check_resume",
     "comparison_report",
+    "completion_steps",
     "give_verdict",
     "judge_item",
     "load_comparison",

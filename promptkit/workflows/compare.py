@@ -9,10 +9,9 @@ from promptkit.errors import PromptkitError
 from promptkit.evaluation.cases import select_versions
 from promptkit.evaluation.checks import CheckResult, run_checks
 from promptkit.evaluation.matrix import DEFAULT_BATCH_SIZE, Engine, LocalEngine, Progress, run_matrix_on
-from promptkit.evaluation.outcomes import Scorer
 from promptkit.evaluation.results import Cell, MatrixResult, summarise
 from promptkit.evaluation.runs import RecordingSink
-from promptkit.model_api import LanguageModel
+from promptkit.models.api import CandidateScorer, LanguageModel
 from promptkit.people import Role
 from promptkit.store import ComparisonCellRecord, ComparisonRecord, FamilyRecord, RunRecord, Store
 from promptkit.templates import Family, TestCase, Version
@@ -72,7 +71,7 @@ def run_comparison(
     request: ComparisonRequest,
     *,
     actor: str,
-    scorer: Scorer | None = None,
+    scorer: CandidateScorer | None = None,
     progress: Progress | None = None,
 ) -> StoredComparison:
     """Runs every version on every case in this process and stores the comparison, cell by cell.

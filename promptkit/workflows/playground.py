@@ -1,11 +1,13 @@
-"""The author's jobs in the Playground: save a template as a version, record a run, give a verdict."""
+"""The author's jobs in the Playground: save a template as a version, record a run, score its steps, give a verdict."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from promptkit.generation import Completion, GenerationSettings
+from promptkit.models.api import LanguageModel
 from promptkit.people import Role
+from promptkit.steps import StepScore, within
 from promptkit.store import ReviewRecord, RunRecord, Store, VersionRecord
 from promptkit.store.records import Verdict
 from promptkit.templates import TestCase
@@ -102,3 +104,33 @@ def give_verdict(
         verdict=verdict, comment=comment, reviewer=reviewer.name, run_id=run_id, subject=subject,
         comparison_id=comparison_id,
     )
+
+
+def completion_steps(
+    model: LanguageModel,
+    *,
+    prompt: str,
+    completion: str,
+    token_ids: Sequence[int] | None = None,
+    top_k: int = 5,
+) -> list[StepScore]:
+    """Step scores of a completion under `model`, cut to the completion as kept.
+
+    Args:
+        model: the model that scores (its shared scorer).
+        prompt: the prompt the completion followed.
+        completion: the completion text (a stop sequence may have cut its last token).
+        token_ids: the completion's tokens as this model generated them; None
+            tokenizes `completion` (for text another model wrote, whose ids
+            name other pieces).
+        top_k: alternatives kept per step.
+
+    Returns:
+        One `StepScore` per kept token.
+
+    Raises:
+        PromptError: an empty prompt or completion, or one longer than the model's context.
+    """
+    prefix = model.prompt_ids([prompt], new_tokens=0)[0]
+    ids = model.tokenize(completion) if token_ids is None else token_ids
+    return within(model.companions.scorer.step_scores(prefix, ids, top_k=top_k), completion)

@@ -36,7 +36,6 @@ from promptkit.models.lora import (
     save_adapter,
     train_adapter,
 )
-from promptkit.models.scoring import ContinuationScorer
 from promptkit.people import Role
 from promptkit.store import Store
 from promptkit.store.adapters import AdapterRecord
@@ -344,7 +343,7 @@ def _check_splits(data: TuningData) -> None:
 
 def _test_metrics(model: GemmaModel, data: TuningData, test: Sequence[TuningCase]) -> ClassifierMetrics:
     """Accuracy, macro-F1, ROC-AUC and confusion of the model's label probabilities on the test cases."""
-    likelihoods = outcome_likelihoods(ContinuationScorer(model), [case.prefix for case in test], data.labels)
+    likelihoods = outcome_likelihoods(model.companions.scorer, [case.prefix for case in test], data.labels)
     return classifier_metrics([case.acceptable for case in test], likelihoods, labels=data.labels)
 
 

@@ -25,7 +25,7 @@ from dashboard.snippets import (
 from promptkit.diff import diff_texts
 from promptkit.evaluation import Cell, CheckResult, ClassifierMetrics, MatrixResult, VersionSummary
 from promptkit.generation import GeneratedToken
-from promptkit.model_api import ModelInfo
+from promptkit.models.api import ModelInfo
 from promptkit.salience import SalienceResult, TokenScore
 from promptkit.store.records import ComparisonRecord, ReviewRecord, RunRecord
 from promptkit.templates import TestCase, Version

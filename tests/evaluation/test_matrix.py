@@ -11,7 +11,7 @@ import pytest
 from promptkit.errors import PromptError
 from promptkit.evaluation.matrix import run_matrix, version_settings
 from promptkit.generation import Completion, GenerationSettings, StopReason
-from promptkit.model_api import ModelInfo
+from promptkit.models.api import ModelInfo
 from promptkit.models.gemma_model import GemmaModel
 from promptkit.models.scoring import ContinuationScorer
 from promptkit.store import Store

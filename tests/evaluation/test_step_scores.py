@@ -78,12 +78,11 @@ def test_bad_step_requests_are_refused(tiny_gemma3: GemmaModel, continuation, to
 
 
 def test_completion_steps_use_the_generated_ids_or_tokenize_another_models_text(tiny_gemma3: GemmaModel) -> None:
-    from promptkit.steps import completion_steps
+    from promptkit.workflows import completion_steps
 
     completion = tiny_gemma3.generate([PREFIX], settings=GenerationSettings(max_new_tokens=6, stop_sequences=()))[0]
-    scorer = ContinuationScorer(tiny_gemma3)
-    generated = completion_steps(scorer, tiny_gemma3, prompt=PREFIX, completion=completion.text, token_ids=[t.id for t in completion.tokens])
+    generated = completion_steps(tiny_gemma3, prompt=PREFIX, completion=completion.text, token_ids=[t.id for t in completion.tokens])
     assert [s.id for s in generated] == [t.id for t in completion.tokens]
-    foreign = completion_steps(scorer, tiny_gemma3, prompt=PREFIX, completion=" Avoid: eggs.")
+    foreign = completion_steps(tiny_gemma3, prompt=PREFIX, completion=" Avoid: eggs.")
     assert [s.id for s in foreign] == tiny_gemma3.tokenize(" Avoid: eggs.")
     assert "".join(s.text for s in foreign) == " Avoid: eggs."

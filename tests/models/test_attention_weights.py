@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from promptkit.models.attention_weights import AttentionReader, attention_reader
+from promptkit.models.attention_weights import AttentionReader
 from promptkit.models.backend import keras_modules
 from promptkit.models.scoring import ContinuationScorer
 
@@ -22,7 +22,7 @@ def test_the_weights_rebuild_each_layers_attention_output(tiny_model):
     """Σ_s weight(t, s)·value(s) through the layer's output projection is what the layer itself returns."""
     keras, _, tf = keras_modules()
     ids, rows = _sequence(tiny_model)
-    weights = attention_reader(tiny_model).read(ids, rows).weights
+    weights = tiny_model.companions.attention.read(ids, rows).weights
     backbone = tiny_model.backbone
     length = len(ids) - 1
     x = backbone.token_embedding(ids[None, :-1]) * keras.ops.cast(keras.ops.sqrt(backbone.hidden_dim), "float32")
@@ -41,7 +41,7 @@ def test_the_weights_rebuild_each_layers_attention_output(tiny_model):
 
 def test_rows_are_distributions_over_the_positions_before_the_token(tiny_model):
     ids, rows = _sequence(tiny_model)
-    weights = attention_reader(tiny_model).read(ids, rows).weights
+    weights = tiny_model.companions.attention.read(ids, rows).weights
     length = weights.shape[-1]
     assert (weights >= 0).all()
     np.testing.assert_allclose(weights.sum(axis=-1), 1.0, atol=1e-5)
@@ -53,7 +53,7 @@ def test_rows_are_distributions_over_the_positions_before_the_token(tiny_model):
 def test_sliding_window_layers_give_zero_outside_their_window(tiny_model):
     """Tiny Gemma 2 and 3 have windows of 8 tokens (Gemma 2 on layer 0, Gemma 3 on both); Gemma 1 has none."""
     ids, rows = _sequence(tiny_model)
-    weights = attention_reader(tiny_model).read(ids, rows).weights
+    weights = tiny_model.companions.attention.read(ids, rows).weights
     length = weights.shape[-1]
     for index, layer in enumerate(tiny_model.backbone.transformer_layers):
         window = layer.attention.sliding_window_size
@@ -79,4 +79,4 @@ def test_step_scores_match_the_continuation_scorer(tiny_model):
 
 def test_a_reading_needs_a_target_after_bos(tiny_gemma3):
     with pytest.raises(ValueError, match="num_targets"):
-        attention_reader(tiny_gemma3).read(np.array([2, 5, 6]), 3)
+        tiny_gemma3.companions.attention.read(np.array([2, 5, 6]), 3)

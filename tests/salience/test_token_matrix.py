@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from promptkit.errors import SalienceError
-from promptkit.models.attention_weights import attention_reader
 from promptkit.models.scoring import ContinuationScorer
 from promptkit.salience import (
     ATTENTION,
@@ -81,7 +80,7 @@ def test_attention_rows_are_the_models_weights(tiny_model):
     engine = SalienceEngine(tiny_model)
     matrix = engine.token_matrix(PROMPT, TARGET, method=ATTENTION)
     ids = np.array([tiny_model.vocabulary.bos_id, *tiny_model.tokenize(PROMPT), *tiny_model.tokenize(TARGET)])
-    weights = attention_reader(tiny_model).read(ids, len(matrix.steps)).weights  # (layers, heads, rows, positions)
+    weights = tiny_model.companions.attention.read(ids, len(matrix.steps)).weights  # (layers, heads, rows, positions)
     assert (weights >= 0).all()
     np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-5)  # each head's weights over its keys
     expected = weights.mean(axis=1).mean(axis=0)
@@ -102,7 +101,7 @@ def test_attention_layers_and_heads_are_regrouped_without_the_model(tiny_gemma3)
 
         def read(self, token_ids, num_targets):
             calls.append(num_targets)
-            return attention_reader(tiny_gemma3).read(token_ids, num_targets)
+            return tiny_gemma3.companions.attention.read(token_ids, num_targets)
 
     engine = SalienceEngine(tiny_gemma3, attention=CountingReader())
     mean = engine.token_matrix(PROMPT, TARGET, method=ATTENTION)
@@ -111,7 +110,7 @@ def test_attention_layers_and_heads_are_regrouped_without_the_model(tiny_gemma3)
     second_max = engine.token_matrix(PROMPT, TARGET, method=ATTENTION, layers=1, heads="max")
     assert calls == [len(mean.steps)], "one pass whatever the layers and heads"
     ids = np.array([tiny_gemma3.vocabulary.bos_id, *tiny_gemma3.tokenize(PROMPT), *tiny_gemma3.tokenize(TARGET)])
-    weights = attention_reader(tiny_gemma3).read(ids, len(mean.steps)).weights[..., 1:]
+    weights = tiny_gemma3.companions.attention.read(ids, len(mean.steps)).weights[..., 1:]
     last = mean.prompt_tokens + len(mean.steps) - 1
     np.testing.assert_allclose(first.values[-1, :last], weights[0].mean(0)[-1, :last], atol=1e-6)
     np.testing.assert_allclose(second_max.values[-1, :last], weights[1].max(0)[-1, :last], atol=1e-6)

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from promptkit.generation import GenerationSettings
-from promptkit.models.attention_weights import attention_reader
 from promptkit.salience import ATTENTION, SalienceEngine, TokenRange
 
 pytestmark = pytest.mark.real_model
@@ -42,7 +41,7 @@ def test_attention_rows_are_distributions(embedded_model, codelab):
     prompt, completion = codelab
     matrix = SalienceEngine(embedded_model).token_matrix(prompt, completion, method=ATTENTION, layers="17")
     ids = np.array([embedded_model.vocabulary.bos_id, *embedded_model.tokenize(prompt), *embedded_model.tokenize(completion)])
-    weights = attention_reader(embedded_model).read(ids, len(matrix.steps)).weights
+    weights = embedded_model.companions.attention.read(ids, len(matrix.steps)).weights
     assert weights.shape[:2] == (18, 4) and (weights >= 0).all()
     np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-4)
     before = matrix.prompt_tokens

@@ -148,7 +148,7 @@ class _ScriptedModel:
     """Answers v1's prompts "Likely good" and v2's (which start "Analyze") "Avoid"."""
 
     def __init__(self) -> None:
-        from promptkit.model_api import ModelInfo
+        from promptkit.models.api import ModelInfo
 
         self.info = ModelInfo(name="scripted", family="test", device="CPU", dtype="float32", context_length=512, load_seconds=0)
 
