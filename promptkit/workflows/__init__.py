@@ -15,9 +15,11 @@ Public API:
     save_version(store, *, actor, family, parent, text, note) -> VersionRecord
     record_playground_run(store, *, actor, ...) -> (run, new version number or None)
     give_verdict(store, *, actor, verdict, comment, run_id | subject + comparison_id) -> ReviewRecord
-    set_review_task(store, *, actor, comparison_id, ...) -> ReviewTaskRecord
+    set_review_task(store, *, actor, comparison_id, ..., mode="pairwise"|"rubric") -> ReviewTaskRecord
     review_items(store, *, actor, task_id) -> [ReviewItem]            (blind, per reviewer)
     judge_item(store, *, actor, task_id, case_id, pair, verdict)
+    rubric_items(store, *, actor, task_id) -> [RubricItem]            (version hidden, order per reviewer)
+    score_item(store, *, actor, task_id, case_id, version, scores, comment)
     task_summary(store, *, actor, task_id) -> `reviews --task` JSON
     prepare_tuning(store, request, *, actor) -> TuningData          (before loading a model)
     run_tuning(store, model, request, *, actor, progress=None, should_stop=None) -> TuneResult
@@ -38,9 +40,12 @@ from promptkit.workflows.playground import give_verdict, record_playground_run, 
 from promptkit.workflows.report import comparison_report, write_comparison_report
 from promptkit.workflows.review import (
     ReviewItem,
+    RubricItem,
     case_from_judgements,
     judge_item,
     review_items,
+    rubric_items,
+    score_item,
     set_review_task,
     task_summary,
 )
@@ -49,6 +54,7 @@ from promptkit.workflows.tune import TuneRequest, TuneResult, TuningData, prepar
 __all__ = [
     "ComparisonRequest",
     "ReviewItem",
+    "RubricItem",
     "StoredComparison",
     "TuneRequest",
     "TuneResult",
@@ -64,10 +70,12 @@ __all__ = [
     "record_playground_run",
     "resume_comparison",
     "review_items",
+    "rubric_items",
     "run_comparison",
     "run_comparison_on",
     "run_tuning",
     "save_version",
+    "score_item",
     "set_review_task",
     "task_summary",
     "write_comparison_report",
