@@ -11,6 +11,7 @@ from dashboard.identity import acting_key
 from dashboard.messages import guard
 from dashboard.snippets import pre_html
 from dashboard.state import KEY_NOTICE
+from promptkit.people import Role
 from promptkit.review.figures import rubric_figure, win_rate_figure
 from promptkit.store import Store
 from promptkit.store.records import ReviewTaskRecord
@@ -53,6 +54,12 @@ def task_items(store: Store, task: ReviewTaskRecord) -> list[ReviewItem] | list[
 def is_judged(item: ReviewItem | RubricItem) -> bool:
     """Whether the acting person has judged this item already."""
     return item.scores is not None if isinstance(item, RubricItem) else item.verdict is not None
+
+
+def may_see_results_early(store: Store) -> bool:
+    """Whether the acting person sees a task's results before judging it all (editors do; the library checks it too)."""
+    person = store.person(acting_key())
+    return person is not None and person.role >= Role.EDITOR
 
 
 def show_next_item(store: Store, item: ReviewItem | RubricItem, *, position: int, total: int) -> None:

@@ -4,7 +4,15 @@ import streamlit as st
 
 from dashboard.identity import acting_key
 from dashboard.messages import guard, notice, show_error
-from dashboard.review_view import TASK_PARAMETER, is_judged, show_next_item, show_results, task_items, task_label
+from dashboard.review_view import (
+    TASK_PARAMETER,
+    is_judged,
+    may_see_results_early,
+    show_next_item,
+    show_results,
+    task_items,
+    task_label,
+)
 from dashboard.store_access import store_and_families
 
 st.title("My reviews")
@@ -49,6 +57,9 @@ open_items = [item for item in mine if not is_judged(item)]
 st.progress(1 - len(open_items) / len(mine), text=f"{len(mine) - len(open_items)} of {len(mine)} judged")
 if open_items:
     show_next_item(store, open_items[0], position=len(mine) - len(open_items) + 1, total=len(mine))
+    if may_see_results_early(store):
+        with st.expander("Results so far (editors see them at any time)"), guard():
+            show_results(store, chosen)
 else:
     st.success("You have judged every item of this task. Here is what everyone said so far.")
     with guard():
