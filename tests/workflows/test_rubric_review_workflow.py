@@ -15,6 +15,7 @@ from promptkit.templates import ReviewCriterion
 from promptkit.workflows import (
     ComparisonRequest,
     case_from_judgements,
+    comparison_report,
     judge_item,
     review_items,
     rubric_items,
@@ -105,6 +106,10 @@ def test_reviewers_score_each_completion_blind_and_the_summary_puts_the_scores_t
     ]
     assert [(r["name"], r["done"], r["total"]) for r in summary["reviewers"]] == [("Rae", 4, 4), ("Sam", 4, 4)]
     assert json.loads(json.dumps(summary)) == summary  # what `reviews --task ID --json` prints
+    report = comparison_report(mini_store, comparison_id, actor="ed@x.org")
+    assert f"<h3>Task #{task.id}</h3>" in report and "Krippendorff's α (ordinal): 0.56" in report
+    assert "<td>tone</td>\n<td>3.50 (4)</td>\n<td>2.00 (4)</td>" in report
+    assert "Disputed: bread · v2 — respects the dislikes —" in report and "Sam: respects the dislikes 4, tone 1" in report
     with pytest.raises(PromptkitError, match="asks for rubric scores, not blind A/B verdicts"):
         review_items(mini_store, actor="rae@x.org", task_id=task.id)
     with pytest.raises(PromptkitError, match="only a blind A/B verdict names the better completion"):
