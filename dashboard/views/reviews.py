@@ -38,12 +38,15 @@ try:
 except Exception as error:  # noqa: BLE001 - a refusal or a store error becomes a message.
     show_error(error)
     st.stop()
+judged = {task_id: sum(is_judged(item) for item in its_items) for task_id, its_items in items.items()}
 chosen = st.selectbox(
     "Review task",
     list(tasks),
     index=list(tasks).index(int(link)) if link is not None else 0,
-    format_func=lambda i: task_label(tasks[i], sum(is_judged(item) for item in items[i]), len(items[i])),
-    key="pk_review_task",
+    format_func=lambda i: task_label(tasks[i], judged[i], len(items[i])),
+    # The browser keeps showing a picked option's old label when only its text changes; a new key (the
+    # progress) redraws it. The task stays picked: its number is in the page's address.
+    key=f"pk_review_task::{sum(judged.values())}",
 )
 st.query_params[TASK_PARAMETER] = str(chosen)
 st.caption("Link to this task (copy it with the button at the right):")

@@ -315,3 +315,58 @@ def test_an_editor_sets_a_blind_review_and_a_reviewer_completes_it_from_the_keyb
     ]
     editor.context.close()
     reviewer.context.close()
+
+
+def test_a_reviewer_scores_a_rubric_task_from_the_keyboard(browser, team_server, provider, artifacts):
+    editor = _new_page(browser)
+    _sign_in(editor, team_server, provider, ADMIN["email"])
+    reviewer = _new_page(browser)
+    _sign_in(reviewer, team_server, provider, VIEWER["email"])
+    with Store.open(url=f"sqlite:///{team_server.env['PROMPTKIT_DB']}") as store:  # as the People page does
+        store.set_role(actor=ADMIN["email"], key=VIEWER["email"], role=Role.REVIEWER)
+    editor.goto(f"{team_server.url}/compare")
+    editor.get_by_text(re.compile(r"Loaded in \d")).first.wait_for(timeout=MODEL_READY_TIMEOUT_MS)
+    _wait_idle(editor)
+    editor.get_by_role("button", name="Run comparison").click()
+    editor.get_by_text("Blind review by your team").wait_for(timeout=MODEL_READY_TIMEOUT_MS)
+    _wait_idle(editor)
+    editor.get_by_text("Ask reviewers to score the answers on this family's criteria (1–5)").click()
+    create = editor.get_by_role("button", name="Create rubric task")
+    create.wait_for()
+    _wait_idle(editor)
+    create.click()
+    link = editor.get_by_role("link", name=re.compile(r"Task #\d+: scores of v1, v2, v3 on respects the dislikes, tone"))
+    link.wait_for(timeout=MODEL_READY_TIMEOUT_MS)
+    task_url = urllib.parse.urljoin(editor.url, link.get_attribute("href"))
+
+    reviewer.goto(task_url)
+    for position, (dislikes, tone) in enumerate((("4", "5"), ("2", "3"), ("5", "5")), start=1):
+        reviewer.get_by_text(f"Item {position} of 3").wait_for(timeout=MODEL_READY_TIMEOUT_MS)
+        _wait_idle(reviewer)
+        body = reviewer.locator("[data-testid='stMain']").inner_text().replace(task_url, "")
+        for hidden in ("plain", "with-dislikes", "polite", "v1", "v2", "v3"):  # which version wrote it stays hidden
+            assert hidden not in body, hidden
+        if position == 1:
+            reviewer.screenshot(path=str(artifacts / "18-rubric-item.png"), full_page=True)
+        first = reviewer.get_by_role("textbox", name=re.compile(r"^respects the dislikes \(1–5\)"))
+        first.click()
+        reviewer.keyboard.type(dislikes)
+        reviewer.keyboard.press("Tab")  # on to the next criterion
+        reviewer.keyboard.type(tone)
+        reviewer.keyboard.press("Enter")  # saves and opens the next item
+        reviewer.get_by_text(re.compile(r"Saved your scores")).wait_for()
+    reviewer.get_by_text("You have judged every item of this task").wait_for()
+    reviewer.locator(".js-plotly-plot").first.wait_for()
+    _wait_idle(reviewer)
+    assert reviewer.locator(".stException").count() == 0
+    picked = reviewer.locator("[data-testid='stMain'] [data-testid='stSelectbox'] input")
+    assert picked.input_value().endswith("· 3 of 3 judged"), picked.input_value()  # the queue's progress is current
+    reviewer.screenshot(path=str(artifacts / "19-rubric-results.png"), full_page=True)
+    with Store.open(url=f"sqlite:///{team_server.env['PROMPTKIT_DB']}") as store:
+        task = store.get_review_task(int(task_url.rsplit("=", 1)[1]))
+        scored = store.list_rubric_judgements(task.id)
+    assert task.mode == "rubric"
+    assert sorted((j.scores["respects the dislikes"], j.scores["tone"]) for j in scored) == [(2, 3), (4, 5), (5, 5)]
+    assert {j.reviewer for j in scored} == {VIEWER["email"]} and len({j.version for j in scored}) == 3
+    editor.context.close()
+    reviewer.context.close()
