@@ -68,7 +68,9 @@ def _signed_in(store: Store, policy: AccessPolicy) -> Person:
 
 def _named(store: Store, policy: AccessPolicy) -> Person:
     if KEY_REMEMBERED_NAME not in st.session_state:
-        st.session_state[KEY_REMEMBERED_NAME] = unquote(st.context.cookies.get(NAME_COOKIE, "")).strip()
+        cookie = st.context.cookies.get(NAME_COOKIE)
+        # A session without a browser behind it (Streamlit's AppTest) has stand-in cookies that are not text.
+        st.session_state[KEY_REMEMBERED_NAME] = unquote(cookie).strip() if isinstance(cookie, str) else ""
     if KEY_PERSON_NAME not in st.session_state:
         st.session_state[KEY_PERSON_NAME] = st.session_state[KEY_REMEMBERED_NAME] or getpass.getuser()
     with st.sidebar:
