@@ -150,17 +150,13 @@ def set_review_task(
                 "blind A/B review instead."
             )
         chosen_versions = list(versions) if versions is not None else list(comparison.versions)
-        judgeable = [(c, v) for c, v in itertools.product(chosen_cases, chosen_versions) if (v, c) not in failed]
-        _check_judgeable(comparison_id, judgeable, failed)
+        _check_judgeable(comparison_id, _judgeable_completions(chosen_cases, chosen_versions, failed), failed)
         return store.create_review_task(
             actor=actor, comparison_id=comparison_id, cases=chosen_cases, reviewers=reviewers,
             mode="rubric", versions=chosen_versions, criteria=criteria,
         )
     chosen_pairs = list(pairs) if pairs is not None else [(baseline, other) for other in others]
-    judgeable_pairs = [
-        (c, p) for c, p in itertools.product(chosen_cases, chosen_pairs) if not {(p[0], c), (p[1], c)} & failed
-    ]
-    _check_judgeable(comparison_id, judgeable_pairs, failed)
+    _check_judgeable(comparison_id, _judgeable_pairs(chosen_cases, chosen_pairs, failed), failed)
     return store.create_review_task(
         actor=actor, comparison_id=comparison_id, pairs=chosen_pairs, cases=chosen_cases, reviewers=reviewers, mode=mode
     )
@@ -180,16 +176,26 @@ def _failed_cells(comparison: ComparisonRecord) -> set[tuple[int, str]]:
     return {(cell.version, cell.case_id) for cell in comparison.cells if cell.error is not None}
 
 
-def pairwise_items(task: ReviewTaskRecord, comparison: ComparisonRecord) -> list[tuple[str, tuple[int, int]]]:
-    """A pairwise task's judgeable items `(case, pair)`: both completions exist."""
-    failed = _failed_cells(comparison)
-    return [(c, p) for c, p in itertools.product(task.cases, task.pairs) if not {(p[0], c), (p[1], c)} & failed]
+def _judgeable_pairs(
+    cases: Sequence[str], pairs: Sequence[tuple[int, int]], failed: set[tuple[int, str]]
+) -> list[tuple[str, tuple[int, int]]]:
+    """A pairwise task's items `(case, pair)` whose two completions exist."""
+    return [(c, p) for c, p in itertools.product(cases, pairs) if not {(p[0], c), (p[1], c)} & failed]
 
 
-def rubric_items_of(task: ReviewTaskRecord, comparison: ComparisonRecord) -> list[tuple[str, int]]:
-    """A rubric task's judgeable items `(case, version)`: the completion exists."""
-    failed = _failed_cells(comparison)
-    return [(c, v) for c, v in itertools.product(task.cases, task.versions) if (v, c) not in failed]
+def _judgeable_completions(
+    cases: Sequence[str], versions: Sequence[int], failed: set[tuple[int, str]]
+) -> list[tuple[str, int]]:
+    """A rubric task's items `(case, version)` whose completion exists."""
+    return [(c, v) for c, v in itertools.product(cases, versions) if (v, c) not in failed]
+
+
+def _pair_items(store: Store, task: ReviewTaskRecord) -> list[tuple[str, tuple[int, int]]]:
+    return _judgeable_pairs(task.cases, task.pairs, _failed_cells(store.get_comparison(task.comparison_id)))
+
+
+def _rubric_items(store: Store, task: ReviewTaskRecord) -> list[tuple[str, int]]:
+    return _judgeable_completions(task.cases, task.versions, _failed_cells(store.get_comparison(task.comparison_id)))
 
 
 def review_items(store: Store, *, actor: str, task_id: int) -> list[ReviewItem]:
@@ -207,7 +213,7 @@ def review_items(store: Store, *, actor: str, task_id: int) -> list[ReviewItem]:
     mine = {(j.case_id, (j.version_a, j.version_b)): j for j in store.list_judgements(task_id, reviewer=actor)}
     values = {case.id: dict(case.values) for case in stored.result.cases}
     items = []
-    for case_id, pair in pairwise_items(task, stored.record):
+    for case_id, pair in _judgeable_pairs(task.cases, task.pairs, _failed_cells(stored.record)):
         swapped = blind_order(task_id=task_id, reviewer=actor, item_key=item_key(case_id, pair))
         left_version, right_version = (pair[1], pair[0]) if swapped else pair
         judged = mine.get((case_id, pair))
@@ -240,7 +246,7 @@ def judge_item(
     """
     task = store.get_review_task(task_id)
     in_task = case_id in task.cases and tuple(pair) in task.pairs
-    if in_task and (case_id, tuple(pair)) not in pairwise_items(task, store.get_comparison(task.comparison_id)):
+    if in_task and (case_id, tuple(pair)) not in _pair_items(store, task):
         raise PromptkitError(f"v{pair[0]} vs v{pair[1]} on {case_id!r} is left out of task {task_id}: a completion failed to run.")
     swapped = blind_order(task_id=task_id, reviewer=actor, item_key=item_key(case_id, pair))
     return store.judge(
@@ -269,7 +275,8 @@ def rubric_items(store: Store, *, actor: str, task_id: int) -> list[RubricItem]:
     stored = load_comparison(store, task.comparison_id)
     mine = {(j.case_id, j.version): j for j in store.list_rubric_judgements(task_id, reviewer=actor)}
     values = {case.id: dict(case.values) for case in stored.result.cases}
-    by_key = {rubric_item_key(case, version): (case, version) for case, version in rubric_items_of(task, stored.record)}
+    judgeable = _judgeable_completions(task.cases, task.versions, _failed_cells(stored.record))
+    by_key = {rubric_item_key(case, version): (case, version) for case, version in judgeable}
     items = []
     for key in rubric_order(task_id=task_id, reviewer=actor, item_keys=list(by_key)):
         case_id, version = by_key[key]
@@ -301,7 +308,7 @@ def score_item(
     """
     task = store.get_review_task(task_id)
     in_task = case_id in task.cases and version in task.versions
-    if in_task and (case_id, version) not in rubric_items_of(task, store.get_comparison(task.comparison_id)):
+    if in_task and (case_id, version) not in _rubric_items(store, task):
         raise PromptkitError(f"v{version} on {case_id!r} is left out of task {task_id}: its completion failed to run.")
     return store.score(actor=actor, task_id=task_id, case_id=case_id, version=version, scores=scores, comment=comment)
 
@@ -321,8 +328,9 @@ def task_summary(store: Store, *, actor: str, task_id: int) -> dict[str, Any]:
     task = store.get_review_task(task_id)
     if task.mode == "rubric":
         return _rubric_summary(store, task, actor=actor, role=person.role)
-    judgements = store.list_judgements(task_id)
-    items = pairwise_items(task, store.get_comparison(task.comparison_id))
+    items = _pair_items(store, task)
+    judgeable = set(items)
+    judgements = [j for j in store.list_judgements(task_id) if (j.case_id, (j.version_a, j.version_b)) in judgeable]
     reviewers = sorted(set(task.reviewers) | {j.reviewer for j in judgements})
     done = {reviewer: sum(j.reviewer == reviewer for j in judgements) for reviewer in reviewers}
     _check_may_see(task_id, actor=actor, role=person.role, done=done.get(actor, 0), total=len(items))
@@ -370,7 +378,7 @@ def _check_may_see(task_id: int, *, actor: str, role: Role, done: int, total: in
 
 def _rubric_summary(store: Store, task: ReviewTaskRecord, *, actor: str, role: Role) -> dict[str, Any]:
     """The `reviews --task ID --json` layout for a rubric task: mean scores, ordinal agreement, disputed items."""
-    items = rubric_items_of(task, store.get_comparison(task.comparison_id))
+    items = _rubric_items(store, task)
     judgeable = set(items)
     judgements = [j for j in store.list_rubric_judgements(task.id) if (j.case_id, j.version) in judgeable]
     reviewers = sorted(set(task.reviewers) | {j.reviewer for j in judgements})
