@@ -30,9 +30,7 @@ TASK_PARAMETER = "task"
 # What a reviewer types (1–4, then Enter) and what it means; the store keeps the unblinded verdict.
 VERDICT_KEYS = {"1": "left", "2": "right", "3": "tie", "4": "both_bad"}
 VERDICT_NAMES = {"left": "left is better", "right": "right is better", "tie": "a tie", "both_bad": "both are bad"}
-
-
-SCORE_KEYS = ("1", "2", "3", "4", "5")
+SCORE_KEYS = ("1", "2", "3", "4", "5")  # what a reviewer types for a rubric score
 
 
 def task_label(task: ReviewTaskRecord, done: int, total: int) -> str:

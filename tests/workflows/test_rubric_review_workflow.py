@@ -139,6 +139,9 @@ def test_rubric_tasks_need_an_editor_a_family_with_criteria_and_scores_from_1_to
         ReviewCriterion("respects the dislikes", "Does it take what the diner dislikes into account?"),
         ReviewCriterion("tone", "Is it friendly and clear?"),
     )
+    soup = mini_store.get_case(family="mini", case_id="soup")
+    mini_store.import_cases(family="mini", cases=(soup,))  # a spreadsheet import keeps the family's criteria
+    assert len(mini_store.get_family(name="mini").review_criteria) == 2
     stored = run_comparison(mini_store, _ScriptedModel(), ComparisonRequest(family="plain", versions=[1, 2]), actor="ada")
     tasks_before = mini_store.list_review_tasks()
     with pytest.raises(PromptkitError, match=r"The family 'plain' defines no review criteria.*`review_criteria:`"):
