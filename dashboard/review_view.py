@@ -189,11 +189,15 @@ def show_make_test_case(store: Store, task_id: int, summary: dict[str, Any]) -> 
     if submitted and chosen is not None:
         with guard():
             case_id, pair = chosen
+            family = store.get_comparison(summary["comparison_id"]).family
+            known = {case.id for case in store.get_family(name=family).cases}
             case = case_from_judgements(store, actor=acting_key(), task_id=task_id, case_id=case_id, pair=pair)
             expect = case.expect
             labels = " or ".join(f"'{label}'" for label in (expect.labels if expect else ()))
             where = f" on the line starting '{expect.line}'" if expect and expect.line else ""
-            st.success(f"Test case '{case.id}' now expects {labels}{where}. The next comparison checks it.")
+            done = "updated" if case.id in known else "added to the family"
+            st.success(f"Test case '{case.id}' of {family} {done}: it now expects {labels}{where}. "
+                       "The next comparison checks it.")
 
 
 def _show_rubric_results(summary: dict[str, Any]) -> None:

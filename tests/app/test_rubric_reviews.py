@@ -142,7 +142,9 @@ def test_an_editor_makes_an_agreed_judgement_a_test_case_and_others_are_refused(
     assert options == ["fondue · v1 vs v2 (disputed)", "quiche · v1 vs v2"]
     made = _make_case(editor, "quiche")
     no_errors(made)
-    assert "Test case 'quiche' now expects 'Avoid' on the line starting 'Recommendation:'" in made.success[-1].value
+    assert "Test case 'quiche' of tiny-menu updated: it now expects 'Avoid' on the line starting 'Recommendation:'" in (
+        made.success[-1].value
+    )
     disagreed = _make_case(made, "fondue")
     assert "do not agree on which completion of 'fondue' is better (verdicts a: 1, b: 1)" in disagreed.error[0].value
     with Store.open() as store:
