@@ -88,7 +88,7 @@ class PeopleMixin:
         return self._read(work)
 
     def set_role(self, *, actor: str, key: str, role: Role) -> Person:
-        """Gives a person a role, recording the change in the same transaction; only an admin may, and the last admin stays one.
+        """Gives a person a role and records the change, in one transaction; only an admin may, and the last admin stays one.
 
         Raises:
             PermissionDenied: If the actor is not an admin.

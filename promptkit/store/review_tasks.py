@@ -204,7 +204,7 @@ class ReviewTasksMixin:
         return self._read(work)
 
 
-    def score(
+    def judge_rubric(
         self, *, actor: str, task_id: int, case_id: str, version: int, scores: Mapping[str, int], comment: str = ""
     ) -> RubricJudgementRecord:
         """Saves (or replaces) the actor's rubric scores of one completion of a task.

@@ -310,7 +310,7 @@ def score_item(
     in_task = case_id in task.cases and version in task.versions
     if in_task and (case_id, version) not in _rubric_items(store, task):
         raise PromptkitError(f"v{version} on {case_id!r} is left out of task {task_id}: its completion failed to run.")
-    return store.score(actor=actor, task_id=task_id, case_id=case_id, version=version, scores=scores, comment=comment)
+    return store.judge_rubric(actor=actor, task_id=task_id, case_id=case_id, version=version, scores=scores, comment=comment)
 
 
 def task_summary(store: Store, *, actor: str, task_id: int) -> dict[str, Any]:

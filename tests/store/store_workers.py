@@ -58,7 +58,7 @@ def score_all(url: str, task_id: int, reviewer: str) -> None:
         for case in task.cases:
             for version in task.versions:
                 scores = {criterion.name: 3 for criterion in task.criteria}
-                store.score(actor=reviewer, task_id=task_id, case_id=case, version=version, scores=scores)
+                store.judge_rubric(actor=reviewer, task_id=task_id, case_id=case, version=version, scores=scores)
                 print(case, flush=True)
 
 

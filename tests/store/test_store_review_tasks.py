@@ -69,9 +69,9 @@ def test_rubric_scores_are_kept_per_reviewer_checked_and_replaced(store: Store) 
     )
     assert (task.mode, task.versions, task.criteria, task.pairs) == ("rubric", (2,), CRITERIA, ())
     assert store.get_review_task(task.id) == task
-    store.score(actor="rae@x.org", task_id=task.id, case_id="case-0", version=2, scores={"tone": 4, "respects the dislikes": 1})
-    store.score(actor="sam@x.org", task_id=task.id, case_id="case-0", version=2, scores={"tone": 5, "respects the dislikes": 2})
-    store.score(actor="rae@x.org", task_id=task.id, case_id="case-0", version=2, scores={"tone": 3, "respects the dislikes": 1},
+    store.judge_rubric(actor="rae@x.org", task_id=task.id, case_id="case-0", version=2, scores={"tone": 4, "respects the dislikes": 1})
+    store.judge_rubric(actor="sam@x.org", task_id=task.id, case_id="case-0", version=2, scores={"tone": 5, "respects the dislikes": 2})
+    store.judge_rubric(actor="rae@x.org", task_id=task.id, case_id="case-0", version=2, scores={"tone": 3, "respects the dislikes": 1},
                 comment="kinder on a second look")
     assert [(j.reviewer, dict(j.scores), j.comment) for j in store.list_rubric_judgements(task.id)] == [
         ("rae@x.org", {"tone": 3, "respects the dislikes": 1}, "kinder on a second look"),
@@ -85,9 +85,9 @@ def test_rubric_scores_are_kept_per_reviewer_checked_and_replaced(store: Store) 
     ]
     for scores, message in bad_scores:
         with pytest.raises(StoreError, match=message):
-            store.score(actor="sam@x.org", task_id=task.id, case_id="case-1", version=2, scores=scores)
+            store.judge_rubric(actor="sam@x.org", task_id=task.id, case_id="case-1", version=2, scores=scores)
     with pytest.raises(StoreError, match="v1 on 'case-1' is not an item of rubric review task"):
-        store.score(actor="sam@x.org", task_id=task.id, case_id="case-1", version=1, scores={"tone": 3})
+        store.judge_rubric(actor="sam@x.org", task_id=task.id, case_id="case-1", version=1, scores={"tone": 3})
     with pytest.raises(StoreError, match="is not an item of review task"):  # a pairwise verdict on a rubric task
         store.judge(actor="sam@x.org", task_id=task.id, case_id="case-1", pair=(1, 2), shown_left=1, verdict="a")
     assert len(store.list_rubric_judgements(task.id)) == 2 and store.list_judgements(task.id) == []
