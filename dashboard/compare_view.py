@@ -15,7 +15,7 @@ from dashboard.state import KEY_COMPARE_RESULT, KEY_NOTICE, KEY_SALIENCE_RUN, KE
 from promptkit.diff import diff_texts
 from promptkit.evaluation.figures import confusion_figure, matrix_figure, summary_figure
 from promptkit.evaluation.ray_engine import RAY_ADDRESS_VARIABLE, RayEngine, ray_address
-from promptkit.people import Role
+from promptkit.people import Person, Role
 from promptkit.store import Store
 from promptkit.workflows import (
     ComparisonRequest,
@@ -169,14 +169,17 @@ def show_template_diffs(stored: StoredComparison, names_by_number: dict[int, str
 
 
 def show_review_tasks(store: Store, stored: StoredComparison) -> None:
-    """The comparison's blind review tasks, with their links, and a form for an editor to set one."""
+    """The comparison's review tasks, with their links, and forms for an editor to set one (blind A/B, or rubric)."""
     record = stored.record
     tasks = store.list_review_tasks(comparison_id=record.id)
     for task in tasks:
-        pairs = ", ".join(f"v{a} vs v{b}" for a, b in task.pairs)
+        if task.mode == "rubric":
+            what = f"scores of {', '.join(f'v{n}' for n in task.versions)} on {', '.join(c.name for c in task.criteria)}"
+        else:
+            what = ", ".join(f"v{a} vs v{b}" for a, b in task.pairs)
         asked = ", ".join(task.reviewers) or "every reviewer"
         st.page_link(
-            "dashboard/views/reviews.py", label=f"Task #{task.id}: {pairs} over {len(task.cases)} case(s), asking {asked}",
+            "dashboard/views/reviews.py", label=f"Task #{task.id}: {what} over {len(task.cases)} case(s), asking {asked}",
             query_params={"task": str(task.id)}, icon=":material/rate_review:",
         )
     baseline, *others = record.versions
@@ -201,6 +204,37 @@ def show_review_tasks(store: Store, stored: StoredComparison) -> None:
                     store, actor=acting_key(), comparison_id=record.id, pairs=pairs, cases=cases, reviewers=asked
                 )
                 st.session_state[KEY_NOTICE] = f"Review task #{task.id} created; send its link to the reviewers."
+                st.rerun()
+    _rubric_task_form(store, stored, reviewers)
+
+
+def _rubric_task_form(store: Store, stored: StoredComparison, reviewers: list[Person]) -> None:
+    record = stored.record
+    criteria = store.get_family(name=record.family).review_criteria
+    with st.expander("Ask reviewers to score the answers on this family's criteria (1–5)"):
+        if criteria:
+            st.caption("Reviewers score each answer, without seeing which version wrote it, on: "
+                       + "; ".join(f"{c.name}" + (f" ({c.question})" if c.question else "") for c in criteria))
+        else:
+            st.caption(f"The family {record.family} defines no criteria yet: add `review_criteria:` (name: question) to "
+                       "its template file to score answers on them.")
+        with st.form(f"pk_rubric_form::{record.id}"):
+            versions = st.multiselect("Versions to score", list(record.versions), default=list(record.versions),
+                                      format_func=lambda n: f"v{n}", key=f"pk_rubric_versions::{record.id}")
+            cases = st.multiselect("Cases", [case.id for case in record.cases], default=[case.id for case in record.cases],
+                                   key=f"pk_rubric_cases::{record.id}")
+            asked = st.multiselect(
+                "Reviewers (none picked: every reviewer)", [person.key for person in reviewers],
+                format_func=lambda key: next(p.name for p in reviewers if p.key == key), key=f"pk_rubric_reviewers::{record.id}",
+            )
+            submitted = st.form_submit_button("Create rubric task")
+        if submitted:
+            with guard():
+                task = set_review_task(
+                    store, actor=acting_key(), comparison_id=record.id, mode="rubric", versions=versions, cases=cases,
+                    reviewers=asked,
+                )
+                st.session_state[KEY_NOTICE] = f"Rubric review task #{task.id} created; send its link to the reviewers."
                 st.rerun()
 
 

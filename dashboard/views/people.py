@@ -1,4 +1,4 @@
-"""People: who uses this dashboard and their roles; an admin changes a role here."""
+"""People: who uses this dashboard and their roles; an admin changes a role here and sees every change made."""
 
 import pandas as pd
 import streamlit as st
@@ -30,5 +30,23 @@ with guard():
         submitted = st.form_submit_button("Change role", type="primary")
     if submitted:
         changed = store.set_role(actor=acting_key(), key=key, role=role)
-        st.session_state[KEY_NOTICE] = f"{changed.name} is now a {changed.role}."
+        st.session_state[KEY_NOTICE] = f"{changed.name} now has the {changed.role} role."
         st.rerun()
+
+    me = store.person(acting_key())
+    if me is not None and me.role >= Role.ADMIN:
+        st.subheader("Role changes")
+        st.caption("Who changed whose role, and when (newest first). Only admins see this list.")
+        names = {p.key: p.name for p in people}
+        changes = store.list_role_changes(actor=acting_key())
+        if changes:
+            st.dataframe(
+                pd.DataFrame([
+                    {"When (UTC)": c.changed_at.strftime("%Y-%m-%d %H:%M"), "Changed by": names.get(c.changed_by, c.changed_by),
+                     "Person": names.get(c.person, c.person), "From": c.old_role, "To": c.new_role}
+                    for c in changes
+                ]),
+                hide_index=True, width="stretch", key="pk_role_changes",
+            )
+        else:
+            st.caption("No role has been changed yet.")

@@ -1,17 +1,24 @@
-"""My reviews: the blind review tasks asking me, one item at a time from the keyboard, then everyone's results."""
+"""My reviews: the review tasks asking me, one item at a time from the keyboard, then everyone's results."""
 
 import streamlit as st
 
 from dashboard.identity import acting_key
 from dashboard.messages import guard, notice, show_error
-from dashboard.review_view import TASK_PARAMETER, show_item, show_results, task_label
+from dashboard.review_view import (
+    TASK_PARAMETER,
+    is_judged,
+    may_see_results_early,
+    show_next_item,
+    show_results,
+    task_items,
+    task_label,
+)
 from dashboard.store_access import store_and_families
-from promptkit.workflows import review_items
 
 st.title("My reviews")
 st.caption(
-    "Judge two completions of the same case side by side without knowing which version wrote which. "
-    "Type 1–4 and press Enter: your verdict is saved and the next item opens."
+    "Judge the answers of different prompt versions without knowing which version wrote which: pick the better of "
+    "two (type 1–4), or score one answer from 1 to 5 on each point. Press Enter: it is saved and the next item opens."
 )
 notice()
 store, _ = store_and_families()
@@ -27,26 +34,35 @@ if not tasks:
     st.stop()
 
 try:
-    items = {task_id: review_items(store, actor=acting_key(), task_id=task_id) for task_id in tasks}
+    items = {task_id: task_items(store, task) for task_id, task in tasks.items()}
 except Exception as error:  # noqa: BLE001 - a refusal or a store error becomes a message.
     show_error(error)
     st.stop()
+judged = {task_id: sum(is_judged(item) for item in its_items) for task_id, its_items in items.items()}
 chosen = st.selectbox(
     "Review task",
     list(tasks),
     index=list(tasks).index(int(link)) if link is not None else 0,
-    format_func=lambda i: task_label(tasks[i], sum(item.verdict is not None for item in items[i]), len(items[i])),
-    key="pk_review_task",
+    format_func=lambda i: task_label(tasks[i], judged[i], len(items[i])),
+    # The browser keeps showing a picked option's old label when only its text changes; a new key (the
+    # progress) redraws it. The task stays picked: its number is in the page's address.
+    key=f"pk_review_task::{sum(judged.values())}",
 )
 st.query_params[TASK_PARAMETER] = str(chosen)
 st.caption("Link to this task (copy it with the button at the right):")
 st.code(f"{(st.context.url or '').split('?')[0]}?{TASK_PARAMETER}={chosen}", language=None)
 
 mine = items[chosen]
-open_items = [item for item in mine if item.verdict is None]
+if not mine:
+    st.info("Every answer this task would show failed to run, so there is nothing to judge here.")
+    st.stop()
+open_items = [item for item in mine if not is_judged(item)]
 st.progress(1 - len(open_items) / len(mine), text=f"{len(mine) - len(open_items)} of {len(mine)} judged")
 if open_items:
-    show_item(store, open_items[0], position=len(mine) - len(open_items) + 1, total=len(mine))
+    show_next_item(store, open_items[0], position=len(mine) - len(open_items) + 1, total=len(mine))
+    if may_see_results_early(store):
+        with st.expander("Results so far (editors see them at any time)"), guard():
+            show_results(store, chosen)
 else:
     st.success("You have judged every item of this task. Here is what everyone said so far.")
     with guard():

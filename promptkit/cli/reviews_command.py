@@ -18,11 +18,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """
     parser = subparsers.add_parser(
         "reviews",
-        help="a review task's results: win rates, sign tests, agreement, progress, disputed items",
+        help="a review task's results: win rates or rubric scores, agreement, progress, disputed items",
         description='Prints {"task_id", "comparison_id", "mode", "pairs": [{"a", "b", "wins_a", "wins_b", "ties", '
         '"both_bad", "win_rate_a": {"value", "low", "high"}, "p_value"}], "rubric", "agreement": '
         '{"krippendorff_alpha", "n_items", "n_reviewers"}, "reviewers": [{"name", "key", "done", "total"}], '
-        '"disputed": [{"case", "a", "b", "verdicts"}]}, as PROMPTKIT_USER sees it.',
+        '"disputed": [{"case", "a", "b", "verdicts"}]}, as PROMPTKIT_USER sees it. A rubric task gives '
+        '"rubric": {criterion: {"vN": {"mean", "n"}}}, ordinal alpha, "disputed": [{"case", "version", "spread", '
+        '"scores"}] and "criteria".',
     )
     parser.add_argument("--task", type=int, required=True, metavar="ID", help="the review task's id")
     parser.add_argument("--json", action="store_true", required=True, help="print one JSON object")

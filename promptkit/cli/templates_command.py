@@ -100,4 +100,5 @@ def _family_json(family: FamilyRecord) -> dict[str, Any]:
             for version in family.versions
         ],
         "cases": [case.to_dict(family_candidates=family.candidate_labels) for case in family.cases],
+        "review_criteria": [criterion.to_dict() for criterion in family.review_criteria],
     }

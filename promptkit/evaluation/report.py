@@ -21,7 +21,7 @@ from markupsafe import Markup
 from promptkit.diff import DiffSpan, diff_texts
 from promptkit.evaluation.figures import matrix_figure, summary_figure, version_name
 from promptkit.evaluation.results import MatrixResult
-from promptkit.review.figures import win_rate_figure
+from promptkit.review.figures import rubric_figure, win_rate_figure
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -64,8 +64,18 @@ del { background: #ffd7d5; } .muted { color: #777; font-size: .85em; }
 {% for row in completion_diffs %}<tr><td>{{ row.case }}</td>{% for body in row.bodies %}<td><pre>{{ body }}</pre></td>{% endfor %}</tr>
 {% endfor %}</table>
 {% if salience %}<h2>Salience</h2>{% for caption, chart in salience %}<h3>{{ caption }}</h3><div>{{ chart }}</div>{% endfor %}{% endif %}
-{% if review_tasks %}<h2>Blind reviews</h2>{% for task in review_tasks %}
+{% if review_tasks %}<h2>Reviews by your team</h2>{% for task in review_tasks %}
 <h3>Task #{{ task.summary.task_id }}</h3><div>{{ task.chart }}</div>
+{% if task.summary.mode == "rubric" %}
+<table><tr><th>criterion</th>{% for version in task.versions %}<th>{{ version }}: mean (scores)</th>{% endfor %}</tr>
+{% for criterion, by_version in task.summary.rubric.items() %}<tr><td>{{ criterion }}</td>{% for version in task.versions %}
+<td>{% if by_version[version].mean is not none %}{{ "%.2f"|format(by_version[version].mean) }}{% else %}–{% endif %} ({{ by_version[version].n }})</td>{% endfor %}</tr>{% endfor %}</table>
+<p class="muted">Krippendorff's α (ordinal): {% if task.summary.agreement.krippendorff_alpha is not none %}{{ "%.2f"|format(task.summary.agreement.krippendorff_alpha) }}{% else %}not defined yet{% endif %}
+over {{ task.summary.agreement.n_items }} items and {{ task.summary.agreement.n_reviewers }} reviewer(s).
+{% for reviewer in task.summary.reviewers %}{{ reviewer.name }}: {{ reviewer.done }} of {{ reviewer.total }}. {% endfor %}</p>
+{% for item in task.summary.disputed %}<div class="muted">Disputed: {{ item.case }} · v{{ item.version }} — {{ item.spread|join(", ") }} —
+{% for name, scores in item.scores.items() %}{{ name }}: {% for criterion, score in scores.items() %}{{ criterion }} {{ score }}{% if not loop.last %}, {% endif %}{% endfor %}{% if not loop.last %}; {% endif %}{% endfor %}</div>{% endfor %}
+{% else %}
 <table><tr><th>pair</th><th>first wins</th><th>second wins</th><th>ties</th><th>both bad</th><th>win rate of the first (95% interval)</th><th>p (sign test)</th></tr>
 {% for pair in task.summary.pairs %}<tr><td>v{{ pair.a }} vs v{{ pair.b }}</td><td>{{ pair.wins_a }}</td><td>{{ pair.wins_b }}</td>
 <td>{{ pair.ties }}</td><td>{{ pair.both_bad }}</td><td>{% if pair.win_rate_a.value is not none %}{{ "%.2f"|format(pair.win_rate_a.value) }}
@@ -76,6 +86,7 @@ over {{ task.summary.agreement.n_items }} items and {{ task.summary.agreement.n_
 {% for reviewer in task.summary.reviewers %}{{ reviewer.name }}: {{ reviewer.done }} of {{ reviewer.total }}. {% endfor %}</p>
 {% for item in task.summary.disputed %}<div class="muted">Disputed: {{ item.case }} · v{{ item.a }} vs v{{ item.b }} —
 {% for name, verdict in item.verdicts.items() %}{{ name }}: {{ verdict }}{% if not loop.last %}, {% endif %}{% endfor %}</div>{% endfor %}
+{% endif %}
 {% endfor %}{% endif %}
 {% if reviews is not none %}<section id="reviews"><h2>Reviewers' notes</h2>
 <table><tr><th>When</th><th>About</th><th>Verdict</th><th>Comment</th><th>Reviewer</th></tr>
@@ -124,12 +135,14 @@ def render_report(
         title: the page heading; defaults to the family's name.
         created: when the comparison ran (default: now).
         reviews: reviewers' notes for a section of their own; None leaves it out.
-        review_tasks: summaries of blind review tasks (`promptkit.workflows.task_summary`).
+        review_tasks: summaries of review tasks, blind pairwise or rubric (`promptkit.workflows.task_summary`).
 
     Returns:
         The HTML text.
     """
-    task_charts = [win_rate_figure(summary) for summary in review_tasks]
+    task_charts = [
+        rubric_figure(summary) if summary["mode"] == "rubric" else win_rate_figure(summary) for summary in review_tasks
+    ]
     figures = [summary_figure(result), matrix_figure(result), *(salience_figures or {}).values(), *task_charts]
     # Plotly's JavaScript goes in once, with the first chart. Fixed element ids
     # and Plotly's own template (a dashboard process sets Streamlit's as the
@@ -180,7 +193,7 @@ def render_report(
         ],
         salience=list(zip(salience_figures or {}, snippets[2 : 2 + len(salience_figures or {})])),
         review_tasks=[
-            {"summary": summary, "chart": chart}
+            {"summary": summary, "chart": chart, "versions": list(next(iter(summary["rubric"].values()), {}))}
             for summary, chart in zip(review_tasks, snippets[len(snippets) - len(task_charts) :])
         ],
         reviews=reviews,

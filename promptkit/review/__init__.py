@@ -10,11 +10,15 @@ Public API:
     unblind(verdict, *, swapped) -> UnblindedVerdict       ("left"/"right" -> "a"/"b")
     pair_summary(verdicts) -> PairSummary
     disputed_items(judgements) -> list[item key]
+    rubric_order(*, task_id, reviewer, item_keys) -> list[item key]   (a reviewer's stable shuffled order)
+    score_means(scores) -> {"mean", "n"}
+    disputed_rubric_items(scores, *, spread=2) -> [(item key, {criterion: spread})]
     Interval(value, low, high); PairSummary(wins_a, wins_b, ties, both_bad, win_rate_a, p_value)
     PairwiseVerdict ("left", "right", "tie", "both_bad"); UnblindedVerdict ("a", "b", "tie", "both_bad")
 """
 
 from promptkit.review.aggregation import (
+    DISPUTED_SPREAD,
     PAIRWISE_VERDICTS,
     UNBLINDED_VERDICTS,
     AlphaLevel,
@@ -24,14 +28,18 @@ from promptkit.review.aggregation import (
     UnblindedVerdict,
     blind_order,
     disputed_items,
+    disputed_rubric_items,
     krippendorff_alpha,
     pair_summary,
+    rubric_order,
+    score_means,
     sign_test_p_value,
     unblind,
     wilson_interval,
 )
 
 __all__ = [
+    "DISPUTED_SPREAD",
     "PAIRWISE_VERDICTS",
     "UNBLINDED_VERDICTS",
     "AlphaLevel",
@@ -41,8 +49,11 @@ __all__ = [
     "UnblindedVerdict",
     "blind_order",
     "disputed_items",
+    "disputed_rubric_items",
     "krippendorff_alpha",
     "pair_summary",
+    "rubric_order",
+    "score_means",
     "sign_test_p_value",
     "unblind",
     "wilson_interval",

@@ -37,6 +37,9 @@ PAIRWISE_VERDICTS: Final[tuple[str, ...]] = get_args(PairwiseVerdict)
 UNBLINDED_VERDICTS: Final[tuple[str, ...]] = get_args(UnblindedVerdict)
 
 _BLIND_ORDER_DOMAIN: Final = "promptkit.review.blind_order/v1"
+_RUBRIC_ORDER_DOMAIN: Final = "promptkit.review.rubric_order/v1"
+DISPUTED_SPREAD: Final = 2
+"""Scores of one criterion that lie this far apart (e.g. 2 and 4) make a rubric item disputed."""
 
 K = TypeVar("K", bound=Hashable)
 
@@ -335,6 +338,61 @@ def blind_order(*, task_id: int, reviewer: str, item_key: str) -> bool:
     )
     digest = hashlib.sha256(payload.encode("utf-8")).digest()
     return bool(digest[0] & 0x80)
+
+
+def rubric_order(*, task_id: int, reviewer: str, item_keys: Sequence[str]) -> list[str]:
+    """The order in which one reviewer scores a rubric task's items: shuffled for them, stable across visits.
+
+    Items are sorted by SHA-256 over a canonical JSON encoding of (task, reviewer, item)
+    under a fixed domain tag, so the order is the same every time the reviewer comes
+    back, differs between reviewers, and says nothing about which version wrote an item.
+
+    Args:
+        task_id: The review task's id.
+        reviewer: The reviewer's key.
+        item_keys: The items' keys within the task.
+
+    Returns:
+        The same keys, in this reviewer's order.
+    """
+
+    def rank(key: str) -> bytes:
+        payload = json.dumps([_RUBRIC_ORDER_DOMAIN, int(task_id), reviewer, key], ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(payload.encode("utf-8")).digest()
+
+    return sorted(item_keys, key=rank)
+
+
+def score_means(scores: Sequence[int]) -> dict[str, float | int | None]:
+    """`{"mean", "n"}` of some 1–5 scores; the mean is None when there are none."""
+    return {"mean": (sum(scores) / len(scores)) if scores else None, "n": len(scores)}
+
+
+def disputed_rubric_items(
+    scores: Mapping[K, Mapping[str, Mapping[str, int]]], *, spread: int = DISPUTED_SPREAD
+) -> list[tuple[K, dict[str, int]]]:
+    """Rubric items on which reviewers' scores of some criterion lie `spread` or more apart, widest first.
+
+    Args:
+        scores: item key → (reviewer → (criterion → score)).
+        spread: How far apart (highest − lowest) scores must lie to dispute an item.
+
+    Returns:
+        `(item, {criterion: highest − lowest})` for each disputed item, naming only the
+        criteria that lie that far apart; ordered by the widest such spread, then by the
+        order the items were given in.
+    """
+    found: list[tuple[K, dict[str, int]]] = []
+    for item, by_reviewer in scores.items():
+        criteria: dict[str, list[int]] = {}
+        for given in by_reviewer.values():
+            for criterion, score in given.items():
+                criteria.setdefault(criterion, []).append(score)
+        wide = {name: max(values) - min(values) for name, values in criteria.items() if max(values) - min(values) >= spread}
+        if wide:
+            found.append((item, wide))
+    found.sort(key=lambda entry: -max(entry[1].values()))  # stable: equal spreads keep the given order
+    return found
 
 
 def _check_unblinded(verdict: str) -> UnblindedVerdict:

@@ -1,4 +1,4 @@
-"""Plotly chart of a review task's results: each pair's win rate with its 95% interval."""
+"""Plotly charts of a review task's results: each pair's win rate with its 95% interval, each version's rubric scores."""
 
 from __future__ import annotations
 
@@ -42,5 +42,40 @@ def win_rate_figure(summary: Mapping[str, Any]) -> go.Figure:
         xaxis={"range": [0, 1], "tickformat": ".0%"},
         margin={"t": 50},
         height=120 + 40 * len(pairs),
+    )
+    return figure
+
+
+def rubric_figure(summary: Mapping[str, Any]) -> go.Figure:
+    """Grouped bars: each version's mean score (1–5) on each criterion of a rubric task.
+
+    Args:
+        summary: a rubric task's summary (`promptkit.workflows.task_summary`).
+
+    Returns:
+        One bar group per criterion, one bar per version (`v1`, `v2`…), the
+        number of scores on hover; a criterion not scored yet has no bar.
+    """
+    rubric: Mapping[str, Mapping[str, Mapping[str, Any]]] = summary["rubric"]
+    criteria = list(rubric)
+    versions = list(next(iter(rubric.values()), {}))
+    figure = go.Figure(
+        [
+            go.Bar(
+                name=version,
+                x=criteria,
+                y=[rubric[criterion][version]["mean"] for criterion in criteria],
+                customdata=[rubric[criterion][version]["n"] for criterion in criteria],
+                hovertemplate=f"{version} · %{{x}}: mean %{{y:.2f}} over %{{customdata}} score(s)<extra></extra>",
+            )
+            for version in versions
+        ]
+    )
+    figure.update_layout(
+        title="Mean score per criterion (1 poor – 5 very good)",
+        barmode="group",
+        yaxis={"range": [0, 5], "dtick": 1},
+        margin={"t": 50},
+        height=360,
     )
     return figure

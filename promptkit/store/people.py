@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 
 from promptkit.errors import StoreError
 from promptkit.people import AccessPolicy, PermissionDenied, Person, Role
-from promptkit.store.schema import PersonRow, utc_now
+from promptkit.store import queries
+from promptkit.store.records import RoleChangeRecord
+from promptkit.store.schema import PersonRow, RoleChangeRow, utc_now
 
 T = TypeVar("T")
 
@@ -51,7 +53,7 @@ class PeopleMixin:
             else:
                 row.name = name
                 if policy.first_role(key) is Role.ADMIN and row.role != str(Role.ADMIN):
-                    row.role, row.role_set_by, row.role_set_at = str(Role.ADMIN), "promptkit", utc_now()
+                    _change_role(session, row, Role.ADMIN, actor="promptkit")
             session.flush()
             return _person(row)
 
@@ -86,7 +88,7 @@ class PeopleMixin:
         return self._read(work)
 
     def set_role(self, *, actor: str, key: str, role: Role) -> Person:
-        """Gives a person a role; only an admin may, and the last admin stays one.
+        """Gives a person a role and records the change, in one transaction; only an admin may, and the last admin stays one.
 
         Raises:
             PermissionDenied: If the actor is not an admin.
@@ -102,17 +104,45 @@ class PeopleMixin:
                 admins = session.scalars(select(PersonRow.id).where(PersonRow.role == str(Role.ADMIN))).all()
                 if len(admins) == 1:
                     raise StoreError(f"{row.name} is the last admin; make someone else an admin first.")
-            row.role, row.role_set_by, row.role_set_at = str(role), actor, utc_now()
+            if row.role != str(role):
+                _change_role(session, row, role, actor=actor)
             session.flush()
             return _person(row)
 
         return self._write(work)
+
+    def list_role_changes(self, *, actor: str) -> list[RoleChangeRecord]:
+        """Every role change, newest first; only an admin may see them.
+
+        Raises:
+            PermissionDenied: If the actor is not an admin.
+        """
+        self.require(actor, Role.ADMIN, action="see who changed whose role")
+        query = select(RoleChangeRow).order_by(RoleChangeRow.id.desc())
+        return self._read(lambda session: [_role_change(row) for row in session.scalars(query)])
 
     def list_people(self) -> list[Person]:
         """Returns everyone, by name."""
         return self._read(
             lambda session: [_person(row) for row in session.scalars(select(PersonRow).order_by(PersonRow.name))]
         )
+
+
+def _change_role(session: Session, row: PersonRow, role: Role, *, actor: str) -> None:
+    """Sets a person's role and records who changed it, from what, to what."""
+    now = utc_now()
+    session.add(RoleChangeRow(person_key=row.key, changed_by=actor, old_role=row.role, new_role=str(role), changed_at=now))
+    row.role, row.role_set_by, row.role_set_at = str(role), actor, now
+
+
+def _role_change(row: RoleChangeRow) -> RoleChangeRecord:
+    return RoleChangeRecord(
+        person=row.person_key,
+        changed_by=row.changed_by,
+        old_role=row.old_role,
+        new_role=row.new_role,
+        changed_at=queries.utc(row.changed_at),
+    )
 
 
 def _person(row: PersonRow) -> Person:

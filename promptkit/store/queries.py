@@ -17,7 +17,7 @@ from promptkit.errors import StoreError
 from promptkit.generation import GeneratedToken, StopReason
 from promptkit.store.records import FamilyRecord, ReviewRecord, RunRecord, VersionRecord
 from promptkit.store.schema import CaseRow, FamilyRow, ReviewRow, RunRow, VersionRow
-from promptkit.templates.models import Expectation, GenerationDefaults, TestCase
+from promptkit.templates.models import Expectation, GenerationDefaults, ReviewCriterion, TestCase
 
 
 def as_json(value: object, *, what: str) -> Any:
@@ -137,6 +137,7 @@ def family_record(session: Session, row: FamilyRow) -> FamilyRecord:
         versions=tuple(version_records(session, row)),
         cases=tuple(case_record(case, candidates=candidates) for case in case_rows(session, row)),
         created_at=utc(row.created_at),
+        review_criteria=tuple(ReviewCriterion.from_dict(criterion) for criterion in row.review_criteria),
     )
 
 

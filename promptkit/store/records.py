@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from promptkit.generation import Completion, GeneratedToken, StopReason
-from promptkit.templates.models import GenerationDefaults, TestCase, Version
+from promptkit.templates.models import GenerationDefaults, ReviewCriterion, TestCase, Version
 
 Verdict = Literal["good", "bad", "unsure"]
 VERDICTS: tuple[str, ...] = ("good", "bad", "unsure")
@@ -64,6 +64,7 @@ class FamilyRecord:
         versions: Every version, in increasing number.
         cases: Every test case, in the order they were added.
         created_at: When the family was created (UTC).
+        review_criteria: What reviewers score in a rubric review (from the family's file).
     """
 
     name: str
@@ -72,6 +73,7 @@ class FamilyRecord:
     versions: tuple[VersionRecord, ...]
     cases: tuple[TestCase, ...]
     created_at: datetime
+    review_criteria: tuple[ReviewCriterion, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -266,17 +268,19 @@ class ComparisonRecord:
 
 @dataclass(frozen=True)
 class ReviewTaskRecord:
-    """A review task: reviewers judge pairs of a comparison's versions, case by case, blind.
+    """A review task: reviewers judge a comparison's completions case by case, version names hidden.
 
     Attributes:
         id: Store-wide identifier (what links and `reviews --task` use).
         comparison_id: The comparison reviewed.
-        mode: "pairwise" (blind A/B).
-        pairs: The version pairs `(a, b)` judged.
+        mode: "pairwise" (blind A/B of `pairs`) or "rubric" (1–5 scores of each of `versions` on `criteria`).
+        pairs: The version pairs `(a, b)` judged (pairwise).
         cases: The case ids judged.
         reviewers: The keys of the people asked; empty means every reviewer.
         created_by: Who set the task (a person's key).
         created_at: When (UTC).
+        versions: The versions scored (rubric).
+        criteria: The criteria scored, as the family defined them when the task was set (rubric).
     """
 
     id: int
@@ -287,6 +291,8 @@ class ReviewTaskRecord:
     reviewers: tuple[str, ...]
     created_by: str
     created_at: datetime
+    versions: tuple[int, ...] = ()
+    criteria: tuple[ReviewCriterion, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -314,3 +320,45 @@ class JudgementRecord:
     verdict: str
     comment: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class RubricJudgementRecord:
+    """One reviewer's 1–5 scores of one completion (a case × a version) of a rubric task.
+
+    Attributes:
+        task_id: The task.
+        reviewer: The reviewer's key.
+        case_id: The case.
+        version: The version whose completion was scored.
+        scores: Criterion name -> score, 1 (poor) to 5 (very good).
+        comment: The reviewer's words.
+        created_at: When (UTC).
+    """
+
+    task_id: int
+    reviewer: str
+    case_id: str
+    version: int
+    scores: Mapping[str, int]
+    comment: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RoleChangeRecord:
+    """One change of someone's role.
+
+    Attributes:
+        person: The key of the person whose role changed.
+        changed_by: Who changed it (an admin's key, or "promptkit" for `PROMPTKIT_ADMINS`).
+        old_role: The role before.
+        new_role: The role after.
+        changed_at: When (UTC).
+    """
+
+    person: str
+    changed_by: str
+    old_role: str
+    new_role: str
+    changed_at: datetime

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import select
@@ -11,11 +11,14 @@ from sqlalchemy.orm import Session
 from promptkit.errors import StoreError
 from promptkit.people import PermissionDenied, Role
 from promptkit.store import queries
-from promptkit.store.records import JudgementRecord, ReviewTaskRecord
-from promptkit.store.schema import ComparisonRow, JudgementRow, PersonRow, ReviewTaskRow
+from promptkit.store.records import JudgementRecord, ReviewTaskRecord, RubricJudgementRecord
+from promptkit.store.schema import ComparisonRow, JudgementRow, PersonRow, ReviewTaskRow, RubricJudgementRow
+from promptkit.templates.models import ReviewCriterion
 
 T = TypeVar("T")
 VERDICTS = ("a", "b", "tie", "both_bad")
+MODES = ("pairwise", "rubric")
+LOWEST_SCORE, HIGHEST_SCORE = 1, 5
 
 
 class ReviewTasksMixin:
@@ -34,26 +37,37 @@ class ReviewTasksMixin:
         *,
         actor: str,
         comparison_id: int,
-        pairs: Sequence[tuple[int, int]],
+        pairs: Sequence[tuple[int, int]] = (),
         cases: Sequence[str],
         reviewers: Sequence[str] = (),
+        mode: str = "pairwise",
+        versions: Sequence[int] = (),
+        criteria: Sequence[ReviewCriterion] = (),
     ) -> ReviewTaskRecord:
-        """Sets a blind pairwise review of a stored comparison.
+        """Sets a review of a stored comparison: blind pairwise, or rubric scores.
 
         Args:
             actor: Who sets it; an editor.
             comparison_id: The comparison; it must be finished.
-            pairs: Version pairs `(a, b)` of the comparison, a ≠ b.
+            pairs: Version pairs `(a, b)` of the comparison, a ≠ b (pairwise).
             cases: Case ids of the comparison.
             reviewers: Keys of the people asked (each at least a reviewer); empty: every reviewer.
+            mode: "pairwise" or "rubric".
+            versions: Versions of the comparison whose completions are scored (rubric).
+            criteria: What is scored (rubric).
 
         Raises:
             PermissionDenied: If the actor is not an editor.
-            StoreError: If a pair, case or reviewer is not one of the comparison's or the store's.
+            StoreError: If the mode is unknown, or a pair, version, case or reviewer is not one of the
+                comparison's or the store's.
         """
         self.require(actor, Role.EDITOR, action="set a review task")
-        if not pairs or not cases:
+        if mode not in MODES:
+            raise StoreError(f"a review task's mode is one of {', '.join(MODES)}, not {mode!r}.")
+        if mode == "pairwise" and (not pairs or not cases):
             raise StoreError("a review task needs at least one pair of versions and one case.")
+        if mode == "rubric" and (not versions or not cases or not criteria):
+            raise StoreError("a rubric review task needs at least one version, one case and one criterion.")
 
         def work(session: Session) -> ReviewTaskRecord:
             comparison = session.get(ComparisonRow, comparison_id)
@@ -63,6 +77,12 @@ class ReviewTasksMixin:
                 if a == b or a not in comparison.versions or b not in comparison.versions:
                     raise StoreError(
                         f"v{a} and v{b} are not two of comparison {comparison_id}'s versions "
+                        f"({', '.join(f'v{n}' for n in comparison.versions)})."
+                    )
+            for version in versions:
+                if version not in comparison.versions:
+                    raise StoreError(
+                        f"v{version} is not one of comparison {comparison_id}'s versions "
                         f"({', '.join(f'v{n}' for n in comparison.versions)})."
                     )
             known_cases = [case["id"] for case in comparison.cases]
@@ -75,10 +95,12 @@ class ReviewTasksMixin:
                     raise StoreError(f"{reviewer!r} is not a reviewer here; give them the reviewer role first.")
             row = ReviewTaskRow(
                 comparison_id=comparison_id,
-                mode="pairwise",
+                mode=mode,
                 pairs=[[a, b] for a, b in pairs],
                 cases=list(cases),
                 reviewers=list(reviewers),
+                versions=list(versions),
+                criteria=[criterion.to_dict() for criterion in criteria],
                 created_by=actor,
             )
             session.add(row)
@@ -150,7 +172,7 @@ class ReviewTasksMixin:
                 raise StoreError(f"there is no review task {task_id}.")
             if task.reviewers and actor not in task.reviewers:
                 raise PermissionDenied(f"Review task {task_id} asks {', '.join(task.reviewers)}, not you ({actor}).")
-            if list(pair) not in task.pairs or case_id not in task.cases or shown_left not in pair:
+            if task.mode != "pairwise" or list(pair) not in task.pairs or case_id not in task.cases or shown_left not in pair:
                 raise StoreError(f"v{pair[0]} vs v{pair[1]} on {case_id!r} is not an item of review task {task_id}.")
             row = session.scalar(
                 select(JudgementRow).where(
@@ -182,6 +204,88 @@ class ReviewTasksMixin:
         return self._read(work)
 
 
+    def judge_rubric(
+        self, *, actor: str, task_id: int, case_id: str, version: int, scores: Mapping[str, int], comment: str = ""
+    ) -> RubricJudgementRecord:
+        """Saves (or replaces) the actor's rubric scores of one completion of a task.
+
+        Args:
+            actor: The reviewer; at least a reviewer, and asked by the task.
+            task_id: A rubric task.
+            case_id: The case.
+            version: The version whose completion is scored.
+            scores: A score from 1 to 5 for every criterion of the task.
+            comment: Optional words.
+
+        Raises:
+            PermissionDenied: If the actor may not review, or the task does not ask them.
+            StoreError: If the item is not one of the task's, or a criterion lacks a whole score from 1 to 5.
+        """
+        self.require(actor, Role.REVIEWER, action="judge completions")
+
+        def work(session: Session) -> RubricJudgementRecord:
+            task = session.get(ReviewTaskRow, task_id)
+            if task is None:
+                raise StoreError(f"there is no review task {task_id}.")
+            if task.reviewers and actor not in task.reviewers:
+                raise PermissionDenied(f"Review task {task_id} asks {', '.join(task.reviewers)}, not you ({actor}).")
+            if task.mode != "rubric" or version not in task.versions or case_id not in task.cases:
+                raise StoreError(f"v{version} on {case_id!r} is not an item of rubric review task {task_id}.")
+            names = [criterion["name"] for criterion in task.criteria]
+            checked = {name: _checked_score(name, scores.get(name)) for name in names}
+            unknown = sorted(set(scores) - set(names))
+            if unknown:
+                raise StoreError(f"review task {task_id} scores {', '.join(names)}, not {', '.join(unknown)}.")
+            row = session.scalar(
+                select(RubricJudgementRow).where(
+                    RubricJudgementRow.task_id == task_id,
+                    RubricJudgementRow.reviewer == actor,
+                    RubricJudgementRow.case_key == case_id,
+                    RubricJudgementRow.version == version,
+                )
+            )
+            if row is None:
+                row = RubricJudgementRow(task_id=task_id, reviewer=actor, case_key=case_id, version=version)
+                session.add(row)
+            row.scores, row.comment = checked, comment
+            session.flush()
+            return _rubric_judgement(row)
+
+        return self._write(work)
+
+    def list_rubric_judgements(self, task_id: int, *, reviewer: str | None = None) -> list[RubricJudgementRecord]:
+        """Lists a rubric task's scores in the order they were first given, of everyone or one reviewer."""
+
+        def work(session: Session) -> list[RubricJudgementRecord]:
+            query = select(RubricJudgementRow).where(RubricJudgementRow.task_id == task_id)
+            if reviewer is not None:
+                query = query.where(RubricJudgementRow.reviewer == reviewer)
+            return [_rubric_judgement(row) for row in session.scalars(query.order_by(RubricJudgementRow.id))]
+
+        return self._read(work)
+
+
+def _checked_score(criterion: str, score: object) -> int:
+    # bool is an int to Python, but True is not a score anyone gave.
+    if isinstance(score, bool) or not isinstance(score, int) or not LOWEST_SCORE <= score <= HIGHEST_SCORE:
+        raise StoreError(
+            f"give {criterion!r} a whole score from {LOWEST_SCORE} to {HIGHEST_SCORE} (got {score!r}); nothing was saved."
+        )
+    return score
+
+
+def _rubric_judgement(row: RubricJudgementRow) -> RubricJudgementRecord:
+    return RubricJudgementRecord(
+        task_id=row.task_id,
+        reviewer=row.reviewer,
+        case_id=row.case_key,
+        version=row.version,
+        scores={str(name): int(score) for name, score in row.scores.items()},
+        comment=row.comment,
+        created_at=queries.utc(row.created_at),
+    )
+
+
 def _task(row: ReviewTaskRow) -> ReviewTaskRecord:
     return ReviewTaskRecord(
         id=row.id,
@@ -192,6 +296,8 @@ def _task(row: ReviewTaskRow) -> ReviewTaskRecord:
         reviewers=tuple(row.reviewers),
         created_by=row.created_by,
         created_at=queries.utc(row.created_at),
+        versions=tuple(int(version) for version in row.versions),
+        criteria=tuple(ReviewCriterion.from_dict(criterion) for criterion in row.criteria),
     )
 
 

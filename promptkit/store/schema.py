@@ -55,6 +55,7 @@ class FamilyRow(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     candidate_labels: Mapped[list[Any]] = mapped_column(default=list)
+    review_criteria: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
@@ -206,7 +207,7 @@ class PersonRow(Base):
 
 
 class ReviewTaskRow(Base):
-    """Blind pairwise review of a comparison: which version pairs, which cases, which reviewers."""
+    """Review of a comparison: blind pairs of versions, or rubric scores of versions; which cases, which reviewers."""
 
     __tablename__ = "review_tasks"
 
@@ -216,6 +217,8 @@ class ReviewTaskRow(Base):
     pairs: Mapped[list[Any]] = mapped_column(default=list)
     cases: Mapped[list[Any]] = mapped_column(default=list)
     reviewers: Mapped[list[Any]] = mapped_column(default=list)
+    versions: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    criteria: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     created_by: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
@@ -239,6 +242,35 @@ class JudgementRow(Base):
     verdict: Mapped[str] = mapped_column(String(10))
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class RubricJudgementRow(Base):
+    """One reviewer's 1–5 scores, by criterion, of one completion (a case × a version) of a rubric task."""
+
+    __tablename__ = "rubric_judgements"
+    __table_args__ = (UniqueConstraint("task_id", "reviewer", "case_key", "version", name="uq_rubric_judgements_item"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("review_tasks.id"), index=True)
+    reviewer: Mapped[str] = mapped_column(String(320))
+    case_key: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    scores: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class RoleChangeRow(Base):
+    """Who changed whose role, from what, to what, and when."""
+
+    __tablename__ = "role_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_key: Mapped[str] = mapped_column(String(320), index=True)
+    changed_by: Mapped[str] = mapped_column(String(320))
+    old_role: Mapped[str] = mapped_column(String(20))
+    new_role: Mapped[str] = mapped_column(String(20))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
 class AdapterRow(Base):

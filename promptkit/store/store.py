@@ -301,7 +301,7 @@ class Store(ActivityMixin, AdaptersMixin, ComparisonsMixin, PeopleMixin, ReviewT
                 repeated or over 200 characters, a value is not text, or a label
                 is not among the candidates; nothing is written.
         """
-        from promptkit.templates.models import Family
+        from promptkit.templates.models import Family, ReviewCriterion
 
         seen: set[str] = set()
         for case in cases:
@@ -325,7 +325,10 @@ class Store(ActivityMixin, AdaptersMixin, ComparisonsMixin, PeopleMixin, ReviewT
                         f"test case {case.id!r} expects label {unknown[0]!r}, which is not among the candidates "
                         f"{list(allowed)}; nothing was saved."
                     )
-            source = Family(name=row.name, description=row.description, candidate_labels=candidates, cases=cases)
+            criteria = tuple(ReviewCriterion.from_dict(criterion) for criterion in row.review_criteria)
+            source = Family(
+                name=row.name, description=row.description, candidate_labels=candidates, cases=cases, review_criteria=criteria
+            )
             return import_families(session, [source], from_library=False)
 
         return self._write(work)

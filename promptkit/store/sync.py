@@ -49,6 +49,9 @@ def import_families(session: Session, families: list[Family], *, from_library: b
             row.description = family.description
         if row.candidate_labels != list(family.candidate_labels):
             row.candidate_labels = list(family.candidate_labels)
+        criteria = [criterion.to_dict() for criterion in family.review_criteria]
+        if row.review_criteria != criteria:
+            row.review_criteria = criteria
         session.flush()
         versions_added += [(family.name, number) for number in _import_versions(session, row, family)]
         cases_changed += [
@@ -148,6 +151,7 @@ def as_library_family(record: FamilyRecord) -> Family:
         name=record.name,
         description=record.description,
         candidate_labels=record.candidate_labels,
+        review_criteria=record.review_criteria,
         versions=tuple(version.as_version() for version in record.versions),
         cases=record.cases,
     )

@@ -18,6 +18,7 @@ from promptkit.templates.models import (
     Expectation,
     Family,
     GenerationDefaults,
+    ReviewCriterion,
     TestCase,
     Version,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "Family",
     "GenerationDefaults",
     "RenderedPrompt",
+    "ReviewCriterion",
     "TemplateLocationError",
     "TemplatePart",
     "TemplateVariable",

@@ -16,7 +16,7 @@ from yaml.nodes import Node
 
 from promptkit.errors import TemplateError
 from promptkit.templates.environment import TemplateLocationError
-from promptkit.templates.models import Expectation, Family, GenerationDefaults, TestCase, Version
+from promptkit.templates.models import Expectation, Family, GenerationDefaults, ReviewCriterion, TestCase, Version
 from promptkit.templates.rendering import detect_variables
 from promptkit.templates.yaml_reader import YamlReader
 
@@ -80,7 +80,7 @@ def load_family_file(path: Path) -> Family:
         root,
         what="a template family",
         required=("family", "versions"),
-        optional=("description", "candidate_labels", "cases"),
+        optional=("description", "candidate_labels", "review_criteria", "cases"),
     )
     name = reader.string(fields["family"], what="family", allow_empty=False)
     if not _NAME.match(name):
@@ -97,6 +97,9 @@ def load_family_file(path: Path) -> Family:
             raise reader.error(node, f"duplicate case id {case.id!r}.")
         seen.add(case.id)
     description = reader.string(fields["description"], what="description") if "description" in fields else ""
+    criteria = (
+        reader.string_map(fields["review_criteria"], what="review_criteria") if "review_criteria" in fields else {}
+    )
     return Family(
         name=name,
         description=description.strip(),
@@ -104,6 +107,7 @@ def load_family_file(path: Path) -> Family:
         versions=versions,
         cases=cases,
         source=path,
+        review_criteria=tuple(ReviewCriterion(name.strip(), question.strip()) for name, question in criteria.items()),
     )
 
 
@@ -235,6 +239,8 @@ def dump_family(family: Family) -> str:
     """
     data: dict[str, object] = {"family": family.name, "description": family.description}
     data["candidate_labels"] = list(family.candidate_labels)
+    if family.review_criteria:
+        data["review_criteria"] = {criterion.name: criterion.question for criterion in family.review_criteria}
     data["versions"] = [version.to_dict() for version in family.versions]
     data["cases"] = [case.to_dict(family_candidates=family.candidate_labels) for case in family.cases]
     return _EXPORT_HEADER + yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=88)

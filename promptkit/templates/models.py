@@ -183,6 +183,28 @@ class Version:
 
 
 @dataclass(frozen=True)
+class ReviewCriterion:
+    """Something reviewers score a completion on, 1 (poor) to 5 (very good), in a rubric review.
+
+    Attributes:
+        name: Short name, unique within the family (e.g. "tone").
+        question: What the reviewer asks themselves, in plain words; may be empty.
+    """
+
+    name: str
+    question: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        """Returns the criterion as JSON-ready data."""
+        return {"name": self.name, "question": self.question}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReviewCriterion:
+        """Builds a criterion from `to_dict` output."""
+        return cls(name=str(data["name"]), question=str(data.get("question", "")))
+
+
+@dataclass(frozen=True)
 class Family:
     """A template family: the versions of one prompt and its test cases.
 
@@ -193,6 +215,7 @@ class Family:
         versions: Versions in increasing number.
         cases: Test cases.
         source: The file it was loaded from, if any.
+        review_criteria: What reviewers score in a rubric review; empty: no rubric reviews.
     """
 
     name: str
@@ -201,3 +224,4 @@ class Family:
     versions: tuple[Version, ...] = ()
     cases: tuple[TestCase, ...] = ()
     source: Path | None = None
+    review_criteria: tuple[ReviewCriterion, ...] = ()

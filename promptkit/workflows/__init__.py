@@ -16,9 +16,11 @@ Public API:
     record_playground_run(store, *, actor, ...) -> (run, new version number or None)
     completion_steps(model, *, prompt, completion, token_ids=None) -> [StepScore]  (the shared scorer)
     give_verdict(store, *, actor, verdict, comment, run_id | subject + comparison_id) -> ReviewRecord
-    set_review_task(store, *, actor, comparison_id, ...) -> ReviewTaskRecord
+    set_review_task(store, *, actor, comparison_id, ..., mode="pairwise"|"rubric") -> ReviewTaskRecord
     review_items(store, *, actor, task_id) -> [ReviewItem]            (blind, per reviewer)
     judge_item(store, *, actor, task_id, case_id, pair, verdict)
+    rubric_items(store, *, actor, task_id) -> [RubricItem]            (version hidden, order per reviewer)
+    score_item(store, *, actor, task_id, case_id, version, scores, comment)
     task_summary(store, *, actor, task_id) -> `reviews --task` JSON
     prepare_tuning(store, request, *, actor) -> TuningData          (before loading a model)
     run_tuning(store, model, request, *, actor, progress=None, should_stop=None) -> TuneResult
@@ -39,9 +41,12 @@ from promptkit.workflows.playground import completion_steps, give_verdict, recor
 from promptkit.workflows.report import comparison_report, write_comparison_report
 from promptkit.workflows.review import (
     ReviewItem,
+    RubricItem,
     case_from_judgements,
     judge_item,
     review_items,
+    rubric_items,
+    score_item,
     set_review_task,
     task_summary,
 )
@@ -50,6 +55,7 @@ from promptkit.workflows.tune import TuneRequest, TuneResult, TuningData, prepar
 __all__ = [
     "ComparisonRequest",
     "ReviewItem",
+    "RubricItem",
     "StoredComparison",
     "TuneRequest",
     "TuneResult",
@@ -66,10 +72,12 @@ __all__ = [
     "record_playground_run",
     "resume_comparison",
     "review_items",
+    "rubric_items",
     "run_comparison",
     "run_comparison_on",
     "run_tuning",
     "save_version",
+    "score_item",
     "set_review_task",
     "task_summary",
     "write_comparison_report",

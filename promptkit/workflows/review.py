@@ -1,4 +1,9 @@
-"""Reviewing as a team: set a blind pairwise task, judge its items, put the verdicts together."""
+"""Reviewing as a team: set a blind pairwise or rubric task, judge its items, put the judgements together.
+
+An item is a case's two completions (pairwise) or one completion (rubric) of
+the task's comparison. A cell whose run failed has no completion to judge:
+items that would show one are left out of the task.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,19 @@ from typing import Any
 from promptkit.errors import PromptkitError
 from promptkit.evaluation.checks import find_line, line_of_interest, matched_label, output_text
 from promptkit.people import PermissionDenied, Role
-from promptkit.review import blind_order, disputed_items, krippendorff_alpha, pair_summary, unblind
+from promptkit.review import (
+    blind_order,
+    disputed_items,
+    disputed_rubric_items,
+    krippendorff_alpha,
+    pair_summary,
+    rubric_order,
+    score_means,
+    unblind,
+)
 from promptkit.store import Store
-from promptkit.store.records import JudgementRecord, ReviewTaskRecord
-from promptkit.templates import Expectation, TestCase
+from promptkit.store.records import ComparisonRecord, JudgementRecord, ReviewTaskRecord, RubricJudgementRecord
+from promptkit.templates import Expectation, ReviewCriterion, TestCase
 from promptkit.workflows.compare import load_comparison
 
 
@@ -49,9 +63,44 @@ class ReviewItem:
         return item_key(self.case_id, self.pair)
 
 
+@dataclasses.dataclass(frozen=True)
+class RubricItem:
+    """One completion a reviewer scores on a rubric task's criteria, its version hidden.
+
+    Attributes:
+        task_id: the task.
+        case_id: the case.
+        values: the case's filled-in values, for context.
+        version: the version that wrote it; not shown to the reviewer.
+        completion: the completion.
+        criteria: what to score, 1 (poor) to 5 (very good).
+        scores: the reviewer's scores so far (criterion -> score), or None if not scored yet.
+        comment: their comment so far.
+    """
+
+    task_id: int
+    case_id: str
+    values: dict[str, str]
+    version: int
+    completion: str
+    criteria: tuple[ReviewCriterion, ...]
+    scores: dict[str, int] | None
+    comment: str
+
+    @property
+    def key(self) -> str:
+        """The item's name, stable across runs: `case:vN`."""
+        return rubric_item_key(self.case_id, self.version)
+
+
 def item_key(case_id: str, pair: tuple[int, int]) -> str:
-    """Names an item of a task: its case and version pair."""
+    """Names an item of a pairwise task: its case and version pair."""
     return f"{case_id}:v{pair[0]}:v{pair[1]}"
+
+
+def rubric_item_key(case_id: str, version: int) -> str:
+    """Names an item of a rubric task: its case and version."""
+    return f"{case_id}:v{version}"
 
 
 def set_review_task(
@@ -62,33 +111,91 @@ def set_review_task(
     pairs: Sequence[tuple[int, int]] | None = None,
     cases: Sequence[str] | None = None,
     reviewers: Sequence[str] = (),
+    mode: str = "pairwise",
+    versions: Sequence[int] | None = None,
 ) -> ReviewTaskRecord:
-    """Turns a stored comparison into a blind pairwise review task.
+    """Turns a stored comparison into a review task: blind pairwise, or rubric scores on the family's criteria.
+
+    Items whose completion is missing because the cell's run failed are left out.
 
     Args:
         store: the store.
         actor: who sets it (an editor's key).
         comparison_id: the comparison.
-        pairs: version pairs; default every version against the baseline (the first).
+        pairs: version pairs (pairwise); default every version against the baseline (the first).
         cases: case ids; default all of the comparison's.
         reviewers: people asked (keys); empty: every reviewer.
+        mode: "pairwise" (blind A/B) or "rubric" (1–5 per criterion of the family).
+        versions: versions whose completions are scored (rubric); default all of the comparison's.
 
     Returns:
         The task.
 
     Raises:
         PermissionDenied: If the actor is not an editor.
-        StoreError: If a pair, case or reviewer does not fit.
+        PromptkitError: If a rubric is asked of a family without criteria, or no item is left to judge.
+        StoreError: If the mode, a pair, version, case or reviewer does not fit.
     """
+    store.require(actor, Role.EDITOR, action="set a review task")
     comparison = store.get_comparison(comparison_id)
     baseline, *others = comparison.versions
+    chosen_cases = list(cases) if cases is not None else [case.id for case in comparison.cases]
+    failed = _failed_cells(comparison)
+    if mode == "rubric":
+        criteria = store.get_family(name=comparison.family).review_criteria
+        if not criteria:
+            raise PromptkitError(
+                f"The family {comparison.family!r} defines no review criteria, so there is nothing to score. Add "
+                "`review_criteria:` (name: question) to its template file, import it, and try again; or ask for a "
+                "blind A/B review instead."
+            )
+        chosen_versions = list(versions) if versions is not None else list(comparison.versions)
+        _check_judgeable(comparison_id, _judgeable_completions(chosen_cases, chosen_versions, failed), failed)
+        return store.create_review_task(
+            actor=actor, comparison_id=comparison_id, cases=chosen_cases, reviewers=reviewers,
+            mode="rubric", versions=chosen_versions, criteria=criteria,
+        )
+    chosen_pairs = list(pairs) if pairs is not None else [(baseline, other) for other in others]
+    _check_judgeable(comparison_id, _judgeable_pairs(chosen_cases, chosen_pairs, failed), failed)
     return store.create_review_task(
-        actor=actor,
-        comparison_id=comparison_id,
-        pairs=list(pairs) if pairs is not None else [(baseline, other) for other in others],
-        cases=list(cases) if cases is not None else [case.id for case in comparison.cases],
-        reviewers=reviewers,
+        actor=actor, comparison_id=comparison_id, pairs=chosen_pairs, cases=chosen_cases, reviewers=reviewers, mode=mode
     )
+
+
+def _check_judgeable(comparison_id: int, judgeable: Sequence[object], failed: set[tuple[int, str]]) -> None:
+    if not judgeable and failed:
+        raise PromptkitError(
+            f"Every completion this task would show failed to run in comparison {comparison_id} (for example "
+            f"v{min(failed)[0]} on {min(failed)[1]!r}), so there is nothing to judge. Pick other versions or cases, "
+            "or fix the prompts and run the comparison again."
+        )
+
+
+def _failed_cells(comparison: ComparisonRecord) -> set[tuple[int, str]]:
+    """`(version, case)` of the cells whose run failed (no completion)."""
+    return {(cell.version, cell.case_id) for cell in comparison.cells if cell.error is not None}
+
+
+def _judgeable_pairs(
+    cases: Sequence[str], pairs: Sequence[tuple[int, int]], failed: set[tuple[int, str]]
+) -> list[tuple[str, tuple[int, int]]]:
+    """A pairwise task's items `(case, pair)` whose two completions exist."""
+    return [(c, p) for c, p in itertools.product(cases, pairs) if not {(p[0], c), (p[1], c)} & failed]
+
+
+def _judgeable_completions(
+    cases: Sequence[str], versions: Sequence[int], failed: set[tuple[int, str]]
+) -> list[tuple[str, int]]:
+    """A rubric task's items `(case, version)` whose completion exists."""
+    return [(c, v) for c, v in itertools.product(cases, versions) if (v, c) not in failed]
+
+
+def _pair_items(store: Store, task: ReviewTaskRecord) -> list[tuple[str, tuple[int, int]]]:
+    return _judgeable_pairs(task.cases, task.pairs, _failed_cells(store.get_comparison(task.comparison_id)))
+
+
+def _rubric_items(store: Store, task: ReviewTaskRecord) -> list[tuple[str, int]]:
+    return _judgeable_completions(task.cases, task.versions, _failed_cells(store.get_comparison(task.comparison_id)))
 
 
 def review_items(store: Store, *, actor: str, task_id: int) -> list[ReviewItem]:
@@ -100,11 +207,13 @@ def review_items(store: Store, *, actor: str, task_id: int) -> list[ReviewItem]:
     store.require(actor, Role.REVIEWER, action="review completions")
     task = store.get_review_task(task_id)
     _check_asked(task, actor)
+    if task.mode != "pairwise":
+        raise PromptkitError(f"Review task {task_id} asks for rubric scores, not blind A/B verdicts.")
     stored = load_comparison(store, task.comparison_id)
     mine = {(j.case_id, (j.version_a, j.version_b)): j for j in store.list_judgements(task_id, reviewer=actor)}
     values = {case.id: dict(case.values) for case in stored.result.cases}
     items = []
-    for case_id, pair in itertools.product(task.cases, task.pairs):
+    for case_id, pair in _judgeable_pairs(task.cases, task.pairs, _failed_cells(stored.record)):
         swapped = blind_order(task_id=task_id, reviewer=actor, item_key=item_key(case_id, pair))
         left_version, right_version = (pair[1], pair[0]) if swapped else pair
         judged = mine.get((case_id, pair))
@@ -133,7 +242,12 @@ def judge_item(
         PermissionDenied: If the actor may not review, or the task does not ask them.
         StoreError: If the item is not the task's.
         ValueError: If the verdict is not one of the four.
+        PromptkitError: If the item was left out because a completion failed to run.
     """
+    task = store.get_review_task(task_id)
+    in_task = case_id in task.cases and tuple(pair) in task.pairs
+    if in_task and (case_id, tuple(pair)) not in _pair_items(store, task):
+        raise PromptkitError(f"v{pair[0]} vs v{pair[1]} on {case_id!r} is left out of task {task_id}: a completion failed to run.")
     swapped = blind_order(task_id=task_id, reviewer=actor, item_key=item_key(case_id, pair))
     return store.judge(
         actor=actor,
@@ -144,6 +258,59 @@ def judge_item(
         verdict=unblind(verdict, swapped=swapped),
         comment=comment,
     )
+
+
+def rubric_items(store: Store, *, actor: str, task_id: int) -> list[RubricItem]:
+    """The items of a rubric task as `actor` sees them: version names hidden, in an order shuffled for them.
+
+    Raises:
+        PermissionDenied: If the actor may not review, or the task does not ask them.
+        PromptkitError: If the task is not a rubric task.
+    """
+    store.require(actor, Role.REVIEWER, action="review completions")
+    task = store.get_review_task(task_id)
+    _check_asked(task, actor)
+    if task.mode != "rubric":
+        raise PromptkitError(f"Review task {task_id} asks for blind A/B verdicts, not rubric scores.")
+    stored = load_comparison(store, task.comparison_id)
+    mine = {(j.case_id, j.version): j for j in store.list_rubric_judgements(task_id, reviewer=actor)}
+    values = {case.id: dict(case.values) for case in stored.result.cases}
+    judgeable = _judgeable_completions(task.cases, task.versions, _failed_cells(stored.record))
+    by_key = {rubric_item_key(case, version): (case, version) for case, version in judgeable}
+    items = []
+    for key in rubric_order(task_id=task_id, reviewer=actor, item_keys=list(by_key)):
+        case_id, version = by_key[key]
+        judged = mine.get((case_id, version))
+        items.append(
+            RubricItem(
+                task_id=task_id,
+                case_id=case_id,
+                values=values[case_id],
+                version=version,
+                completion=stored.result.cell(version, case_id).completion,
+                criteria=task.criteria,
+                scores=None if judged is None else dict(judged.scores),
+                comment="" if judged is None else judged.comment,
+            )
+        )
+    return items
+
+
+def score_item(
+    store: Store, *, actor: str, task_id: int, case_id: str, version: int, scores: dict[str, int], comment: str = ""
+) -> RubricJudgementRecord:
+    """Saves a reviewer's 1–5 scores of one completion of a rubric task, one per criterion.
+
+    Raises:
+        PermissionDenied: If the actor may not review, or the task does not ask them.
+        PromptkitError: If the item was left out because its completion failed to run.
+        StoreError: If the item is not the task's, or a criterion lacks a whole score from 1 to 5.
+    """
+    task = store.get_review_task(task_id)
+    in_task = case_id in task.cases and version in task.versions
+    if in_task and (case_id, version) not in _rubric_items(store, task):
+        raise PromptkitError(f"v{version} on {case_id!r} is left out of task {task_id}: its completion failed to run.")
+    return store.judge_rubric(actor=actor, task_id=task_id, case_id=case_id, version=version, scores=scores, comment=comment)
 
 
 def task_summary(store: Store, *, actor: str, task_id: int) -> dict[str, Any]:
@@ -159,15 +326,14 @@ def task_summary(store: Store, *, actor: str, task_id: int) -> dict[str, Any]:
     """
     person = store.require(actor, Role.REVIEWER, action="see a review task's results")
     task = store.get_review_task(task_id)
-    judgements = store.list_judgements(task_id)
-    items = [(case_id, pair) for case_id, pair in itertools.product(task.cases, task.pairs)]
+    if task.mode == "rubric":
+        return _rubric_summary(store, task, actor=actor, role=person.role)
+    items = _pair_items(store, task)
+    judgeable = set(items)
+    judgements = [j for j in store.list_judgements(task_id) if (j.case_id, (j.version_a, j.version_b)) in judgeable]
     reviewers = sorted(set(task.reviewers) | {j.reviewer for j in judgements})
     done = {reviewer: sum(j.reviewer == reviewer for j in judgements) for reviewer in reviewers}
-    if person.role < Role.EDITOR and done.get(actor, 0) < len(items):
-        raise PermissionDenied(
-            f"You see the other reviewers' verdicts once you have judged every item of task {task_id} "
-            f"({done.get(actor, 0)} of {len(items)} done)."
-        )
+    _check_may_see(task_id, actor=actor, role=person.role, done=done.get(actor, 0), total=len(items))
     item_of = {item_key(case, pair): (case, pair) for case, pair in items}
     by_item: dict[str, dict[str, str]] = {key: {} for key in item_of}
     for judgement in judgements:
@@ -202,6 +368,63 @@ def task_summary(store: Store, *, actor: str, task_id: int) -> dict[str, Any]:
     }
 
 
+def _check_may_see(task_id: int, *, actor: str, role: Role, done: int, total: int) -> None:
+    if role < Role.EDITOR and done < total:
+        raise PermissionDenied(
+            f"You see the other reviewers' verdicts once you have judged every item of task {task_id} "
+            f"({done} of {total} done)."
+        )
+
+
+def _rubric_summary(store: Store, task: ReviewTaskRecord, *, actor: str, role: Role) -> dict[str, Any]:
+    """The `reviews --task ID --json` layout for a rubric task: mean scores, ordinal agreement, disputed items."""
+    items = _rubric_items(store, task)
+    judgeable = set(items)
+    judgements = [j for j in store.list_rubric_judgements(task.id) if (j.case_id, j.version) in judgeable]
+    reviewers = sorted(set(task.reviewers) | {j.reviewer for j in judgements})
+    done = {reviewer: sum(j.reviewer == reviewer for j in judgements) for reviewer in reviewers}
+    _check_may_see(task.id, actor=actor, role=role, done=done.get(actor, 0), total=len(items))
+    names = {person.key: person.name for person in store.list_people()}
+    criteria = [criterion.name for criterion in task.criteria]
+    given = {(j.reviewer, j.case_id, j.version): j.scores for j in judgements}
+    # One unit of agreement per item and criterion: reviewers score each criterion of each completion.
+    units = [(case, version, criterion) for case, version in items for criterion in criteria]
+    ratings = [[given.get((r, case, version), {}).get(criterion) for case, version, criterion in units] for r in reviewers]
+    by_item = {
+        (case, version): {r: dict(given[(r, case, version)]) for r in reviewers if (r, case, version) in given}
+        for case, version in items
+    }
+    return {
+        "task_id": task.id,
+        "comparison_id": task.comparison_id,
+        "mode": task.mode,
+        "pairs": [],
+        "rubric": {
+            criterion: {
+                f"v{version}": score_means([j.scores[criterion] for j in judgements if j.version == version])
+                for version in task.versions
+            }
+            for criterion in criteria
+        },
+        "agreement": {
+            "krippendorff_alpha": krippendorff_alpha(ratings, level="ordinal") if reviewers else None,
+            "n_items": len(items),
+            "n_reviewers": len(reviewers),
+        },
+        "reviewers": [{"name": names.get(r, r), "key": r, "done": done[r], "total": len(items)} for r in reviewers],
+        "disputed": [
+            {
+                "case": case,
+                "version": version,
+                "spread": spread,
+                "scores": {names.get(r, r): scores for r, scores in by_item[(case, version)].items()},
+            }
+            for (case, version), spread in disputed_rubric_items(by_item)
+        ],
+        "criteria": [criterion.to_dict() for criterion in task.criteria],
+    }
+
+
 def case_from_judgements(store: Store, *, actor: str, task_id: int, case_id: str, pair: tuple[int, int]) -> TestCase:
     """Makes a judged item's agreed answer the expected outcome of its test case (added or updated).
 
@@ -218,6 +441,11 @@ def case_from_judgements(store: Store, *, actor: str, task_id: int, case_id: str
     """
     store.require(actor, Role.EDITOR, action="turn judgements into test cases")
     task = store.get_review_task(task_id)
+    if task.mode != "pairwise":
+        raise PromptkitError(
+            f"Review task {task_id} scored completions on a rubric; only a blind A/B verdict names the better "
+            "completion to make a test case from."
+        )
     verdicts = [j.verdict for j in store.list_judgements(task_id) if j.case_id == case_id and (j.version_a, j.version_b) == pair]
     decisive = {verdict for verdict in verdicts if verdict in ("a", "b")}
     if len(decisive) != 1:

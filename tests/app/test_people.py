@@ -36,7 +36,7 @@ def test_in_team_mode_an_admin_gives_roles_and_a_viewer_cannot(small_library, mo
     admin = _as("ann@x.org", "Ann")
     admin = _change_role(admin, "bo@x.org", Role.EDITOR)
     no_errors(admin)
-    assert any("Bo is now a editor" in item.value for item in admin.success)
+    assert any("Bo now has the editor role" in item.value for item in admin.success)
     with Store.open() as store:
         assert store.person("bo@x.org").role is Role.EDITOR and store.person("ann@x.org").role is Role.ADMIN
 
@@ -53,3 +53,22 @@ def test_in_team_mode_a_visitor_not_signed_in_gets_the_sign_in_page_and_nothing_
         assert "tiny-menu" not in shown and "tiny:gemma3" not in shown and not at.dataframe and not at.sidebar.children
     with Store.open() as store:
         assert store.list_people() == []  # nobody arrived
+
+
+def test_admins_see_who_changed_whose_role_and_others_do_not(small_library, monkeypatch):
+    monkeypatch.setenv("PROMPTKIT_MODE", "team")
+    monkeypatch.setenv("PROMPTKIT_ADMINS", "ann@x.org")
+    viewer = _as("bo@x.org", "Bo")
+    assert "Role changes" not in [item.value for item in viewer.subheader]
+    admin = _as("ann@x.org", "Ann")
+    assert any("No role has been changed yet" in item.value for item in admin.caption)
+    admin = _change_role(admin, "bo@x.org", Role.EDITOR)
+    admin = _change_role(admin, "bo@x.org", Role.REVIEWER)
+    no_errors(admin)
+    assert "Role changes" in [item.value for item in admin.subheader]
+    table = next(frame.value for frame in admin.dataframe if list(frame.value.columns)[1:] == ["Changed by", "Person", "From", "To"])
+    assert table[["Changed by", "Person", "From", "To"]].values.tolist() == [
+        ["Ann", "Bo", "editor", "reviewer"], ["Ann", "Bo", "viewer", "editor"],
+    ]
+    viewer_again = _as("bo@x.org", "Bo")  # a reviewer now: still not an admin
+    assert "Role changes" not in [item.value for item in viewer_again.subheader] and len(viewer_again.dataframe) == 1

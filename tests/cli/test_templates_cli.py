@@ -44,6 +44,8 @@ def test_templates_json_lists_families_versions_and_cases(env) -> None:
     assert menu["versions"][0]["generation"]["stop_sequences"] == ["\n\n"]
     assert len(menu["cases"]) >= 8
     assert menu["cases"][0]["values"]["menu_item"] == "Quiche Lorraine"
+    assert [c["name"] for c in menu["review_criteria"]] == ["respects the dislikes", "reasoning", "tone"]
+    assert families["gsm8k-maths"]["review_criteria"] == []
     assert len(families) >= 3
     # Running again imports nothing new.
     assert json.loads(promptkit(env, "templates", "--json").stdout)["families"] == data["families"]

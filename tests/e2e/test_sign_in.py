@@ -8,7 +8,8 @@ temporary folder and points Streamlit at that file with
 `.streamlit/` is neither read for secrets nor touched. The browser "signs in"
 on the provider's form by typing a subject (the e-mail); the provider's user
 records give each subject its e-mail and name. The dashboard runs the tiny
-random-weight model, so nothing slow loads.
+random-weight model on a library of one short family whose prompts fit its
+context, so nothing slow loads and every comparison cell has a completion.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_server import Server, free_port, running_server
+from app_server import ROOT, Server, free_port, running_server
 
 from promptkit.people import Role
 from promptkit.store import Store
@@ -43,8 +44,7 @@ AUTH_COOKIE = re.compile(r"^_streamlit_user")
 # What only a signed-in person may see: page names, template families and text, runs, reviews, the model.
 PRIVATE_TEXT = [
     "Playground", "Compare", "Salience", "History",
-    "menu-analysis", "gsm8k-maths", "news-summarization", "sentiment-classifier",
-    "Analyze a menu item", "Quiche", "Run #", "Review task", "tiny:gemma3", "Gemma", "Loaded in",
+    "tiny-menu", "Short menu prompts", "Recommendation:", "Quiche", "Run #", "Review task", "tiny:gemma3", "Gemma", "Loaded in",
     "Signed in as", "Sign out",
 ]
 
@@ -113,11 +113,15 @@ def team_server(provider: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         f'client_secret = "{client["client_secret"]}"\n'
         f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n'
     )
+    templates = workdir / "templates"
+    templates.mkdir()
+    (templates / "tiny-menu.yaml").write_text((ROOT / "tests" / "app" / "small_family.yaml").read_text())
     env = {
         "PROMPTKIT_MODE": "team",
         "PROMPTKIT_ADMINS": f"  {ADMIN['email'].upper()} , someone@example.org",
         "PROMPTKIT_MODEL": "tiny:gemma3",
         "STREAMLIT_SECRETS_FILES": str(secrets_file),
+        "PROMPTKIT_TEMPLATES_DIR": str(templates),
     }
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("PROMPTKIT_DEFAULT_ROLE", raising=False)  # so Bo gets the default role, viewer
@@ -212,6 +216,8 @@ def test_two_people_sign_in_each_with_their_role(browser, team_server, provider,
     assert people[ADMIN["email"]].role is Role.ADMIN
     assert people[VIEWER["email"]].name == VIEWER["name"]
     assert people[VIEWER["email"]].role is Role.VIEWER
+    # The name a local-mode browser remembers plays no part in team mode.
+    assert not [c for page in (admin_page, viewer_page) for c in page.context.cookies() if c["name"] == "promptkit_name"]
     admin_page.context.close()
     viewer_page.context.close()
 
@@ -277,13 +283,14 @@ def test_an_editor_sets_a_blind_review_and_a_reviewer_completes_it_from_the_keyb
     editor.locator('[data-testid="stSelectbox"]').filter(has_text="Person").click()
     editor.get_by_role("option", name=VIEWER["name"]).click()
     editor.get_by_role("button", name="Change role").click()
-    editor.get_by_text(f"{VIEWER['name']} is now a reviewer").wait_for()
+    editor.get_by_text(f"{VIEWER['name']} now has the reviewer role").wait_for()
 
     reviewer.goto(task_url)
     reviewer.get_by_text("Item 1 of 2").wait_for(timeout=MODEL_READY_TIMEOUT_MS)
     _wait_idle(reviewer)
     body = reviewer.locator("[data-testid='stMain']").inner_text()
-    assert "fewshot" not in body and "v2" not in body.replace(task_url, "")  # versions stay hidden
+    for hidden in ("plain", "with-dislikes", "polite", "v2", "v3"):  # which version wrote which stays hidden
+        assert hidden not in body.replace(task_url, ""), hidden
     reviewer.screenshot(path=str(artifacts / "14-blind-review-item.png"), full_page=True)
     verdict = reviewer.get_by_role("textbox", name=re.compile("Your verdict: 1 left is better"))
     verdict.fill("1")
@@ -301,8 +308,65 @@ def test_an_editor_sets_a_blind_review_and_a_reviewer_completes_it_from_the_keyb
     with Store.open(url=f"sqlite:///{team_server.env['PROMPTKIT_DB']}") as store:
         (task,) = store.list_review_tasks()
         judgements = store.list_judgements(task.id)
+        cells = store.get_comparison(task.comparison_id).cells
+    assert [c.error for c in cells] == [None] * 3 and all(c.run_id is not None for c in cells)  # real completions
     assert [(j.reviewer, j.verdict in ("a", "b"), j.verdict == "tie") for j in judgements] == [
         (VIEWER["email"], True, False), (VIEWER["email"], False, True),
     ]
+    editor.context.close()
+    reviewer.context.close()
+
+
+def test_a_reviewer_scores_a_rubric_task_from_the_keyboard(browser, team_server, provider, artifacts):
+    editor = _new_page(browser)
+    _sign_in(editor, team_server, provider, ADMIN["email"])
+    reviewer = _new_page(browser)
+    _sign_in(reviewer, team_server, provider, VIEWER["email"])
+    with Store.open(url=f"sqlite:///{team_server.env['PROMPTKIT_DB']}") as store:  # as the People page does
+        store.set_role(actor=ADMIN["email"], key=VIEWER["email"], role=Role.REVIEWER)
+    editor.goto(f"{team_server.url}/compare")
+    editor.get_by_text(re.compile(r"Loaded in \d")).first.wait_for(timeout=MODEL_READY_TIMEOUT_MS)
+    _wait_idle(editor)
+    editor.get_by_role("button", name="Run comparison").click()
+    editor.get_by_text("Blind review by your team").wait_for(timeout=MODEL_READY_TIMEOUT_MS)
+    _wait_idle(editor)
+    editor.get_by_text("Ask reviewers to score the answers on this family's criteria (1–5)").click()
+    create = editor.get_by_role("button", name="Create rubric task")
+    create.wait_for()
+    _wait_idle(editor)
+    create.click()
+    link = editor.get_by_role("link", name=re.compile(r"Task #\d+: scores of v1, v2, v3 on respects the dislikes, tone"))
+    link.wait_for(timeout=MODEL_READY_TIMEOUT_MS)
+    task_url = urllib.parse.urljoin(editor.url, link.get_attribute("href"))
+
+    reviewer.goto(task_url)
+    for position, (dislikes, tone) in enumerate((("4", "5"), ("2", "3"), ("5", "5")), start=1):
+        reviewer.get_by_text(f"Item {position} of 3").wait_for(timeout=MODEL_READY_TIMEOUT_MS)
+        _wait_idle(reviewer)
+        body = reviewer.locator("[data-testid='stMain']").inner_text().replace(task_url, "")
+        for hidden in ("plain", "with-dislikes", "polite", "v1", "v2", "v3"):  # which version wrote it stays hidden
+            assert hidden not in body, hidden
+        if position == 1:
+            reviewer.screenshot(path=str(artifacts / "18-rubric-item.png"), full_page=True)
+        first = reviewer.get_by_role("textbox", name=re.compile(r"^respects the dislikes \(1–5\)"))
+        first.click()
+        reviewer.keyboard.type(dislikes)
+        reviewer.keyboard.press("Tab")  # on to the next criterion
+        reviewer.keyboard.type(tone)
+        reviewer.keyboard.press("Enter")  # saves and opens the next item
+        reviewer.get_by_text(re.compile(r"Saved your scores")).wait_for()
+    reviewer.get_by_text("You have judged every item of this task").wait_for()
+    reviewer.locator(".js-plotly-plot").first.wait_for()
+    _wait_idle(reviewer)
+    assert reviewer.locator(".stException").count() == 0
+    picked = reviewer.locator("[data-testid='stMain'] [data-testid='stSelectbox'] input")
+    assert picked.input_value().endswith("· 3 of 3 judged"), picked.input_value()  # the queue's progress is current
+    reviewer.screenshot(path=str(artifacts / "19-rubric-results.png"), full_page=True)
+    with Store.open(url=f"sqlite:///{team_server.env['PROMPTKIT_DB']}") as store:
+        task = store.get_review_task(int(task_url.rsplit("=", 1)[1]))
+        scored = store.list_rubric_judgements(task.id)
+    assert task.mode == "rubric"
+    assert sorted((j.scores["respects the dislikes"], j.scores["tone"]) for j in scored) == [(2, 3), (4, 5), (5, 5)]
+    assert {j.reviewer for j in scored} == {VIEWER["email"]} and len({j.version for j in scored}) == 3
     editor.context.close()
     reviewer.context.close()

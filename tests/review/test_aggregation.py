@@ -11,8 +11,11 @@ from promptkit.review import (
     Interval,
     blind_order,
     disputed_items,
+    disputed_rubric_items,
     krippendorff_alpha,
     pair_summary,
+    rubric_order,
+    score_means,
     sign_test_p_value,
     unblind,
     wilson_interval,
@@ -301,3 +304,24 @@ def test_blind_order_encoding_is_unambiguous() -> None:
     left = [blind_order(task_id=1, reviewer=r, item_key=k) for r, k in pairs[0]]
     right = [blind_order(task_id=1, reviewer=r, item_key=k) for r, k in pairs[1]]
     assert left != right
+
+
+def test_rubric_order_is_a_stable_shuffle_of_its_own_per_reviewer() -> None:
+    keys = [f"case-{i}:v{v}" for i in range(10) for v in (1, 2)]
+    ana = rubric_order(task_id=3, reviewer="ana", item_keys=keys)
+    assert sorted(ana) == sorted(keys) and ana == rubric_order(task_id=3, reviewer="ana", item_keys=list(reversed(keys)))
+    assert ana != keys  # 20! orders: the given one would be a 1-in-2·10¹⁸ coincidence
+    assert ana != rubric_order(task_id=3, reviewer="bo", item_keys=keys)
+    assert ana != rubric_order(task_id=4, reviewer="ana", item_keys=keys)
+
+
+def test_rubric_items_are_disputed_when_a_criterions_scores_lie_two_apart_widest_first() -> None:
+    scores = {
+        "close": {"ana": {"tone": 3, "facts": 4}, "bo": {"tone": 4, "facts": 5}},  # 1 apart: not disputed
+        "tone": {"ana": {"tone": 2, "facts": 4}, "bo": {"tone": 4, "facts": 4}},
+        "alone": {"ana": {"tone": 1, "facts": 5}},
+        "both": {"ana": {"tone": 1, "facts": 5}, "bo": {"tone": 3, "facts": 4}, "cy": {"tone": 2, "facts": 1}},
+    }
+    assert disputed_rubric_items(scores) == [("both", {"tone": 2, "facts": 4}), ("tone", {"tone": 2})]
+    assert disputed_rubric_items(scores, spread=3) == [("both", {"facts": 4})]
+    assert score_means([4, 3, 5]) == {"mean": 4.0, "n": 3} and score_means([]) == {"mean": None, "n": 0}

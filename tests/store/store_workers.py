@@ -51,6 +51,17 @@ def judge_all(url: str, task_id: int, reviewer: str) -> None:
                 print(case, flush=True)
 
 
+def score_all(url: str, task_id: int, reviewer: str) -> None:
+    """Scores every item of rubric task `task_id` as `reviewer` (3 on each criterion), printing each case."""
+    with Store.open(url=url) as store:
+        task = store.get_review_task(task_id)
+        for case in task.cases:
+            for version in task.versions:
+                scores = {criterion.name: 3 for criterion in task.criteria}
+                store.judge_rubric(actor=reviewer, task_id=task_id, case_id=case, version=version, scores=scores)
+                print(case, flush=True)
+
+
 def add_cells(url: str, comparison_id: int, who: str) -> None:
     """Adds every cell of a comparison, one per call, printing `stored V CASE` or `refused V CASE`."""
     with Store.open(url=url) as store:
@@ -76,6 +87,8 @@ if __name__ == "__main__":
         write_runs(url, family)
     elif command == "judge-all":
         judge_all(url, int(family), rest[0])
+    elif command == "score-all":
+        score_all(url, int(family), rest[0])
     elif command == "add-cells":
         add_cells(url, int(family), rest[0])
     else:

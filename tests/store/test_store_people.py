@@ -46,3 +46,28 @@ def test_environment_configures_the_policy() -> None:
         AccessPolicy.from_environment({"PROMPTKIT_MODE": "teams"})
     with pytest.raises(PromptkitError, match="no role 'boss'; the roles are viewer, reviewer, editor, admin"):
         AccessPolicy.from_environment({"PROMPTKIT_DEFAULT_ROLE": "boss"})
+
+
+def test_every_role_change_is_recorded_with_who_from_what_to_what_and_when(store: Store) -> None:
+    store.arrive(key="ann@example.org", name="Ann", policy=TEAM)
+    store.arrive(key="bo@example.org", name="Bo", policy=TEAM)
+    assert store.list_role_changes(actor="ann@example.org") == []  # arriving with a first role is not a change
+    store.set_role(actor="ann@example.org", key="bo@example.org", role=Role.EDITOR)
+    store.set_role(actor="ann@example.org", key="bo@example.org", role=Role.EDITOR)  # no change, nothing recorded
+    store.set_role(actor="ann@example.org", key="bo@example.org", role=Role.REVIEWER)
+    with pytest.raises(StoreError, match="last admin"):
+        store.set_role(actor="ann@example.org", key="ann@example.org", role=Role.VIEWER)
+    store.set_role(actor="ann@example.org", key="bo@example.org", role=Role.VIEWER)
+    store.arrive(key="bo@example.org", name="Bo", policy=AccessPolicy(team=True, admins=frozenset({"bo@example.org"})))
+    changes = store.list_role_changes(actor="ann@example.org")
+    assert [(c.person, c.changed_by, c.old_role, c.new_role) for c in changes] == [
+        ("bo@example.org", "promptkit", "viewer", "admin"),  # named in PROMPTKIT_ADMINS
+        ("bo@example.org", "ann@example.org", "reviewer", "viewer"),
+        ("bo@example.org", "ann@example.org", "editor", "reviewer"),
+        ("bo@example.org", "ann@example.org", "viewer", "editor"),
+    ]
+    assert all(c.changed_at.tzinfo is not None for c in changes)
+    assert [c.changed_at for c in changes] == sorted((c.changed_at for c in changes), reverse=True)
+    store.arrive(key="cy@example.org", name="Cy", policy=TEAM)
+    with pytest.raises(PermissionDenied, match="see who changed whose role you need the admin role, but Cy is a viewer"):
+        store.list_role_changes(actor="cy@example.org")

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from promptkit.errors import TemplateError
-from promptkit.templates import Expectation, dump_family, load_family_file, load_library, render_template
+from promptkit.templates import (
+    Expectation,
+    ReviewCriterion,
+    dump_family,
+    load_family_file,
+    load_library,
+    render_template,
+)
 
 GOOD = """\
 family: demo
@@ -63,6 +70,7 @@ def test_round_trip_through_dump(library_dir, tmp_path) -> None:
         )
         assert again.versions == family.versions
         assert again.cases == family.cases
+        assert again.review_criteria == family.review_criteria
 
 
 @pytest.mark.parametrize(
@@ -77,6 +85,9 @@ def test_round_trip_through_dump(library_dir, tmp_path) -> None:
         (("values: {question: Is it}", "values: {other: x}"), 11, "no value for question"),
         (("  - number: 1\n", "  - number: one\n"), 4, "whole number"),
         (("    text: |-\n      Question: {{ question }}\n      Answer:\n", ""), 4, "lacks 'text'"),
+        (("versions:\n", "review_criteria: [tone]\nversions:\n"), 3, "review_criteria must be a mapping of names to texts"),
+        (("versions:\n", "review_criteria:\n  tone: a\n  tone: b\nversions:\n"), 5, "duplicate name 'tone' in review_criteria"),
+        (("versions:\n", "review_criteria:\n  tone: [a]\nversions:\n"), 4, "the value of 'tone' must be text"),
     ],
 )
 def test_invalid_files_name_file_and_line(tmp_path, edit, line, phrase) -> None:
@@ -124,3 +135,16 @@ def test_version_with_max_new_tokens_changes_only_that() -> None:
     assert changed.generation == GenerationDefaults(max_new_tokens=32, stop_sequences=("\n",))
     assert (changed.number, changed.text, changed.label) == (2, "t", "x")
     assert version.generation.max_new_tokens == 8
+
+
+def test_review_criteria_are_read_in_order_with_their_questions(tmp_path) -> None:
+    criteria = "review_criteria:\n  tone: Is it friendly?\n  facts:\nversions:\n"
+    family = load_family_file(write(tmp_path, GOOD.replace("versions:\n", criteria)))
+    assert family.review_criteria == (ReviewCriterion("tone", "Is it friendly?"), ReviewCriterion("facts", ""))
+    assert load_family_file(write(tmp_path, GOOD)).review_criteria == ()
+
+
+def test_the_shipped_menu_analysis_family_has_criteria_to_score(library_dir) -> None:
+    (menu,) = [family for family in load_library(library_dir) if family.name == "menu-analysis"]
+    assert [criterion.name for criterion in menu.review_criteria] == ["respects the dislikes", "reasoning", "tone"]
+    assert all(criterion.question.endswith("?") for criterion in menu.review_criteria)

@@ -141,7 +141,7 @@ def test_the_report_shows_a_tasks_results_to_those_who_may_see_them(mini_store, 
     for_editor = comparison_report(mini_store, comparison_id, actor="ed@x.org")
     assert f"<h3>Task #{task.id}</h3>" in for_editor and "Rae: 1 of 2." in for_editor
     for_reviewer = comparison_report(mini_store, comparison_id, actor="sam@x.org")  # has judged nothing yet
-    assert "Blind reviews" not in for_reviewer and "Rae: 1 of 2." not in for_reviewer
+    assert "Reviews by your team" not in for_reviewer and "Rae: 1 of 2." not in for_reviewer
 
 
 class _ScriptedModel:
