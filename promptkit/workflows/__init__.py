@@ -44,7 +44,14 @@ from promptkit.workflows.review import (
     set_review_task,
     task_summary,
 )
-from promptkit.workflows.tune import TuneRequest, TuneResult, TuningData, prepare_tuning, run_tuning
+from promptkit.workflows.tune import (
+    TuneRequest,
+    TuneResult,
+    TuningData,
+    prepare_tuning,
+    run_tuning,
+    suggest_adapter_name,
+)
 
 __all__ = [
     "ComparisonRequest",
@@ -69,6 +76,7 @@ __all__ = [
     "run_tuning",
     "save_version",
     "set_review_task",
+    "suggest_adapter_name",
     "task_summary",
     "write_comparison_report",
 ]
