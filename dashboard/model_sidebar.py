@@ -66,6 +66,13 @@ def get_model() -> Any:
         return None
 
 
+def adapted_model(model: Any, adapter: str) -> Any:
+    """The loaded `model` with a trained adapter merged in (`BASE+adapter:NAME`), loaded once per process."""
+    from promptkit.models.loader import adapter_model_name
+
+    return _load_once(adapter_model_name(model.info.name, adapter), _picked_model()[1])
+
+
 def model_sidebar() -> Any:
     """Draws the sidebar model picker and returns the loaded model (or None)."""
     # Importing TensorFlow and loading the model take seconds before the page

@@ -26,7 +26,7 @@ from promptkit.cli.acting_user import acting_person
 from promptkit.cli.templates_command import add_templates_dir_option, open_store
 from promptkit.errors import PromptkitError
 from promptkit.evaluation.cases import load_cases_file, select_versions
-from promptkit.evaluation.figures import version_name
+from promptkit.evaluation.figures import column_name
 from promptkit.evaluation.matrix import DEFAULT_BATCH_SIZE, Engine, LocalEngine, Progress
 from promptkit.evaluation.ray_engine import RAY_ADDRESS_VARIABLE, RayEngine, ray_address
 from promptkit.evaluation.results import MatrixResult
@@ -187,15 +187,15 @@ def _cases_file(store: Store, path: Path, *, family: str, refs: list[str]) -> tu
 
 
 def _report_gate(result: MatrixResult, min_pass_rate: float | None) -> int:
-    """Prints each version's summary; 1 when one misses the minimum pass rate."""
+    """Prints each column's summary; 1 when one misses the minimum pass rate."""
     def fmt(value: float | None) -> str:
         return "–" if value is None else f"{value:.2f}"
 
     status = 0
-    for version in result.versions:
-        summary = result.summary[version.number]
+    for column in result.columns:
+        summary = result.summary[column]
         line = (
-            f"{version_name(result, version.number)}: pass rate {fmt(summary.pass_rate)}, "
+            f"{column_name(result, column)}: pass rate {fmt(summary.pass_rate)}, "
             f"expected-outcome likelihood {fmt(summary.expected_likelihood)}, "
             f"agreement {fmt(summary.agreement)}, errors {summary.errors}"
         )

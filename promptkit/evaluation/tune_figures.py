@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 
 from promptkit.evaluation.calibration import Calibration
+
+if TYPE_CHECKING:
+    from promptkit.store.adapters import AdapterRecord
 
 
 def loss_curve_figure(
@@ -56,6 +60,14 @@ def loss_curve_figure(
         margin={"t": 50, "b": 40},
     )
     return figure
+
+
+def adapter_loss_figure(record: AdapterRecord) -> go.Figure:
+    """A stored adapter's loss curve: its steps' training loss and its epochs' validation loss."""
+    metrics = record.metrics
+    steps_per_epoch = math.ceil(int(metrics["train_size"]) / int(record.settings["batch_size"]))
+    figure = loss_curve_figure(metrics.get("step_losses", []), metrics["history"], steps_per_epoch=steps_per_epoch)
+    return figure.update_layout(title=f"Training adapter:{record.name}: loss (negative log-likelihood of the label)")
 
 
 def reliability_figure(curves: Mapping[str, Calibration | None], *, title: str = "Reliability") -> go.Figure:

@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
-from promptkit.errors import PromptkitError
+from promptkit.errors import PromptkitError, StoreError
 from promptkit.evaluation.checks import find_line, line_of_interest, matched_label, output_text
 from promptkit.people import PermissionDenied, Role
 from promptkit.review import blind_order, disputed_items, krippendorff_alpha, pair_summary, unblind
@@ -81,11 +81,19 @@ def set_review_task(
         StoreError: If a pair, case or reviewer does not fit.
     """
     comparison = store.get_comparison(comparison_id)
-    baseline, *others = comparison.versions
+    # A pair names two versions: the comparison's columns without an adapter.
+    plain = [column.version for column in comparison.columns if column.adapter is None]
+    if pairs is None:
+        pairs = [(plain[0], other) for other in plain[1:]] if plain else []
+    elif any(version not in plain and version in comparison.versions for pair in pairs for version in pair):
+        raise StoreError(
+            f"A review task pairs versions without adapters; comparison {comparison_id} has "
+            f"{', '.join(f'v{n}' for n in plain) or 'none'}."
+        )
     return store.create_review_task(
         actor=actor,
         comparison_id=comparison_id,
-        pairs=list(pairs) if pairs is not None else [(baseline, other) for other in others],
+        pairs=list(pairs),
         cases=list(cases) if cases is not None else [case.id for case in comparison.cases],
         reviewers=reviewers,
     )
