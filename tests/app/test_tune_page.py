@@ -12,6 +12,7 @@ from promptkit.models.lora import adapter_dir
 from promptkit.store import Store
 
 TUNE = "dashboard/views/tune.py"
+COMPARE = "dashboard/views/compare.py"
 FAMILY = "tiny-dishes"
 
 
@@ -61,9 +62,30 @@ def test_an_adapter_is_trained_and_judged_before_and_after(tune_library: Path) -
     assert len(charts) == 2
     assert '"validation loss"' in charts[0].proto.spec and "ECE" in charts[1].proto.spec
     assert (adapter_dir("dishes") / "factors.npz").is_file()
-    # The next suggested name is free, and the result leads to Compare.
+    # The next suggested name is free, and the result leads to Compare, with the adapter as a column.
     assert at.text_input(key=f"pk_tune_name::{FAMILY}").value == "tiny-dishes-1"
-    button(at, "Compare with this adapter")
+    button(at, "Compare with this adapter").click()
+    at.run()
+    no_errors(at)
+    assert at.multiselect(key=f"pk_cmp_adapters::{FAMILY}").value == ["dishes"]
+    at.switch_page(COMPARE)  # AppTest reruns the page it was told to, not the one the app switched to
+    at.multiselect(key=f"pk_cmp_versions::{FAMILY}").set_value([1, 2])
+    at.multiselect(key=f"pk_cmp_cases::{FAMILY}").set_value(["test-coeliac-lentil-soup"])
+    at.number_input(key="pk_cmp_max_tokens").set_value(4)
+    button(at, "Run comparison").click()
+    at.run()
+    no_errors(at)
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["Test case", "v1 · plain", "v2 · rule-stated", "v2 · rule-stated + adapter:dishes"]
+    outcomes = at.dataframe[1].value
+    assert list(outcomes["Version"])[-1] == "v2 · rule-stated + adapter:dishes"
+    assert "Calibration error (ECE)" in outcomes.columns
+    assert any(item.label.startswith("Calibration") for item in at.expander)
+    with Store.open() as store:
+        (comparison,) = store.list_comparisons()
+        runs = store.list_runs(family=FAMILY)
+    assert [str(column) for column in comparison.columns] == ["1", "2", "2+adapter:dishes"]
+    assert sorted(run.model for run in runs) == ["tiny:gemma3", "tiny:gemma3", "tiny:gemma3+adapter:dishes"]
 
 
 @pytest.mark.parametrize(
