@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard.state import KEY_NOTICE
 from promptkit.evaluation.calibration import calibration_from_json
-from promptkit.evaluation.tune_figures import loss_curve_figure, reliability_figure
+from promptkit.evaluation.tune_figures import adapter_loss_figure, loss_curve_figure, reliability_figure
 from promptkit.models.lora import TrainingProgress
 from promptkit.store.adapters import AdapterRecord
 
@@ -36,6 +36,16 @@ class LiveTraining:
         self._losses: list[float] = []
         self._epochs: list[dict[str, float]] = []
         self._drawn_at = 0.0
+
+    def phase(self, status: Any) -> Callable[[str], None]:
+        """A callback for the training's phase lines: written in `status` (an `st.status`) and on the bar until the first step."""
+
+        def say(line: str) -> None:
+            status.write(line)
+            if not self._losses:
+                self._bar.progress(0.0, text=line)
+
+        return say
 
     def __call__(self, report: TrainingProgress) -> None:
         """Shows one report; a click elsewhere on the page (Cancel) stops the run here."""
@@ -96,7 +106,6 @@ def metrics_rows(metrics: Mapping[str, Any]) -> list[dict[str, str]]:
 def show_adapter(record: AdapterRecord, model_name: str) -> None:
     """A trained adapter: what it was trained on, its loss curve, its before/after metrics and reliability curves."""
     metrics = record.metrics
-    settings = record.settings
     st.markdown(
         f"**{record.name}** · trained on v{record.version} of {record.family} by {record.created_by} · "
         f"rank {record.rank}, {record.epochs} epoch(s) run (best: {metrics['best_epoch']}), seed {record.seed} · "
@@ -108,12 +117,8 @@ def show_adapter(record: AdapterRecord, model_name: str) -> None:
         "On the test split, from the label probabilities. Calibration error: how far the likeliest label's "
         "probability is from how often it is right (0 is perfectly calibrated)."
     )
-    steps_per_epoch = math.ceil(int(metrics["train_size"]) / int(settings["batch_size"]))
     left, right = st.columns(2)
-    left.plotly_chart(
-        loss_curve_figure(metrics.get("step_losses", []), metrics["history"], steps_per_epoch=steps_per_epoch),
-        width="stretch", key=f"pk_tune_curve::{record.name}",
-    )
+    left.plotly_chart(adapter_loss_figure(record), width="stretch", key=f"pk_tune_curve::{record.name}")
     curves = {
         "before": calibration_from_json(metrics["test_metrics"]["before"].get("calibration")),
         "after": calibration_from_json(metrics["test_metrics"]["after"].get("calibration")),

@@ -79,13 +79,13 @@ if train:
             st.error("No model is loaded; pick one in the sidebar.")
             st.stop()
         status = st.status(f"Training {request.name} on {model.info.name}…", expanded=True)
-        bar = st.progress(0.0, text="Scoring the test split before training…")
+        bar = st.progress(0.0, text="Preparing the cases…")
         chart = st.empty()
         # A click reruns the page, which stops the training at its next step: nothing is saved then.
         st.button("Cancel", key="pk_tune_cancel", on_click=cancelled_training_notice, icon=":material/cancel:")
         live = LiveTraining(bar, chart, steps_per_epoch=math.ceil(len(data.split("train")) / request.settings.batch_size))
         try:
-            result = run_tuning(store, model, request, actor=acting_key(), progress=live, status=status.write)
+            result = run_tuning(store, model, request, actor=acting_key(), progress=live, status=live.phase(status))
         except Exception:
             status.update(label=f"Training {request.name} stopped", state="error", expanded=False)
             raise

@@ -67,7 +67,7 @@ def adapter_loss_figure(record: AdapterRecord) -> go.Figure:
     metrics = record.metrics
     steps_per_epoch = math.ceil(int(metrics["train_size"]) / int(record.settings["batch_size"]))
     figure = loss_curve_figure(metrics.get("step_losses", []), metrics["history"], steps_per_epoch=steps_per_epoch)
-    return figure.update_layout(title=f"Training adapter:{record.name}: loss (negative log-likelihood of the label)")
+    return figure.update_layout(title=f"Training loss of adapter:{record.name}")
 
 
 def reliability_figure(curves: Mapping[str, Calibration | None], *, title: str = "Reliability") -> go.Figure:

@@ -100,7 +100,7 @@ def test_an_adapter_column_runs_the_adapted_model_beside_the_versions(
     # The report shows the adapter column, and how the adapter was trained and did.
     page = comparison_report(trained, stored.record.id, actor="ada")
     assert "v1 plain + adapter:dishes" in page and "<h2>Adapters</h2>" in page and "<h3>adapter:dishes</h3>" in page
-    assert "Training adapter:dishes" in page and "calibration error (ECE)" in page
+    assert "Training loss of adapter:dishes" in page and "calibration error (ECE)" in page
 
 
 def test_an_interrupted_comparison_with_an_adapter_column_resumes(trained: Store, tiny_gemma3: GemmaModel) -> None:
