@@ -151,9 +151,9 @@ def run_comparison_on(
 
     Each batch's cells are stored as soon as the batch is back, so a run
     that stops (or a driver that dies) leaves the comparison unfinished with
-    every finished cell kept; `resume_comparison` completes it. Adapter
-    columns run after the plain ones, one adapter after another, each on
-    the engine `adapter_engines` gives.
+    every finished cell kept; `resume_comparison` completes it. The columns
+    of each adapter (and those without one) run together on their engine,
+    group after group in the order the columns first name them.
 
     Args:
         store: where the family is read and the runs and comparison go.
