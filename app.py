@@ -1,6 +1,6 @@
 """promptkit dashboard: `streamlit run app.py`.
 
-Six pages (Playground, Compare, Salience, History & review, My reviews, People; in
+Seven pages (Playground, Compare, Tune, Salience, History & review, My reviews, People; in
 `dashboard/views/`) share one sidebar with who you are and the model picker;
 the model is loaded once per process.
 """
@@ -21,6 +21,7 @@ st.set_page_config(page_title="promptkit", page_icon=":material/science:", layou
 PAGES = [
     st.Page("dashboard/views/playground.py", title="Playground", icon=":material/edit:", default=True),
     st.Page("dashboard/views/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("dashboard/views/tune.py", title="Tune", icon=":material/model_training:"),
     st.Page("dashboard/views/salience.py", title="Salience", icon=":material/insights:"),
     st.Page("dashboard/views/history.py", title="History & review", icon=":material/history:"),
     st.Page("dashboard/views/reviews.py", title="My reviews", icon=":material/rate_review:"),

@@ -10,13 +10,26 @@ import streamlit as st
 
 from dashboard.identity import acting_key
 from dashboard.messages import guard, show_error
-from dashboard.snippets import cell_likelihoods_caption, diff_html, markdown_escape, pre_html, version_summary_rows
-from dashboard.state import KEY_COMPARE_RESULT, KEY_NOTICE, KEY_SALIENCE_RUN, KEY_SALIENCE_RUN_B
+from dashboard.model_sidebar import adapted_model
+from dashboard.snippets import (
+    cell_likelihoods_caption,
+    column_label,
+    diff_html,
+    markdown_escape,
+    pre_html,
+    version_label,
+    version_summary_rows,
+)
+from dashboard.state import KEY_COMPARE_ADAPTER, KEY_COMPARE_RESULT, KEY_NOTICE, KEY_SALIENCE_RUN, KEY_SALIENCE_RUN_B
+from promptkit.columns import Column
 from promptkit.diff import diff_texts
 from promptkit.evaluation.figures import confusion_figure, matrix_figure, summary_figure
+from promptkit.evaluation.matrix import LocalEngine
 from promptkit.evaluation.ray_engine import RAY_ADDRESS_VARIABLE, RayEngine, ray_address
+from promptkit.evaluation.tune_figures import reliability_figure
 from promptkit.people import Person, Role
 from promptkit.store import Store
+from promptkit.store.adapters import AdapterRecord
 from promptkit.workflows import (
     ComparisonRequest,
     StoredComparison,
@@ -60,8 +73,41 @@ def run_requested(
         bar.progress(min(done / max(total, 1), 1.0), text=f"{int(done)} of {total} steps done{live}")
 
     if engine is None:
-        return run_comparison(store, model, request, actor=acting_key(), scorer=model.companions.scorer, progress=progress)
+        return run_comparison(
+            store, model, request, actor=acting_key(), scorer=model.companions.scorer, progress=progress,
+            adapter_engines=lambda name: _adapted_engine(model, name),
+        )
     return run_comparison_on(store, engine, request, actor=acting_key(), progress=progress)
+
+
+def _adapted_engine(model: Any, adapter: str) -> LocalEngine:
+    """An adapter column's engine: the process's shared model with that adapter, and its shared scorer."""
+    adapted = adapted_model(model, adapter)
+    return LocalEngine(adapted, adapted.companions.scorer)
+
+
+def adapter_choice(store: Store, model: Any, family: str) -> dict[str, AdapterRecord]:
+    """The adapters a comparison of `family` can add as columns: trained on its cases, on the loaded model.
+
+    Returns:
+        Adapter name → its record, newest first; an adapter the Tune page
+        sent the user here with is picked already.
+    """
+    adapters = {
+        record.name: record
+        for record in store.list_adapters(family=family)
+        if model is not None and record.base_model == model.info.name
+    }
+    key = f"pk_cmp_adapters::{family}"
+    sent = st.session_state.pop(KEY_COMPARE_ADAPTER, None)
+    if sent in adapters:
+        st.session_state[key] = [*st.session_state.get(key, []), sent]
+    return adapters
+
+
+def adapter_column(record: AdapterRecord) -> str:
+    """The written column of an adapter: the prompt version it was trained with, and the adapter."""
+    return str(Column(record.version, record.name))
 
 
 @st.cache_resource(show_spinner="Starting the Ray workers; each loads the model…")
@@ -99,7 +145,7 @@ def show_link(comparison_id: int) -> None:
 
 
 def show_outcomes(stored: StoredComparison) -> None:
-    """Per version: pass rate, likelihoods, agreement, classifier metrics; with the charts."""
+    """Per column: pass rate, likelihoods, agreement, classifier metrics and calibration; with the charts."""
     result = stored.result
     st.dataframe(pd.DataFrame(version_summary_rows(result)), hide_index=True, width="stretch")
     st.caption(
@@ -109,32 +155,37 @@ def show_outcomes(stored: StoredComparison) -> None:
     charts = st.columns(2)
     charts[0].plotly_chart(summary_figure(result), width="stretch")
     charts[1].plotly_chart(matrix_figure(result), width="stretch")
-    labelled = [version for version in result.versions if result.summary[version.number].metrics is not None]
+    metrics = {column: result.summary[column].metrics for column in result.columns}
+    labelled = {column: found for column, found in metrics.items() if found is not None}
     if labelled:
         with st.expander("Confusion matrices (likeliest label against the labelled answer)"):
-            columns = st.columns(len(labelled))
-            for column, version in zip(columns, labelled):
-                metrics = result.summary[version.number].metrics
-                assert metrics is not None
-                column.plotly_chart(confusion_figure(metrics, title=f"v{version.number}"), width="stretch")
+            for slot, (column, found) in zip(st.columns(len(labelled)), labelled.items()):
+                slot.plotly_chart(confusion_figure(found, title=f"v{column}"), width="stretch")
+        with st.expander("Calibration (reliability of the label probabilities)"):
+            curves = {column_label(result, column): found.calibration for column, found in labelled.items()}
+            st.plotly_chart(reliability_figure(curves, title="Reliability over the labelled cases"), width="stretch")
+            st.caption(
+                "Cases binned by the probability of their likeliest label, against how often that label was right; "
+                "the diagonal is perfect calibration. ECE: the case-weighted mean gap."
+            )
 
 
-def show_cells(stored: StoredComparison, names_by_number: dict[int, str]) -> None:
+def show_cells(stored: StoredComparison, names: dict[Column, str]) -> None:
     """Each case's completions side by side, diffs against the baseline, checks, likelihoods, a Salience button."""
     result = stored.result
-    baseline = result.versions[0]
+    baseline = result.columns[0]
     for case in result.cases:
         st.subheader(f"Case: {case.id}")
         st.caption(" · ".join(f"{name}: {value}" for name, value in case.values.items()))
-        base_cell = result.cell(baseline.number, case.id)
-        for column, version in zip(st.columns(len(result.versions)), result.versions):
-            cell = result.cell(version.number, case.id)
-            with column:
-                st.markdown(f"**{names_by_number[version.number]}**" + (" (baseline)" if version is baseline else ""))
+        base_cell = result.cell(baseline, case.id)
+        for slot, column in zip(st.columns(len(result.columns)), result.columns):
+            cell = result.cell(column, case.id)
+            with slot:
+                st.markdown(f"**{names[column]}**" + (" (baseline)" if column == baseline else ""))
                 if cell.error:
                     st.error(cell.error)
                     continue
-                if version is baseline:
+                if column == baseline:
                     st.html(pre_html(cell.completion))
                 else:
                     st.html(diff_html(diff_texts(base_cell.completion, cell.completion)))
@@ -144,13 +195,13 @@ def show_cells(stored: StoredComparison, names_by_number: dict[int, str]) -> Non
                     st.caption(markdown_escape(cell_likelihoods_caption(cell)))
                 if cell.samples:
                     st.caption(f"Agreement {cell.agreement:.2f} over {len(cell.samples)} samples")
-                _salience_button(stored, version.number, case.id, baseline.number)
+                _salience_button(stored, column, case.id, baseline)
 
 
-def _salience_button(stored: StoredComparison, version: int, case_id: str, baseline: int) -> None:
-    run_id = stored.run_id(version, case_id)
+def _salience_button(stored: StoredComparison, column: Column, case_id: str, baseline: Column) -> None:
+    run_id = stored.run_id(column, case_id)
     if run_id is not None and st.button(
-        "Why? (Salience)", key=f"pk_cmp_sal::{version}::{case_id}", help=f"Run #{run_id}", icon=":material/insights:"
+        "Why? (Salience)", key=f"pk_cmp_sal::{column}::{case_id}", help=f"Run #{run_id}", icon=":material/insights:"
     ):
         st.session_state[KEY_SALIENCE_RUN] = run_id
         base_run = stored.run_id(baseline, case_id)
@@ -158,11 +209,11 @@ def _salience_button(stored: StoredComparison, version: int, case_id: str, basel
         st.switch_page("dashboard/views/salience.py")
 
 
-def show_template_diffs(stored: StoredComparison, names_by_number: dict[int, str]) -> None:
+def show_template_diffs(stored: StoredComparison) -> None:
     """Each version's template against the baseline's, one expander each."""
     baseline, *others = stored.result.versions
     for version in others:
-        with st.expander(f"{names_by_number[version.number]} vs {names_by_number[baseline.number]}"):
+        with st.expander(f"{version_label(version)} vs {version_label(baseline)}"):
             if version.note:
                 st.caption(f"Note: {version.note}")
             st.html(diff_html(diff_texts(baseline.text, version.text)))
@@ -182,12 +233,17 @@ def show_review_tasks(store: Store, stored: StoredComparison) -> None:
             "dashboard/views/reviews.py", label=f"Task #{task.id}: {what} over {len(task.cases)} case(s), asking {asked}",
             query_params={"task": str(task.id)}, icon=":material/rate_review:",
         )
-    baseline, *others = record.versions
+    # Review tasks pair versions: the columns without an adapter.
+    plain = [column.version for column in record.columns if column.adapter is None]
+    if len(plain) < 2:
+        st.caption("Blind review tasks pair prompt versions without adapters; this comparison has fewer than two.")
+        return
+    baseline, *others = plain
     reviewers = [person for person in store.list_people() if person.role >= Role.REVIEWER]
     with st.expander("Ask reviewers for a blind A/B review of this comparison"):
         with st.form(f"pk_task_form::{record.id}"):
             pairs = st.multiselect(
-                "Version pairs", [(a, b) for a, b in itertools.combinations(record.versions, 2)],
+                "Version pairs", [(a, b) for a, b in itertools.combinations(plain, 2)],
                 default=[(baseline, other) for other in others], format_func=lambda p: f"v{p[0]} vs v{p[1]}",
                 key=f"pk_task_pairs::{record.id}",
             )

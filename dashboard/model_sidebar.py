@@ -66,6 +66,13 @@ def get_model() -> LanguageModel | None:
         return None
 
 
+def adapted_model(model: LanguageModel, adapter: str) -> LanguageModel:
+    """The loaded `model` with a trained adapter merged in (`BASE+adapter:NAME`), loaded once per process."""
+    from promptkit.models.loader import adapter_model_name
+
+    return _load_once(adapter_model_name(model.info.name, adapter), _picked_model()[1])
+
+
 def model_sidebar() -> LanguageModel | None:
     """Draws the sidebar model picker and returns the loaded model (or None)."""
     # Importing TensorFlow and loading the model take seconds before the page

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:  # for type hints only: drawing a label needs no store.
+    from promptkit.columns import Column
     from promptkit.diff import DiffSpan
     from promptkit.evaluation import Cell, MatrixResult
     from promptkit.generation import GeneratedToken
@@ -120,6 +121,12 @@ def version_label(version: Version | VersionRecord) -> str:
     return f"v{version.number}" + (f" · {version.label}" if version.label else "")
 
 
+def column_label(result: MatrixResult, column: Column) -> str:
+    """Returns a comparison column's name: 'v2 · fewshot-fixed', or 'v1 · plain + adapter:dishes'."""
+    name = version_label(result.version(column))
+    return name if column.adapter is None else f"{name} + adapter:{column.adapter}"
+
+
 def run_label(run: RunRecord) -> str:
     """Returns a run's name for menus, e.g. '#12 · menu-analysis v2 · quiche-cant-eat-eggs · 2025-01-31 14:02'.
 
@@ -135,7 +142,7 @@ def run_label(run: RunRecord) -> str:
 
 
 def compare_summary_rows(result: MatrixResult, *, line: str | None) -> list[dict[str, str]]:
-    """Builds the Compare summary table: one row per case, one column per version.
+    """Builds the Compare summary table: one row per case, one column per comparison column.
 
     Args:
         result: the comparison.
@@ -143,8 +150,8 @@ def compare_summary_rows(result: MatrixResult, *, line: str | None) -> list[dict
             cell shows what follows it; None shows the completion's first line.
 
     Returns:
-        One dict per case, keyed 'Test case' then each version's
-        `version_label`. A value is '✓ ' (passed) or '✗ ' (failed; nothing when
+        One dict per case, keyed 'Test case' then each column's
+        `column_label`. A value is '✓ ' (passed) or '✗ ' (failed; nothing when
         unchecked) followed by the text shown, or by '⚠ ' and the start of the
         error for a failed cell. Plain text, not escaped.
     """
@@ -154,8 +161,8 @@ def compare_summary_rows(result: MatrixResult, *, line: str | None) -> list[dict
     rows = []
     for case in result.cases:
         row = {"Test case": case.id}
-        for version in result.versions:
-            cell = result.cell(version.number, case.id)
+        for column in result.columns:
+            cell = result.cell(column, case.id)
             if cell.error:
                 shown = "⚠ " + cell.error[:80]
             else:
@@ -163,7 +170,7 @@ def compare_summary_rows(result: MatrixResult, *, line: str | None) -> list[dict
                 first_line = cell.completion.strip().splitlines()[0] if cell.completion.strip() else "(empty)"
                 shown = found if found is not None else first_line
             mark = {True: "✓ ", False: "✗ ", None: ""}[cell.passed]
-            row[version_label(version)] = mark + shown
+            row[column_label(result, column)] = mark + shown
         rows.append(row)
     return rows
 
@@ -280,13 +287,13 @@ def markdown_escape(text: str) -> str:
 
 
 def version_summary_rows(result: MatrixResult) -> list[dict[str, str | int]]:
-    """Builds the per-version outcome table: pass rate, likelihood, agreement, classifier metrics, errors.
+    """Builds the per-column outcome table: pass rate, likelihood, agreement, classifier metrics, errors.
 
     Args:
         result: the comparison.
 
     Returns:
-        One dict per version, in the compared order; a measure not computed
+        One dict per column, in the compared order; a measure not computed
         (no labels, no samples) shows as '–'.
     """
 
@@ -294,18 +301,20 @@ def version_summary_rows(result: MatrixResult) -> list[dict[str, str | int]]:
         return "–" if value is None else f"{value:.2f}"
 
     rows: list[dict[str, str | int]] = []
-    for version in result.versions:
-        summary = result.summary[version.number]
+    for column in result.columns:
+        summary = result.summary[column]
         metrics = summary.metrics
+        calibration = metrics.calibration if metrics else None
         rows.append(
             {
-                "Version": version_label(version),
+                "Version": column_label(result, column),
                 "Pass rate": shown(summary.pass_rate),
                 "Expected-outcome likelihood": shown(summary.expected_likelihood),
                 "Agreement (stability)": shown(summary.agreement),
                 "Accuracy": shown(metrics.accuracy if metrics else None),
                 "Macro F1": shown(metrics.macro_f1 if metrics else None),
                 "ROC-AUC": shown(metrics.roc_auc if metrics else None),
+                "Calibration error (ECE)": "–" if calibration is None else f"{calibration.expected_calibration_error:.3f}",
                 "Errors": summary.errors,
             }
         )

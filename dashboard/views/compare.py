@@ -4,6 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.compare_view import (
+    adapter_choice,
+    adapter_column,
     cluster_choice,
     opened_comparison,
     run_requested,
@@ -17,7 +19,7 @@ from dashboard.compare_view import (
 from dashboard.identity import acting_key
 from dashboard.messages import guard, notice
 from dashboard.model_sidebar import get_model
-from dashboard.snippets import compare_summary_rows, version_label
+from dashboard.snippets import column_label, compare_summary_rows, version_label
 from dashboard.state import DEFAULT_CASE, KEY_COMPARE_RESULT, KEY_FAMILY, preselect_family
 from dashboard.store_access import store_and_families
 from dashboard.widgets import review_panel
@@ -78,6 +80,18 @@ with st.form("compare_form"):
         key="pk_cmp_samples",
         help="0: none. K > 0 also samples each cell K times (seeded) and reports how often they agree.",
     )
+    adapters = adapter_choice(store, model, family_name)
+    if adapters:
+        chosen_adapters = st.multiselect(
+            "Adapter columns (each: the prompt version it was trained with, plus the adapter)",
+            list(adapters),
+            format_func=lambda name: f"v{adapters[name].version} + adapter:{name}",
+            max_selections=2,
+            key=f"pk_cmp_adapters::{family_name}",
+            help="LoRA adapters trained on this family's cases (Tune page), on the loaded model.",
+        )
+    else:
+        chosen_adapters = []
     address = cluster_choice()
     run = st.form_submit_button("Run comparison", type="primary")
 
@@ -90,7 +104,7 @@ if run:
         with guard():
             request = ComparisonRequest(
                 family=family_name,
-                versions=chosen_versions,
+                versions=[*chosen_versions, *(adapter_column(adapters[name]) for name in chosen_adapters)],
                 cases=tuple(cases[c] for c in chosen_cases),
                 max_new_tokens=int(max_new_tokens),
                 samples=int(samples),
@@ -110,7 +124,7 @@ if stored is None or stored.record.family != family_name:
     st.stop()
 with guard():
     result = stored.result
-    names_by_number = {version.number: version_label(version) for version in result.versions}
+    names = {column: column_label(result, column) for column in result.columns}
     show_link(stored.record.id)
 
     st.subheader("Summary")
@@ -129,9 +143,9 @@ with guard():
         key="pk_cmp_report",
         icon=":material/download:",
     )
-    show_cells(stored, names_by_number)
+    show_cells(stored, names)
     st.subheader("What changed in the templates")
-    show_template_diffs(stored, names_by_number)
+    show_template_diffs(stored)
 
     st.subheader("Blind review by your team")
     show_review_tasks(store, stored)

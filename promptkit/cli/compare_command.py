@@ -24,9 +24,10 @@ from pathlib import Path
 
 from promptkit.cli.acting_user import acting_person
 from promptkit.cli.templates_command import add_templates_dir_option, open_store
+from promptkit.columns import split_column_ref
 from promptkit.errors import PromptkitError
 from promptkit.evaluation.cases import load_cases_file, select_versions
-from promptkit.evaluation.figures import version_name
+from promptkit.evaluation.figures import column_name
 from promptkit.evaluation.matrix import DEFAULT_BATCH_SIZE, Engine, LocalEngine, Progress
 from promptkit.evaluation.ray_engine import RAY_ADDRESS_VARIABLE, RayEngine, ray_address
 from promptkit.evaluation.results import MatrixResult
@@ -57,7 +58,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "labels and writes JSON / HTML. Without --model, uses the embedded Gemma 3 270M.",
     )
     parser.add_argument("--family", help="template family name (required unless --resume)")
-    parser.add_argument("--versions", metavar="A,B[,C…]", help="version numbers or labels (required unless --resume)")
+    parser.add_argument(
+        "--versions", metavar="A,B[,C…]",
+        help="version numbers or labels, each alone or with a trained adapter, e.g. 2,1+adapter:NAME "
+        "(required unless --resume)",
+    )
     parser.add_argument("--cases", type=Path, metavar="FILE", help="YAML case file (default: the family's cases)")
     parser.add_argument("--samples", type=int, default=None, metavar="K", help="seeded samples per cell for stability")
     parser.add_argument("--model", default=None, metavar="NAME", help="with --resume, must be the comparison's")
@@ -182,20 +187,21 @@ def _engine(args: argparse.Namespace, model_name: str | None, *, batch_size: int
 def _cases_file(store: Store, path: Path, *, family: str, refs: list[str]) -> tuple[TestCase, ...]:
     """The cases of a user's file, checked against the family and the versions compared."""
     record = store.get_family(name=family)
-    versions = select_versions(tuple(version.as_version() for version in record.versions), refs, family=record.name)
+    version_refs = [split_column_ref(ref)[0] for ref in refs]
+    versions = select_versions(tuple(version.as_version() for version in record.versions), version_refs, family=record.name)
     return load_cases_file(path, family=record.name, candidate_labels=record.candidate_labels, versions=versions)
 
 
 def _report_gate(result: MatrixResult, min_pass_rate: float | None) -> int:
-    """Prints each version's summary; 1 when one misses the minimum pass rate."""
+    """Prints each column's summary; 1 when one misses the minimum pass rate."""
     def fmt(value: float | None) -> str:
         return "–" if value is None else f"{value:.2f}"
 
     status = 0
-    for version in result.versions:
-        summary = result.summary[version.number]
+    for column in result.columns:
+        summary = result.summary[column]
         line = (
-            f"{version_name(result, version.number)}: pass rate {fmt(summary.pass_rate)}, "
+            f"{column_name(result, column)}: pass rate {fmt(summary.pass_rate)}, "
             f"expected-outcome likelihood {fmt(summary.expected_likelihood)}, "
             f"agreement {fmt(summary.agreement)}, errors {summary.errors}"
         )

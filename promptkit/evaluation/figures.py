@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from promptkit.columns import Column
 from promptkit.evaluation.outcomes import ClassifierMetrics
 from promptkit.evaluation.results import MatrixResult
 
@@ -20,20 +21,26 @@ def version_name(result: MatrixResult, number: int) -> str:
     return f"v{number} {label}" if label else f"v{number}"
 
 
+def column_name(result: MatrixResult, column: Column) -> str:
+    """`v2 fewshot-fixed`, or `v1 plain + adapter:dishes`: a column's version, and its adapter, for axes and headings."""
+    name = version_name(result, column.version)
+    return name if column.adapter is None else f"{name} + adapter:{column.adapter}"
+
+
 def summary_figure(result: MatrixResult) -> go.Figure:
-    """Grouped bars: pass rate, expected-outcome likelihood and agreement per version.
+    """Grouped bars: pass rate, expected-outcome likelihood and agreement per column.
 
     Args:
         result: the comparison.
 
     Returns:
-        A figure with one bar group per version (metrics not computed are
+        A figure with one bar group per column (metrics not computed are
         left out), each value in [0, 1].
     """
-    names = [version_name(result, version.number) for version in result.versions]
+    names = [column_name(result, column) for column in result.columns]
     figure = go.Figure()
     for key, title in _METRICS:
-        values = [getattr(result.summary[version.number], key) for version in result.versions]
+        values = [getattr(result.summary[column], key) for column in result.columns]
         if all(value is None for value in values):
             continue
         figure.add_trace(
@@ -62,14 +69,14 @@ def matrix_figure(result: MatrixResult) -> go.Figure:
         result: the comparison.
 
     Returns:
-        A figure with versions as rows and cases as columns; hovering a
+        A figure with the comparison's columns as rows and cases as columns; hovering a
         cell shows its status.
     """
     rows, hover = [], []
-    for version in result.versions:
+    for column in result.columns:
         values, texts = [], []
         for case in result.cases:
-            cell = result.cell(version.number, case.id)
+            cell = result.cell(column, case.id)
             value = cell.expected_likelihood
             if value is None and cell.passed is not None:
                 value = float(cell.passed)
@@ -82,7 +89,7 @@ def matrix_figure(result: MatrixResult) -> go.Figure:
         go.Heatmap(
             z=rows,
             x=[case.id for case in result.cases],
-            y=[version_name(result, version.number) for version in result.versions],
+            y=[column_name(result, column) for column in result.columns],
             text=hover,
             hovertemplate="%{y} × %{x}<br>%{text}<br>value %{z:.2f}<extra></extra>",
             zmin=0,

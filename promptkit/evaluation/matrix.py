@@ -21,6 +21,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from promptkit.columns import Column
 from promptkit.errors import PromptkitError
 from promptkit.evaluation.checks import CheckResult, run_checks
 from promptkit.evaluation.outcomes import outcome_likelihoods, outcome_prefix
@@ -386,6 +387,7 @@ def run_matrix_on(
     store: RunSink | None = None,
     on_cells: Callable[[Sequence[Cell]], None] | None = None,
     finished: Sequence[Cell] = (),
+    adapter: str | None = None,
 ) -> MatrixResult:
     """Completes and checks every version × case cell with an engine, batch by batch.
 
@@ -406,6 +408,8 @@ def run_matrix_on(
             saved): those that failed to render first, then each batch's.
         finished: cells finished before (a resumed comparison's), kept as
             they are and not run again; progress counts the others only.
+        adapter: the adapter the engine's model has merged in, which names
+            the cells' columns (`version+adapter:NAME`); None for a plain model.
 
     Returns:
         The matrix, version-major, with per-version summaries.
@@ -420,7 +424,7 @@ def run_matrix_on(
     )
     kept = {(cell.version, cell.case): cell for cell in finished}
     cells = {
-        (version.number, case.id): kept.get((version.number, case.id)) or _render(version, case)
+        (version.number, case.id): kept.get((version.number, case.id)) or _render(version, case, adapter)
         for version in versions
         for case in cases
     }
@@ -462,21 +466,22 @@ def run_matrix_on(
         cases=tuple(cases),
         cells=tuple(cells.values()),
         summary={
-            version.number: summarise(
+            Column(version.number, adapter): summarise(
                 [cell for cell in cells.values() if cell.version == version.number], labels=labels
             )
             for version in versions
         },
         labels=labels,
+        columns=tuple(Column(version.number, adapter) for version in versions),
     )
 
 
-def _render(version: Version, case: TestCase) -> Cell:
+def _render(version: Version, case: TestCase, adapter: str | None) -> Cell:
     try:
         prompt = render_template(version.text, case.values).text
     except PromptkitError as error:
-        return Cell(version=version.number, case=case.id, prompt=None, error=str(error))
-    return Cell(version=version.number, case=case.id, prompt=prompt)
+        return Cell(version=version.number, case=case.id, prompt=None, error=str(error), adapter=adapter)
+    return Cell(version=version.number, case=case.id, prompt=prompt, adapter=adapter)
 
 
 def _completed(cell: Cell, output: Completion | PromptkitError, case: TestCase) -> Cell:

@@ -4,7 +4,7 @@ The model's summed log-probability of each full candidate (e.g. ` Avoid`,
 ` You have to try it`) after a prefix, normalised over the candidates, says
 how likely each outcome is without sampling. Over a labelled case set those
 likelihoods give accuracy, macro F1, one-vs-rest ROC-AUC and a confusion
-matrix, all computed here in numpy.
+matrix and a reliability curve, all computed here in numpy.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from promptkit.evaluation.calibration import Calibration, reliability
 from promptkit.models.api import CandidateScorer
 
 
@@ -100,6 +101,8 @@ class ClassifierMetrics:
         roc_auc: one-vs-rest ROC-AUC averaged over classes that have both
             positive and negative cases; None when no class has.
         confusion: `confusion[i][j]` counts cases of true class i predicted j.
+        calibration: the likeliest label's probability against how often it
+            is right (`promptkit.evaluation.calibration`); None without cases.
     """
 
     labels: tuple[str, ...]
@@ -107,6 +110,7 @@ class ClassifierMetrics:
     macro_f1: float
     roc_auc: float | None
     confusion: list[list[int]]
+    calibration: Calibration | None = None
 
 
 def classifier_metrics(
@@ -140,6 +144,9 @@ def classifier_metrics(
         macro_f1=macro_f1(confusion),
         roc_auc=roc_auc_ovr(truth, probabilities),
         confusion=confusion.tolist(),
+        calibration=reliability(
+            probabilities.max(axis=1).tolist() if len(probabilities) else [], (truth == predicted).tolist()
+        ),
     )
 
 

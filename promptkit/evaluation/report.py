@@ -12,16 +12,21 @@ from __future__ import annotations
 import dataclasses
 import datetime
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import plotly.graph_objects as go
 from markupsafe import Markup
 
 from promptkit.diff import DiffSpan, diff_texts
-from promptkit.evaluation.figures import matrix_figure, summary_figure, version_name
+from promptkit.evaluation.calibration import calibration_from_json
+from promptkit.evaluation.figures import column_name, matrix_figure, summary_figure, version_name
 from promptkit.evaluation.results import MatrixResult
+from promptkit.evaluation.tune_figures import adapter_loss_figure
 from promptkit.review.figures import rubric_figure, win_rate_figure
+
+if TYPE_CHECKING:
+    from promptkit.store.adapters import AdapterRecord
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -39,9 +44,10 @@ del { background: #ffd7d5; } .muted { color: #777; font-size: .85em; }
 <p class="muted">Model {{ result.model }} · family {{ result.family }} · {{ created }}</p>
 <h2>Summary</h2>
 <table><tr><th>version</th><th>pass rate</th><th>expected-outcome likelihood</th><th>agreement</th>
-<th>accuracy</th><th>macro F1</th><th>ROC-AUC</th><th>errors</th></tr>
+<th>accuracy</th><th>macro F1</th><th>ROC-AUC</th><th>calibration error (ECE)</th><th>errors</th></tr>
 {% for row in summary %}<tr><td>{{ row.name }}</td><td>{{ row.pass_rate }}</td><td>{{ row.expected }}</td>
-<td>{{ row.agreement }}</td><td>{{ row.accuracy }}</td><td>{{ row.f1 }}</td><td>{{ row.auc }}</td><td>{{ row.errors }}</td></tr>
+<td>{{ row.agreement }}</td><td>{{ row.accuracy }}</td><td>{{ row.f1 }}</td><td>{{ row.auc }}</td><td>{{ row.ece }}</td>
+<td>{{ row.errors }}</td></tr>
 {% endfor %}</table>
 {% for chart in charts %}<div>{{ chart }}</div>{% endfor %}
 <h2>Matrix</h2>
@@ -63,6 +69,15 @@ del { background: #ffd7d5; } .muted { color: #777; font-size: .85em; }
 <table><tr><th>case</th>{% for title in completion_titles %}<th>{{ title }}</th>{% endfor %}</tr>
 {% for row in completion_diffs %}<tr><td>{{ row.case }}</td>{% for body in row.bodies %}<td><pre>{{ body }}</pre></td>{% endfor %}</tr>
 {% endfor %}</table>
+{% if adapters %}<h2>Adapters</h2>{% for adapter in adapters %}
+<h3>adapter:{{ adapter.name }}</h3>
+<p class="muted">Trained on v{{ adapter.version }} of {{ adapter.family }} by {{ adapter.created_by }}, {{ adapter.created_at }} · base model
+{{ adapter.base_model }} · rank {{ adapter.rank }}, {{ adapter.epochs }} epoch(s) run, seed {{ adapter.seed }} ·
+{{ adapter.train_size }} training, {{ adapter.validation_size }} validation, {{ adapter.test_size }} test cases</p>
+<table><tr><th>test split</th><th>accuracy</th><th>macro F1</th><th>ROC-AUC</th><th>calibration error (ECE)</th><th>confusion (rows: answer)</th></tr>
+{% for row in adapter.rows %}<tr><td>{{ row.model }}</td><td>{{ row.accuracy }}</td><td>{{ row.f1 }}</td><td>{{ row.auc }}</td>
+<td>{{ row.ece }}</td><td>{{ row.confusion }}</td></tr>{% endfor %}</table>
+<div>{{ adapter.chart }}</div>{% endfor %}{% endif %}
 {% if salience %}<h2>Salience</h2>{% for caption, chart in salience %}<h3>{{ caption }}</h3><div>{{ chart }}</div>{% endfor %}{% endif %}
 {% if review_tasks %}<h2>Reviews by your team</h2>{% for task in review_tasks %}
 <h3>Task #{{ task.summary.task_id }}</h3><div>{{ task.chart }}</div>
@@ -126,6 +141,7 @@ def render_report(
     created: datetime.datetime | None = None,
     reviews: Sequence[ReviewNote] | None = None,
     review_tasks: Sequence[Mapping[str, Any]] = (),
+    adapters: Sequence[AdapterRecord] = (),
 ) -> str:
     """Renders the comparison as one HTML page that works offline.
 
@@ -136,6 +152,8 @@ def render_report(
         created: when the comparison ran (default: now).
         reviews: reviewers' notes for a section of their own; None leaves it out.
         review_tasks: summaries of review tasks, blind pairwise or rubric (`promptkit.workflows.task_summary`).
+        adapters: the stored adapters of the comparison's adapter columns:
+            each gets its training curve and before/after metrics table.
 
     Returns:
         The HTML text.
@@ -143,7 +161,10 @@ def render_report(
     task_charts = [
         rubric_figure(summary) if summary["mode"] == "rubric" else win_rate_figure(summary) for summary in review_tasks
     ]
-    figures = [summary_figure(result), matrix_figure(result), *(salience_figures or {}).values(), *task_charts]
+    adapter_charts = [adapter_loss_figure(record) for record in adapters]
+    figures = [
+        summary_figure(result), matrix_figure(result), *(salience_figures or {}).values(), *task_charts, *adapter_charts,
+    ]
     # Plotly's JavaScript goes in once, with the first chart. Fixed element ids
     # and Plotly's own template (a dashboard process sets Streamlit's as the
     # default) keep the page the same for the same comparison, whoever builds it.
@@ -156,15 +177,17 @@ def render_report(
         for index, figure in enumerate(figures)
     ]
     pairs = list(zip(result.versions, result.versions[1:]))
+    column_pairs = list(zip(result.columns, result.columns[1:]))
+    salience_count = len(salience_figures or {})
     return _ENVIRONMENT.from_string(_PAGE).render(
         title=title or f"Comparison of {result.family}",
         created=(created or datetime.datetime.now(datetime.UTC)).strftime("%Y-%m-%d %H:%M UTC"),
         result=result,
         summary=_summary_rows(result),
         charts=snippets[:2],
-        version_names=[version_name(result, version.number) for version in result.versions],
+        version_names=[column_name(result, column) for column in result.columns],
         matrix=[
-            {"case": case, "cells": [result.cell(version.number, case.id) for version in result.versions]}
+            {"case": case, "cells": [result.cell(column, case.id) for column in result.columns]}
             for case in result.cases
         ],
         template_diffs=[
@@ -174,30 +197,54 @@ def render_report(
             }
             for old, new in pairs
         ],
-        completion_titles=[f"{version_name(result, old.number)} → {version_name(result, new.number)}" for old, new in pairs],
+        completion_titles=[f"{column_name(result, old)} → {column_name(result, new)}" for old, new in column_pairs],
         completion_diffs=[
             {
                 "case": case.id,
                 "bodies": [
                     render_diff(
                         diff_texts(
-                            result.cell(old.number, case.id).completion,
-                            result.cell(new.number, case.id).completion,
+                            result.cell(old, case.id).completion, result.cell(new, case.id).completion,
                             granularity="word",
                         )
                     )
-                    for old, new in pairs
+                    for old, new in column_pairs
                 ],
             }
             for case in result.cases
         ],
-        salience=list(zip(salience_figures or {}, snippets[2 : 2 + len(salience_figures or {})])),
+        salience=list(zip(salience_figures or {}, snippets[2 : 2 + salience_count])),
         review_tasks=[
             {"summary": summary, "chart": chart, "versions": list(next(iter(summary["rubric"].values()), {}))}
-            for summary, chart in zip(review_tasks, snippets[len(snippets) - len(task_charts) :])
+            for summary, chart in zip(review_tasks, snippets[2 + salience_count : 2 + salience_count + len(task_charts)])
         ],
+        adapters=[_adapter_section(record, chart) for record, chart in zip(adapters, snippets[len(snippets) - len(adapter_charts) :])],
         reviews=reviews,
     )
+
+
+def _adapter_section(record: AdapterRecord, chart: Markup) -> dict[str, Any]:
+    """What the report says about one adapter: how it was trained, its test-split metrics, its loss curve."""
+    def fmt(value: float | None) -> str:
+        return "–" if value is None else f"{value:.2f}"
+
+    metrics = record.metrics
+    rows = []
+    for when, model in (("before", "base model"), ("after", "with the adapter")):
+        values = metrics["test_metrics"][when]
+        calibration = calibration_from_json(values.get("calibration"))
+        rows.append({
+            "model": model, "accuracy": fmt(values["accuracy"]), "f1": fmt(values["macro_f1"]),
+            "auc": fmt(values["roc_auc"]), "confusion": str(values["confusion"]),
+            "ece": "–" if calibration is None else f"{calibration.expected_calibration_error:.3f}",
+        })
+    return {
+        "name": record.name, "family": record.family, "version": record.version, "base_model": record.base_model,
+        "created_by": record.created_by, "created_at": record.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "rank": record.rank, "epochs": record.epochs, "seed": record.seed,
+        **{f"{split}_size": metrics[f"{split}_size"] for split in ("train", "validation", "test")},
+        "rows": rows, "chart": chart,
+    }
 
 
 def render_diff(spans: list[DiffSpan]) -> Markup:
@@ -219,18 +266,20 @@ def _summary_rows(result: MatrixResult) -> list[dict[str, str | int]]:
         return "–" if value is None else f"{value:.2f}"
 
     rows: list[dict[str, str | int]] = []
-    for version in result.versions:
-        summary = result.summary[version.number]
+    for column in result.columns:
+        summary = result.summary[column]
         metrics = summary.metrics
+        calibration = metrics.calibration if metrics else None
         rows.append(
             {
-                "name": version_name(result, version.number),
+                "name": column_name(result, column),
                 "pass_rate": fmt(summary.pass_rate),
                 "expected": fmt(summary.expected_likelihood),
                 "agreement": fmt(summary.agreement),
                 "accuracy": fmt(metrics.accuracy if metrics else None),
                 "f1": fmt(metrics.macro_f1 if metrics else None),
                 "auc": fmt(metrics.roc_auc if metrics else None),
+                "ece": "–" if calibration is None else f"{calibration.expected_calibration_error:.3f}",
                 "errors": summary.errors,
             }
         )

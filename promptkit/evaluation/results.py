@@ -1,4 +1,8 @@
-"""Results of a versions × cases matrix: cells, per-version summaries, JSON.
+"""Results of a columns × cases matrix: cells, per-column summaries, JSON.
+
+A column is a prompt version, alone or with an adapter (`promptkit.columns`);
+a comparison without adapters has one plain column per version, and its
+JSON is what it always was.
 
 The JSON layout is the `compare` command's contract (issue 6 §3): keys may
 be added, never renamed or removed.
@@ -12,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from promptkit.columns import Column, plain_columns
 from promptkit.evaluation.checks import CheckResult
 from promptkit.evaluation.outcomes import ClassifierMetrics, classifier_metrics
 from promptkit.templates import TestCase, Version
@@ -32,6 +37,7 @@ class Cell:
         samples: K seeded sampled completions, for stability.
         agreement: share of samples reaching the most common outcome.
         error: why the cell failed (rendering, prompt too long, …), else None.
+        adapter: the adapter of its column; None for the model alone.
     """
 
     version: int
@@ -44,6 +50,12 @@ class Cell:
     samples: tuple[str, ...] = ()
     agreement: float | None = None
     error: str | None = None
+    adapter: str | None = None
+
+    @property
+    def column(self) -> Column:
+        """The column it belongs to."""
+        return Column(self.version, self.adapter)
 
     @property
     def passed(self) -> bool | None:
@@ -76,6 +88,8 @@ class Cell:
             "expected_likelihood": self.expected_likelihood,
             "agreement": self.agreement,
             "samples": list(self.samples),
+            "adapter": self.adapter,
+            "column": str(self.column),
         }
 
 
@@ -142,16 +156,19 @@ def summarise(cells: Sequence[Cell], *, labels: Sequence[str]) -> VersionSummary
 
 @dataclasses.dataclass(frozen=True)
 class MatrixResult:
-    """A whole comparison: every cell and each version's summary.
+    """A whole comparison: every cell and each column's summary.
 
     Attributes:
-        model: the model's name.
+        model: the model's name (an adapter column's cells ran with this
+            model and the column's adapter merged in).
         family: the template family's name.
-        versions: the versions compared, in the order asked.
+        versions: the versions of the columns, each once, in the order asked.
         cases: the cases, in order.
-        cells: one per version × case, version-major.
-        summary: version number → summary.
+        cells: one per column × case, column-major.
+        summary: column → summary.
         labels: the candidate labels scored.
+        columns: the columns compared, the baseline first; empty means one
+            plain column per version (and is filled in so).
     """
 
     model: str
@@ -159,15 +176,30 @@ class MatrixResult:
     versions: tuple[Version, ...]
     cases: tuple[TestCase, ...]
     cells: tuple[Cell, ...]
-    summary: Mapping[int, VersionSummary]
+    summary: Mapping[Column, VersionSummary]
     labels: tuple[str, ...] = ()
+    columns: tuple[Column, ...] = ()
 
-    def cell(self, version: int, case: str) -> Cell:
-        """The cell of a version number and case id."""
+    def __post_init__(self) -> None:
+        if not self.columns:
+            object.__setattr__(self, "columns", plain_columns(tuple(version.number for version in self.versions)))
+        # A summary keyed by version numbers (as before adapter columns) is keyed by their plain columns.
+        keys: list[Column | int] = list(self.summary)
+        if any(not isinstance(key, Column) for key in keys):
+            summary = {key if isinstance(key, Column) else Column(key): value for key, value in self.summary.items()}
+            object.__setattr__(self, "summary", summary)
+
+    def cell(self, column: Column | int, case: str) -> Cell:
+        """The cell of a column (a version number: its plain column) and case id."""
+        wanted = column if isinstance(column, Column) else Column(column)
         for cell in self.cells:
-            if cell.version == version and cell.case == case:
+            if cell.column == wanted and cell.case == case:
                 return cell
-        raise KeyError((version, case))
+        raise KeyError((wanted, case))
+
+    def version(self, column: Column) -> Version:
+        """The prompt version of a column."""
+        return next(version for version in self.versions if version.number == column.version)
 
     def to_json(self) -> dict[str, Any]:
         """The result in the `compare` JSON layout (issue 6 §3), plus extra keys."""
@@ -179,5 +211,6 @@ class MatrixResult:
             "cases": [case.id for case in self.cases],
             "labels": list(self.labels),
             "cells": [cell.to_json() for cell in self.cells],
-            "summary": {str(number): summary.to_json() for number, summary in self.summary.items()},
+            "summary": {str(column): summary.to_json() for column, summary in self.summary.items()},
+            "columns": [str(column) for column in self.columns],
         }

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from promptkit.columns import Column, plain_columns
 from promptkit.errors import StoreError
 from promptkit.store import queries
 from promptkit.store.records import ComparisonCellRecord, ComparisonRecord
@@ -41,25 +42,38 @@ class ComparisonsMixin:
         model: str,
         settings: Mapping[str, Any],
         created_by: str,
+        columns: Sequence[Column] = (),
     ) -> ComparisonRecord:
         """Records that a comparison starts; its cells come with `add_comparison_cells` and `finish_comparison`.
 
         Args:
             family: Family name.
             versions: Version numbers, the baseline first; each must exist.
+                With `columns`, the versions those name, each once, in order.
             cases: The test cases, in order (they may come from a user's file).
             model: The model's name.
             settings: JSON-ready settings (max new tokens, samples, batch size).
             created_by: Who starts it.
+            columns: Its columns, the baseline first, when some have an
+                adapter; empty for one plain column per version.
 
         Returns:
             The comparison, with its id and no cells.
 
         Raises:
-            StoreError: If the family or a version does not exist, or a value is not JSON.
+            StoreError: If the family or a version does not exist, the columns
+                name other versions or one twice, or a value is not JSON.
         """
         if not versions or not cases:
             raise StoreError("a comparison needs at least one version and one test case.")
+        if columns and (
+            list(dict.fromkeys(column.version for column in columns)) != list(versions)
+            or len(set(columns)) != len(columns)
+        ):
+            raise StoreError(
+                f"the columns {[str(c) for c in columns]} must name the versions {list(versions)}, in order, "
+                "and no column twice."
+            )
         payload = {
             "cases": queries.as_json([case.to_dict() for case in cases], what="cases"),
             "settings": queries.as_json(dict(settings), what="settings"),
@@ -73,6 +87,7 @@ class ComparisonsMixin:
                 versions=numbers,
                 model=model,
                 created_by=created_by,
+                columns=[[column.version, column.adapter] for column in columns] if columns else None,
                 **payload,
             )
             session.add(row)
@@ -178,23 +193,25 @@ def _running_comparison(session: Session, comparison_id: int) -> ComparisonRow:
 def _add_cells(session: Session, row: ComparisonRow, cells: Sequence[ComparisonCellRecord]) -> None:
     """Adds `cells` to `row`'s comparison, refusing any that is not its own or is stored already."""
     case_ids = {case["id"] for case in row.cases}
-    stored = set(
-        session.execute(
-            select(ComparisonCellRow.version_number, ComparisonCellRow.case_key).where(
+    columns = set(_columns(row))
+    stored = {
+        (Column(version, adapter or None), case_key)
+        for version, adapter, case_key in session.execute(
+            select(ComparisonCellRow.version_number, ComparisonCellRow.adapter, ComparisonCellRow.case_key).where(
                 ComparisonCellRow.comparison_id == row.id
             )
         ).tuples()
-    )
+    }
     for cell in cells:
-        key = (cell.version, cell.case_id)
-        if cell.version not in row.versions or cell.case_id not in case_ids:
+        key = (cell.column, cell.case_id)
+        if cell.column not in columns or cell.case_id not in case_ids:
             raise StoreError(
-                f"comparison {row.id} has no cell v{cell.version} × {cell.case_id!r}; "
-                "a cell must be one of its versions and cases."
+                f"comparison {row.id} has no cell v{cell.column} × {cell.case_id!r}; "
+                "a cell must be one of its columns and cases."
             )
         if key in stored:
             raise StoreError(
-                f"comparison {row.id} has its cell v{cell.version} × {cell.case_id!r} stored already; "
+                f"comparison {row.id} has its cell v{cell.column} × {cell.case_id!r} stored already; "
                 "no cell is stored twice."
             )
         if cell.run_id is not None and session.get(RunRow, cell.run_id) is None:
@@ -204,6 +221,7 @@ def _add_cells(session: Session, row: ComparisonRow, cells: Sequence[ComparisonC
             ComparisonCellRow(
                 comparison_id=row.id,
                 version_number=cell.version,
+                adapter=cell.adapter or "",
                 case_key=cell.case_id,
                 run_id=cell.run_id,
                 prompt=cell.prompt,
@@ -225,13 +243,15 @@ def _comparison_record(session: Session, row: ComparisonRow, *, with_cells: bool
     cases = tuple(_case(data, candidates=candidates, known=known) for data in row.cases)
     cells: tuple[ComparisonCellRecord, ...] = ()
     if with_cells:
-        # Cells arrive in any order (batches, workers); they read back version-major, cases in order.
+        # Cells arrive in any order (batches, workers); they read back column-major, cases in order.
         position = {
-            (version, data["id"]): (i, j) for i, version in enumerate(row.versions) for j, data in enumerate(row.cases)
+            (column, data["id"]): (i, j) for i, column in enumerate(_columns(row)) for j, data in enumerate(row.cases)
         }
         rows = sorted(
             session.scalars(select(ComparisonCellRow).where(ComparisonCellRow.comparison_id == row.id)),
-            key=lambda cell: position.get((cell.version_number, cell.case_key), (len(position), cell.id)),
+            key=lambda cell: position.get(
+                (Column(cell.version_number, cell.adapter or None), cell.case_key), (len(position), cell.id)
+            ),
         )
         cells = tuple(
             ComparisonCellRecord(
@@ -243,6 +263,7 @@ def _comparison_record(session: Session, row: ComparisonRow, *, with_cells: bool
                 samples=tuple(cell.samples),
                 agreement=cell.agreement,
                 error=cell.error,
+                adapter=cell.adapter or None,
             )
             for cell in rows
         )
@@ -257,7 +278,15 @@ def _comparison_record(session: Session, row: ComparisonRow, *, with_cells: bool
         created_at=queries.utc(row.created_at),
         finished_at=None if row.finished_at is None else queries.utc(row.finished_at),
         cells=cells,
+        columns=_columns(row),
     )
+
+
+def _columns(row: ComparisonRow) -> tuple[Column, ...]:
+    """A comparison's columns: as stored, or one plain column per version."""
+    if row.columns is None:
+        return plain_columns(tuple(row.versions))
+    return tuple(Column(int(version), adapter) for version, adapter in row.columns)
 
 
 def _case(data: Mapping[str, Any], *, candidates: tuple[str, ...], known: Mapping[str, TestCase]) -> TestCase:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from promptkit.columns import Column, plain_columns
 from promptkit.generation import Completion, GeneratedToken, StopReason
 from promptkit.templates.models import GenerationDefaults, ReviewCriterion, TestCase, Version
 
@@ -212,6 +213,7 @@ class ComparisonCellRecord:
         samples: Seeded sampled completions, for stability.
         agreement: Share of samples reaching the most common outcome.
         error: Why the cell failed, if it did.
+        adapter: The adapter of its column; None for the comparison's model alone.
     """
 
     version: int
@@ -222,6 +224,12 @@ class ComparisonCellRecord:
     samples: tuple[str, ...]
     agreement: float | None
     error: str | None
+    adapter: str | None = None
+
+    @property
+    def column(self) -> Column:
+        """The column it belongs to."""
+        return Column(self.version, self.adapter)
 
 
 @dataclass(frozen=True)
@@ -231,14 +239,16 @@ class ComparisonRecord:
     Attributes:
         id: Store-wide identifier (what links and `report --comparison` use).
         family: The family's name.
-        versions: The version numbers compared, the baseline first.
+        versions: The version numbers of its columns, each once, the baseline's first.
         cases: The test cases, in order (a user's case file included).
         model: The model's name ("" for comparisons recorded before they were stored).
         settings: The run's settings (max new tokens, samples, batch size).
         created_by: Who started it.
         created_at: When (UTC).
         finished_at: When its last cell was stored (None while running or if interrupted).
-        cells: Its cells, version-major; empty before any finished.
+        cells: Its cells, column-major; empty before any finished.
+        columns: Its columns, the baseline first: a version alone or with an
+            adapter; one plain column per version for comparisons without adapters.
     """
 
     id: int
@@ -251,6 +261,11 @@ class ComparisonRecord:
     created_at: datetime
     finished_at: datetime | None
     cells: tuple[ComparisonCellRecord, ...] = ()
+    columns: tuple[Column, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.columns:
+            object.__setattr__(self, "columns", plain_columns(self.versions))
 
     def to_json(self) -> dict[str, Any]:
         """The comparison in the `comparisons --json` layout (a contract: keys are added, never renamed)."""

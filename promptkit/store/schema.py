@@ -150,6 +150,8 @@ class ComparisonRow(Base):
     created_by: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # `[[version, adapter or null], …]` in display order; null: one column per version, no adapters.
+    columns: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class ComparisonCellRow(Base):
@@ -157,12 +159,14 @@ class ComparisonCellRow(Base):
 
     __tablename__ = "comparison_cells"
     __table_args__ = (
-        UniqueConstraint("comparison_id", "version_number", "case_key", name="uq_comparison_cells_key"),
+        UniqueConstraint("comparison_id", "version_number", "adapter", "case_key", name="uq_comparison_cells_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     comparison_id: Mapped[int] = mapped_column(ForeignKey("comparisons.id"), index=True)
     version_number: Mapped[int] = mapped_column(Integer)
+    # "" for the comparison's model alone (not NULL, so the unique key holds on every database).
+    adapter: Mapped[str] = mapped_column(String(100), default="", server_default="")
     case_key: Mapped[str] = mapped_column(String(200))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
     prompt: Mapped[str | None] = mapped_column(Text)

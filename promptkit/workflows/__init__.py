@@ -50,7 +50,14 @@ from promptkit.workflows.review import (
     set_review_task,
     task_summary,
 )
-from promptkit.workflows.tune import TuneRequest, TuneResult, TuningData, prepare_tuning, run_tuning
+from promptkit.workflows.tune import (
+    TuneRequest,
+    TuneResult,
+    TuningData,
+    prepare_tuning,
+    run_tuning,
+    suggest_adapter_name,
+)
 
 __all__ = [
     "ComparisonRequest",
@@ -79,6 +86,7 @@ __all__ = [
     "save_version",
     "score_item",
     "set_review_task",
+    "suggest_adapter_name",
     "task_summary",
     "write_comparison_report",
 ]

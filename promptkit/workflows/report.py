@@ -18,9 +18,10 @@ def comparison_report(store: Store, comparison_id: int, *, actor: str) -> str:
 
     The same comparison gives the same page to the same person, whichever
     front end asks: the results, the salience heatmaps stored for its runs,
-    the reviews of the comparison and of its runs, and the results of its
+    the reviews of the comparison and of its runs, the results of its
     blind review tasks that the person may see (all for an editor; a
-    reviewer's own once they finished them).
+    reviewer's own once they finished them), and the training curve and
+    before/after metrics of each adapter in its columns.
 
     Args:
         store: the store holding the comparison.
@@ -50,6 +51,11 @@ def comparison_report(store: Store, comparison_id: int, *, actor: str) -> str:
         created=stored.record.created_at,
         reviews=[_note(review, runs_by_id) for review in reviews],
         review_tasks=_visible_task_summaries(store, comparison_id, actor=actor),
+        adapters=[
+            record
+            for name in dict.fromkeys(column.adapter for column in stored.record.columns if column.adapter)
+            if (record := store.find_adapter(name)) is not None
+        ],
     )
 
 

@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
-from promptkit.errors import PromptkitError
+from promptkit.errors import PromptkitError, StoreError
 from promptkit.evaluation.checks import find_line, line_of_interest, matched_label, output_text
 from promptkit.people import PermissionDenied, Role
 from promptkit.review import (
@@ -138,7 +138,8 @@ def set_review_task(
     """
     store.require(actor, Role.EDITOR, action="set a review task")
     comparison = store.get_comparison(comparison_id)
-    baseline, *others = comparison.versions
+    # A task names versions: the comparison's columns without an adapter.
+    plain = [column.version for column in comparison.columns if column.adapter is None]
     chosen_cases = list(cases) if cases is not None else [case.id for case in comparison.cases]
     failed = _failed_cells(comparison)
     if mode == "rubric":
@@ -149,17 +150,30 @@ def set_review_task(
                 "`review_criteria:` (name: question) to its template file, import it, and try again; or ask for a "
                 "blind A/B review instead."
             )
-        chosen_versions = list(versions) if versions is not None else list(comparison.versions)
+        chosen_versions = list(versions) if versions is not None else plain
+        _refuse_adapter_only(comparison_id, chosen_versions, plain, comparison.versions)
         _check_judgeable(comparison_id, _judgeable_completions(chosen_cases, chosen_versions, failed), failed)
         return store.create_review_task(
             actor=actor, comparison_id=comparison_id, cases=chosen_cases, reviewers=reviewers,
             mode="rubric", versions=chosen_versions, criteria=criteria,
         )
-    chosen_pairs = list(pairs) if pairs is not None else [(baseline, other) for other in others]
+    chosen_pairs = list(pairs) if pairs is not None else [(plain[0], other) for other in plain[1:]] if plain else []
+    _refuse_adapter_only(comparison_id, [version for pair in chosen_pairs for version in pair], plain, comparison.versions)
     _check_judgeable(comparison_id, _judgeable_pairs(chosen_cases, chosen_pairs, failed), failed)
     return store.create_review_task(
         actor=actor, comparison_id=comparison_id, pairs=chosen_pairs, cases=chosen_cases, reviewers=reviewers, mode=mode
     )
+
+
+def _refuse_adapter_only(
+    comparison_id: int, chosen: Sequence[int], plain: Sequence[int], compared: Sequence[int]
+) -> None:
+    """Refuses a version the comparison ran only with an adapter: a task's items are plain columns."""
+    if any(version not in plain and version in compared for version in chosen):
+        raise StoreError(
+            f"A review task judges versions without adapters; comparison {comparison_id} has "
+            f"{', '.join(f'v{n}' for n in plain) or 'none'}."
+        )
 
 
 def _check_judgeable(comparison_id: int, judgeable: Sequence[object], failed: set[tuple[int, str]]) -> None:
@@ -173,7 +187,7 @@ def _check_judgeable(comparison_id: int, judgeable: Sequence[object], failed: se
 
 def _failed_cells(comparison: ComparisonRecord) -> set[tuple[int, str]]:
     """`(version, case)` of the cells whose run failed (no completion)."""
-    return {(cell.version, cell.case_id) for cell in comparison.cells if cell.error is not None}
+    return {(cell.version, cell.case_id) for cell in comparison.cells if cell.error is not None and cell.adapter is None}
 
 
 def _judgeable_pairs(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -123,6 +124,7 @@ class TuneResult:
         model_name: the name that loads it, e.g. `embedded+adapter:NAME`.
         sizes: cases per split.
         history: one record per epoch run.
+        step_losses: the training loss after each step, in order.
         before: test-split metrics of the base model.
         after: test-split metrics with the adapter.
         seconds: wall time of the whole job.
@@ -132,6 +134,7 @@ class TuneResult:
     model_name: str
     sizes: dict[str, int]
     history: tuple[EpochRecord, ...]
+    step_losses: tuple[float, ...]
     before: ClassifierMetrics
     after: ClassifierMetrics
     seconds: float
@@ -150,9 +153,20 @@ class TuneResult:
             "epochs_run": len(self.history),
             "best_epoch": self.record.metrics["best_epoch"],
             "history": [record.to_json() for record in self.history],
+            "step_losses": list(self.step_losses),
             "test_metrics": {"before": _metrics_json(self.before), "after": _metrics_json(self.after)},
             "seconds": self.seconds,
         }
+
+
+def suggest_adapter_name(store: Store, family: str) -> str:
+    """A free adapter name for a family's next adapter: `FAMILY-1`, `FAMILY-2`, …, made a valid name."""
+    stem = re.sub(r"[^a-z0-9._-]+", "-", family.lower()).strip("-._")[:90] or "adapter"
+    taken = {record.name for record in store.list_adapters()}
+    number = 1
+    while f"{stem}-{number}" in taken or adapter_dir(f"{stem}-{number}").exists():
+        number += 1
+    return f"{stem}-{number}"
 
 
 def case_split(case_id: str) -> str:
@@ -252,8 +266,16 @@ def run_tuning(
     say(f"Scoring the {len(test)} test cases with {model.info.name}…")
     before = _test_metrics(model, data, test)
     say(f"Training on {len(examples['train'])} cases, validating on {len(examples['validation'])}…")
+    step_losses: list[float] = []
+
+    def record_step(report: TrainingProgress) -> None:
+        if report.validation_loss is None:
+            step_losses.append(report.loss)
+        if progress is not None:
+            progress(report)
+
     adapter = train_adapter(
-        model, examples["train"], examples["validation"], request.settings, progress=progress, should_stop=should_stop
+        model, examples["train"], examples["validation"], request.settings, progress=record_step, should_stop=should_stop
     )
     directory = adapter_dir(request.name)
     save_adapter(adapter, directory)
@@ -276,6 +298,7 @@ def run_tuning(
                 **{f"{split}_size": len(examples[split]) for split in SPLITS},
                 "best_epoch": adapter.best_epoch,
                 "history": history,
+                "step_losses": step_losses,
                 "test_metrics": {"before": _metrics_json(before), "after": _metrics_json(after)},
             },
             created_by=actor,
@@ -288,6 +311,7 @@ def run_tuning(
         model_name=adapter_model_name(model.info.name, request.name),
         sizes={split: len(examples[split]) for split in SPLITS},
         history=adapter.history,
+        step_losses=tuple(step_losses),
         before=before,
         after=after,
         seconds=time.perf_counter() - started,
@@ -348,5 +372,6 @@ def _test_metrics(model: GemmaModel, data: TuningData, test: Sequence[TuningCase
 
 
 def _metrics_json(metrics: ClassifierMetrics) -> dict[str, Any]:
-    """Metrics as `compare` writes them."""
-    return {**dataclasses.asdict(metrics), "labels": list(metrics.labels)}
+    """Metrics as `compare` writes them, JSON-ready (lists, not tuples, so they equal their stored copy)."""
+    data: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(metrics)))
+    return data

@@ -228,7 +228,7 @@ def test_version_summary_rows_show_dashes_for_what_was_not_measured() -> None:
     first, second = version_summary_rows(result)
     assert first == {
         "Version": "v1 · plain", "Pass rate": "0.50", "Expected-outcome likelihood": "0.62", "Agreement (stability)": "–",
-        "Accuracy": "0.50", "Macro F1": "0.33", "ROC-AUC": "–", "Errors": 1,
+        "Accuracy": "0.50", "Macro F1": "0.33", "ROC-AUC": "–", "Calibration error (ECE)": "–", "Errors": 1,
     }
     assert (second["Pass rate"], second["Agreement (stability)"], second["Accuracy"]) == ("–", "1.00", "–")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from promptkit.columns import Column
 from promptkit.errors import PromptError
 from promptkit.evaluation.matrix import run_matrix, version_settings
 from promptkit.generation import Completion, GenerationSettings, StopReason
@@ -73,7 +74,7 @@ def test_failing_cell_is_marked_and_the_rest_complete(mini_family) -> None:
     soup = result.cell(2, "soup")
     assert soup.error is None and soup.completion == " Avoid." and soup.passed is True
     assert soup.outcome_likelihoods["Avoid"] > 0.8
-    summary = result.summary[1]
+    summary = result.summary[Column(1)]
     assert summary.errors == 1
     assert summary.pass_rate == pytest.approx(2 / 3)
     assert summary.expected_likelihood == pytest.approx(1 / (1 + math.exp(-2)))
@@ -113,8 +114,8 @@ def test_progress_moves_inside_a_batch(mini_family) -> None:
 
 def test_stability_agreement_per_version(mini_family) -> None:
     result = run_matrix(FakeModel(), mini_family, versions=mini_family.versions, cases=mini_family.cases, samples=2)
-    assert result.summary[1].agreement == 1.0
-    assert result.summary[2].agreement == 0.5
+    assert result.summary[Column(1)].agreement == 1.0
+    assert result.summary[Column(2)].agreement == 0.5
     assert len(result.cell(2, "soup").samples) == 2
 
 

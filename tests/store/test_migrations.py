@@ -9,7 +9,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, text
 
-from promptkit.store import Store
+from promptkit.columns import Column
+from promptkit.store import ComparisonCellRecord, Store
+from promptkit.templates import TestCase
 
 MIGRATIONS = Path(__file__).parents[2] / "promptkit" / "store" / "migrations"
 
@@ -69,3 +71,28 @@ def test_reviews_of_comparisons_are_linked_and_nothing_is_lost(store_url: str) -
     assert linked.cases[0].values == {"dish": "Onion soup"}  # filled in from the family's stored case
     assert linked.created_at == datetime(2026, 11, 30, 12, 0, tzinfo=UTC) and linked.finished_at is None
     assert comparisons[other.comparison_id].versions == (2, 3) and len(comparisons) == 2
+
+
+def test_cells_of_a_comparison_survive_the_adapter_columns_migration_both_ways(store_url: str) -> None:
+    cases = (TestCase(id="soup", values={"x": "1"}),)
+    with Store.open(url=store_url) as store:
+        store.add_family(name="menu")
+        store.add_version(family="menu", text="{{ x }}", author="seed", note="")
+        store.add_version(family="menu", text="{{ x }}!", author="seed", note="")
+        started = store.start_comparison(family="menu", versions=[1, 2], cases=cases, model="m", settings={},
+                                         created_by="ed")
+        cells = [ComparisonCellRecord(version=v, case_id="soup", run_id=None, prompt=None, outcome_likelihoods={},
+                                      samples=(), agreement=None, error=f"v{v}") for v in (1, 2)]
+        store.finish_comparison(started.id, cells=cells)
+    engine = create_engine(store_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0004")
+        command.upgrade(config, "head")
+    engine.dispose()
+    with Store.open(url=store_url) as store:
+        again = store.get_comparison(started.id)
+    assert again.columns == (Column(1), Column(2)) and [c.error for c in again.cells] == ["v1", "v2"]
+    assert all(c.adapter is None for c in again.cells)

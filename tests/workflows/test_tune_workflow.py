@@ -12,7 +12,7 @@ import pytest
 from promptkit.errors import PromptkitError
 from promptkit.models.gemma_model import GemmaModel
 from promptkit.models.loader import with_adapter
-from promptkit.models.lora import TrainingSettings, adapter_dir
+from promptkit.models.lora import TrainingCancelled, TrainingProgress, TrainingSettings, adapter_dir
 from promptkit.people import AccessPolicy, PermissionDenied, Role
 from promptkit.store import Store
 from promptkit.templates import Expectation, TestCase
@@ -62,7 +62,11 @@ def test_an_adapter_is_trained_saved_recorded_and_judged(dish_store: Store, tiny
     for when in ("before", "after"):
         metrics = data["test_metrics"][when]
         assert metrics["labels"] == ["Avoid", "Likely good"] and sum(map(sum, metrics["confusion"])) == 6
-        assert set(metrics) == {"labels", "accuracy", "macro_f1", "roc_auc", "confusion"}
+        assert set(metrics) == {"labels", "accuracy", "macro_f1", "roc_auc", "confusion", "calibration"}
+        calibration = metrics["calibration"]
+        assert sum(b["count"] for b in calibration["bins"]) == 6 and 0 <= calibration["expected_calibration_error"] <= 1
+    # Five steps an epoch (10 training cases, batch 4, the last batch short), each step's loss kept.
+    assert len(data["step_losses"]) == 6 and data["step_losses"] == record_losses(dish_store, "dishes")
     assert [phase.split(" ", 1)[0] for phase in phases] == ["Scoring", "Training", "Scoring"]
     record = dish_store.find_adapter("dishes")
     assert record == result.record
@@ -71,6 +75,39 @@ def test_an_adapter_is_trained_saved_recorded_and_judged(dish_store: Store, tiny
     assert record.metrics["test_metrics"] == data["test_metrics"] and record.settings["learning_rate"] == 2e-2
     assert (adapter_dir("dishes") / "factors.npz").is_file()
     assert with_adapter(tiny_gemma3, "dishes").info.name == "tiny:gemma3+adapter:dishes"
+
+
+def record_losses(store: Store, name: str) -> list[float]:
+    """The step losses the store keeps for an adapter."""
+    record = store.find_adapter(name)
+    assert record is not None
+    return list(record.metrics["step_losses"])
+
+
+class PageRerun(BaseException):
+    """Stands for the signal a dashboard page raises in its progress callback when its Cancel button is clicked."""
+
+
+def test_a_training_stopped_by_its_progress_callback_leaves_nothing_and_frees_the_model(
+    dish_store: Store, tiny_gemma3: GemmaModel
+) -> None:
+    steps: list[int] = []
+
+    def cancel_after_two(report: TrainingProgress) -> None:
+        steps.append(report.step)
+        if report.step == 2:
+            raise PageRerun
+
+    request = TuneRequest(family="dish-restrictions", name="stopped", cases=small_cases(dish_store), settings=FAST)
+    with pytest.raises(PageRerun):
+        run_tuning(dish_store, tiny_gemma3, request, actor="ada", progress=cancel_after_two)
+    assert steps == [1, 2]
+    assert dish_store.list_adapters() == [] and not adapter_dir("stopped").exists()
+    assert tiny_gemma3.lock.acquire(blocking=False)  # nobody holds the model
+    tiny_gemma3.lock.release()
+    with pytest.raises(TrainingCancelled):
+        run_tuning(dish_store, tiny_gemma3, request, actor="ada", should_stop=lambda: True)
+    assert dish_store.list_adapters() == [] and not adapter_dir("stopped").exists()
 
 
 def test_the_data_hash_names_the_examples(dish_store: Store) -> None:
