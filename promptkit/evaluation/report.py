@@ -3,8 +3,11 @@
 Plotly's JavaScript is inlined once (with the first chart); later charts
 reuse it. The page is rendered by Jinja2 with autoescaping on, so every
 piece of user text (case values, completions, template text, error
-messages) is escaped; only the chart snippets Plotly generates are inserted
-raw, and Plotly encodes the data inside them as `\\u003c`-escaped JSON.
+messages) is escaped. Two kinds of snippet are inserted raw: the charts
+Plotly generates (it encodes their data as `\\u003c`-escaped JSON) and the
+salience texts, which `promptkit.salience.text_html` builds with every piece
+of text escaped. Text blocks take each line's direction from its first
+letter, so Hebrew and Persian lines read right to left.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ _PAGE = """<!DOCTYPE html>
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: .4em .6em; vertical-align: top; text-align: left; }
-pre { white-space: pre-wrap; margin: 0; font-size: .85em; max-width: 40em; }
+pre { white-space: pre-wrap; margin: 0; font-size: .85em; max-width: 40em; unicode-bidi: plaintext; }
 .pass { color: #1a7f37; font-weight: bold; } .fail { color: #cf222e; font-weight: bold; }
 .error { color: #9a6700; } ins { background: #d1f7d6; text-decoration: none; }
 del { background: #ffd7d5; } .muted { color: #777; font-size: .85em; }
@@ -47,7 +50,7 @@ del { background: #ffd7d5; } .muted { color: #777; font-size: .85em; }
 <h2>Matrix</h2>
 <table><tr><th>case</th>{% for name in version_names %}<th>{{ name }}</th>{% endfor %}</tr>
 {% for row in matrix %}<tr><td><b>{{ row.case.id }}</b>{% for name, value in row.case.values.items() %}
-<div class="muted">{{ name }} = {{ value }}</div>{% endfor %}</td>
+<div class="muted">{{ name }} = <bdi>{{ value }}</bdi></div>{% endfor %}</td>
 {% for cell in row.cells %}<td>
 {% if cell.error %}<div class="error">error: {{ cell.error }}</div>{% endif %}
 {% if cell.passed is true %}<div class="pass">pass</div>{% elif cell.passed is false %}<div class="fail">fail</div>{% endif %}
@@ -63,7 +66,7 @@ del { background: #ffd7d5; } .muted { color: #777; font-size: .85em; }
 <table><tr><th>case</th>{% for title in completion_titles %}<th>{{ title }}</th>{% endfor %}</tr>
 {% for row in completion_diffs %}<tr><td>{{ row.case }}</td>{% for body in row.bodies %}<td><pre>{{ body }}</pre></td>{% endfor %}</tr>
 {% endfor %}</table>
-{% if salience %}<h2>Salience</h2>{% for caption, chart in salience %}<h3>{{ caption }}</h3><div>{{ chart }}</div>{% endfor %}{% endif %}
+{% if salience %}<h2>Salience</h2>{% for caption, text in salience %}<h3 dir="auto">{{ caption }}</h3>{{ text }}{% endfor %}{% endif %}
 {% if review_tasks %}<h2>Blind reviews</h2>{% for task in review_tasks %}
 <h3>Task #{{ task.summary.task_id }}</h3><div>{{ task.chart }}</div>
 <table><tr><th>pair</th><th>first wins</th><th>second wins</th><th>ties</th><th>both bad</th><th>win rate of the first (95% interval)</th><th>p (sign test)</th></tr>
@@ -110,7 +113,7 @@ class ReviewNote:
 def render_report(
     result: MatrixResult,
     *,
-    salience_figures: Mapping[str, go.Figure] | None = None,
+    salience: Mapping[str, str] | None = None,
     title: str | None = None,
     created: datetime.datetime | None = None,
     reviews: Sequence[ReviewNote] | None = None,
@@ -120,7 +123,7 @@ def render_report(
 
     Args:
         result: the comparison.
-        salience_figures: caption → salience heatmap, for chosen cells.
+        salience: caption → salience over the text (`promptkit.salience.text_heatmap_html`), for chosen runs.
         title: the page heading; defaults to the family's name.
         created: when the comparison ran (default: now).
         reviews: reviewers' notes for a section of their own; None leaves it out.
@@ -130,7 +133,7 @@ def render_report(
         The HTML text.
     """
     task_charts = [win_rate_figure(summary) for summary in review_tasks]
-    figures = [summary_figure(result), matrix_figure(result), *(salience_figures or {}).values(), *task_charts]
+    figures = [summary_figure(result), matrix_figure(result), *task_charts]
     # Plotly's JavaScript goes in once, with the first chart. Fixed element ids
     # and Plotly's own template (a dashboard process sets Streamlit's as the
     # default) keep the page the same for the same comparison, whoever builds it.
@@ -178,7 +181,7 @@ def render_report(
             }
             for case in result.cases
         ],
-        salience=list(zip(salience_figures or {}, snippets[2 : 2 + len(salience_figures or {})])),
+        salience=[(caption, Markup(text)) for caption, text in (salience or {}).items()],
         review_tasks=[
             {"summary": summary, "chart": chart}
             for summary, chart in zip(review_tasks, snippets[len(snippets) - len(task_charts) :])
