@@ -61,7 +61,7 @@ from promptkit.salience.targets import (
     target_words,
     words_selection,
 )
-from promptkit.salience.text_html import ab_heatmap_html, colour_legend_html, text_heatmap_html
+from promptkit.salience.text_html import ab_heatmap_html, text_heatmap_html
 from promptkit.salience.token_matrix import (
     HEAD_AGGREGATIONS,
     ROWS_PER_PASS,
@@ -98,7 +98,6 @@ __all__ = [
     "aggregate",
     "assign_tokens",
     "attention_layers",
-    "colour_legend_html",
     "completion_lines",
     "contrast_method_names",
     "default_line",

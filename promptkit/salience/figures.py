@@ -59,16 +59,16 @@ def _coloraxis(signed: bool, domain: float, gain: float, title: str) -> dict[str
     }
 
 
-def plotly_label(text: str) -> str:
-    """User text made safe for a Plotly label: tags escaped (Plotly reads them), right-to-left text isolated."""
-    return html.escape(isolated(text), quote=False)
+def plotly_text(text: str) -> str:
+    """User text made safe for a Plotly label or hover: its tags escaped (Plotly reads tags in them)."""
+    return html.escape(text, quote=False)
 
 
 def top_segments_figure(segments: SegmentScores, *, k: int = 10, self_salience: bool = False, score: str = "score") -> go.Figure:
     """Horizontal bars of the k segments with the largest |score|, each named so that no two read alike."""
     picked = segments.top(k, self_salience=self_salience)
     names = segment_names(segments)
-    labels = [plotly_label(names[i]) for i in picked]
+    labels = [plotly_text(names[i]) for i in picked]
     scores = [float(segments.scores[i]) for i in picked][::-1]
     # Signed bars take the text colour scale's ends: negative (supporting) orange, positive blue.
     colours = [SIGNED_SCALE[0][1] if v < 0 else SIGNED_SCALE[-1][1] for v in scores] if segments.signed else UNSIGNED_SCALE[-1][1]
@@ -86,19 +86,21 @@ def top_segments_figure(segments: SegmentScores, *, k: int = 10, self_salience: 
 def segment_names(segments: SegmentScores, *, length: int = 40) -> list[str]:
     """A short, distinct name per segment: its template part's name, else its opening words.
 
-    Names are cut between grapheme clusters. Words repeat ("the") and so can
-    part names, so a name seen before gets "(#k)": a bar chart merges bars
-    of equal names.
+    Names are cut between grapheme clusters, and right-to-left ones are bidi
+    isolates (`promptkit.graphemes.isolated`), so that in a left-to-right
+    label an ellipsis or "(#2)" stays where it belongs. Words repeat ("the")
+    and so can part names, so a name seen before gets "(#k)": a bar chart
+    merges bars of equal names.
     """
     taken: set[str] = set()
     names = []
     for segment in segments.segments:
         flat = segment.label or " ".join(segment.text.split())
-        base = shorten(flat, length) or _visible(segment.text)
+        base = isolated(shorten(flat, length) or _visible(segment.text))
         name, k = base, 1
         while name in taken:  # A segment's own text may read "the (#2)" too.
             k += 1
-            name = f"{isolated(base)} (#{k})"
+            name = f"{base} (#{k})"
         taken.add(name)
         names.append(name)
     return names
@@ -140,7 +142,7 @@ def _visible(text: str) -> str:
 
 def _label(text: str, length: int = 24) -> str:
     """A piece's text on one line for a Plotly axis or hover: escapes shown, cut between clusters, made safe."""
-    return plotly_label(shorten(_visible(text), length))
+    return plotly_text(isolated(shorten(_visible(text), length)))
 
 
 def token_matrix_figure(matrix: SegmentMatrix, *, gain: float = DEFAULT_GAIN, score: str = "score", max_labels: int = 60) -> go.Figure:

@@ -61,9 +61,9 @@ def test_names_are_cut_between_grapheme_clusters_and_isolate_right_to_left_text(
     chef = "👩\u200d🍳"
     (name,) = segment_names(_scores(["ab" + chef + "cd"]), length=4)
     assert name == "ab" + chef + "…"  # the emoji sequence kept whole, not cut after 👩
-    names = segment_names(_scores(["کتاب", " کتاب", "שלום"]))
-    # A repeated Persian word keeps its order before the "(#2)": the word is a bidi isolate.
-    assert names == ["کتاب", "\u2068کتاب\u2069 (#2)", "שלום"]
+    names = segment_names(_scores(["کتاب", " کتاب", "שלום", "ab"]))
+    # Right-to-left names are bidi isolates, so a repeated Persian word keeps its order before the "(#2)".
+    assert names == ["\u2068کتاب\u2069", "\u2068کتاب\u2069 (#2)", "\u2068שלום\u2069", "ab"]
 
 
 def test_bar_labels_are_escaped_for_plotly():
