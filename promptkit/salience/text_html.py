@@ -27,7 +27,7 @@ from promptkit.shaded_text import ShadedPiece, escape_text, shaded_text_html
 _TIP_LENGTH = 80
 
 
-def piece_tip(text: str, label: str, score: float, unit: str) -> str:
+def _piece_tip(text: str, label: str, score: float, unit: str) -> str:
     """A piece's tooltip: its part's name, its text on one line (shortened), its score and the score's unit."""
     flat = " ".join(text.split())
     shown = shorten(flat, _TIP_LENGTH) if flat else "(line break)" if "\n" in text else "(space)"
@@ -60,7 +60,7 @@ def salience_pieces(
             ShadedPiece(
                 text=segment.text,
                 background=colour,
-                tip=piece_tip(segment.text, segment.label, float(score), unit),
+                tip=_piece_tip(segment.text, segment.label, float(score), unit),
                 outlined=bool(outlined),
                 dark=colour is not None and is_dark(colour),
                 score=float(score),
