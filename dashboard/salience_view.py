@@ -17,7 +17,7 @@ from promptkit.salience import (
     SalienceMethod,
     SalienceResult,
     SegmentScores,
-    ab_figure,
+    ab_heatmap_html,
     completion_lines,
     contrast_method_names,
     default_line,
@@ -307,14 +307,11 @@ def ab_view(store: Any, run: Any, others: list[Any], *, explain_prompt: Any, res
         st.stop()
     segments_b = result_b.segments(ab_granularity, aggregation=aggregation, parts=parts_b, pattern=settings.pattern)
     segments_a = segments if ab_granularity == granularity else result.segments(ab_granularity, aggregation=aggregation)
-    st.plotly_chart(
-        ab_figure(
+    st.html(
+        ab_heatmap_html(
             segments_a, segments_b, titles=(f"A: v{run.version}", f"B: v{run_b.version}"), gain=settings.gain,
             self_salience=settings.self_salience, score=score,
-        ),
-        width="stretch",
-        config={"displayModeBar": False},
-        key="pk_sal_ab_figure",
+        )
     )
     st.caption("Both sides share one colour scale, so the same shade means the same influence.")
     # A method that reads no gradients scores only the pieces it left out.

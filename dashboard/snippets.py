@@ -13,6 +13,9 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
+from promptkit.graphemes import grapheme_groups
+from promptkit.shaded_text import ShadedPiece, shaded_text_html
+
 if TYPE_CHECKING:  # for type hints only: drawing a label needs no store.
     from promptkit.columns import Column
     from promptkit.diff import DiffSpan
@@ -52,6 +55,11 @@ _DIFF_STYLES = {
 def token_shading_html(tokens: Sequence[GeneratedToken]) -> str:
     """Renders tokens shaded by probability (darker = less likely); hovering shows p.
 
+    Tokens that split a character (an emoji sequence, a letter and its
+    marks, byte pieces) are shown as one piece with their joint probability,
+    and the browser lays the text out (joined letters, each line in its own
+    direction).
+
     Args:
         tokens: the tokens in order, e.g. a stored run's.
 
@@ -59,19 +67,19 @@ def token_shading_html(tokens: Sequence[GeneratedToken]) -> str:
         One `<div>` of `<span>`s, line breaks shown as `↵`.
     """
     pieces = []
-    for token in tokens:
-        probability = math.exp(token.logprob)
+    for group in grapheme_groups([token.text for token in tokens]):
+        members = [tokens[index] for index in group]
+        probability = math.exp(sum(token.logprob for token in members))
         alpha = 0.65 * (1.0 - probability)
-        text = html.escape(token.text).replace("\n", "↵<br>")
+        count = f" ({len(members)} tokens)" if len(members) > 1 else ""
         pieces.append(
-            f'<span title="p = {probability:.3f}" style="background: rgba(230, 120, 30, {alpha:.2f}); '
-            f'border-radius: 3px; padding: 1px 0;">{text}</span>'
+            ShadedPiece(
+                text="".join(token.text for token in members).replace("\n", "↵\n"),
+                background=f"rgba(230, 120, 30, {alpha:.2f})",
+                tip=f"p = {probability:.3f}{count}",
+            )
         )
-    return (
-        '<div style="font-family: monospace; white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.9;">'
-        + "".join(pieces)
-        + "</div>"
-    )
+    return shaded_text_html(pieces, monospace=True, boxed=False)
 
 
 def diff_html(spans: Sequence[DiffSpan]) -> str:
@@ -91,7 +99,11 @@ def diff_html(spans: Sequence[DiffSpan]) -> str:
             pieces.append(f'<{tag} style="{style}">{escaped}</{tag}>')
         else:
             pieces.append(escaped)
-    return '<div style="white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.6;">' + "".join(pieces) + "</div>"
+    return (
+        '<div style="white-space: pre-wrap; overflow-wrap: anywhere; unicode-bidi: plaintext; line-height: 1.6;">'
+        + "".join(pieces)
+        + "</div>"
+    )
 
 
 def pre_html(text: str) -> str:
@@ -104,8 +116,8 @@ def pre_html(text: str) -> str:
         One `<div>` holding the escaped text.
     """
     return (
-        '<div style="white-space: pre-wrap; overflow-wrap: anywhere; font-family: monospace; background: #f6f6f9; '
-        'padding: 0.6em; border-radius: 6px;">' + html.escape(text) + "</div>"
+        '<div style="white-space: pre-wrap; overflow-wrap: anywhere; unicode-bidi: plaintext; font-family: monospace; '
+        'background: #f6f6f9; padding: 0.6em; border-radius: 6px;">' + html.escape(text) + "</div>"
     )
 
 

@@ -20,7 +20,7 @@ from promptkit.salience import (
     matrix_json,
     matrix_method_names,
     score_title,
-    text_heatmap,
+    text_heatmap_html,
     token_matrix_figure,
     top_segments_figure,
 )
@@ -167,10 +167,7 @@ def _row_explanation(grouped: SegmentMatrix, settings: MatrixSettings, score: st
         + (f" · the model's likeliest there: {alternatives}" if alternatives else "")
     )
     explanation = grouped.row_explanation(row)
-    st.plotly_chart(
-        text_heatmap(explanation, gain=settings.gain, score=score),
-        width="stretch", config={"displayModeBar": False}, key="pk_tm_row_heatmap",
-    )
+    st.html(text_heatmap_html(explanation, gain=settings.gain, score=score))
     st.plotly_chart(
         top_segments_figure(explanation, k=10, score=score),
         width="stretch", config={"displayModeBar": False}, key="pk_tm_row_top",

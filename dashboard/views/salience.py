@@ -11,7 +11,7 @@ from dashboard.model_sidebar import get_model, salience_engine
 from dashboard.snippets import pre_html, run_label
 from dashboard.store_access import get_store
 from promptkit.evaluation import line_of_interest
-from promptkit.salience import score_title, text_heatmap, top_segments_figure
+from promptkit.salience import score_title, text_heatmap_html, top_segments_figure
 
 st.title("Salience")
 st.caption(
@@ -75,12 +75,7 @@ score = score_title(settings.method.name, aggregation=settings.aggregation)
 start, end = result.target_span
 st.markdown("**Explaining this part of the answer:**")
 st.html(pre_html(result.text[start:end]))
-st.plotly_chart(
-    text_heatmap(segments, gain=settings.gain, self_salience=settings.self_salience, score=score),
-    width="stretch",
-    config={"displayModeBar": False},
-    key="pk_sal_heatmap",
-)
+st.html(text_heatmap_html(segments, gain=settings.gain, self_salience=settings.self_salience, score=score))
 view.heatmap_legend(result, contrast=contrast, method=settings.method)
 left, right = st.columns([3, 2])
 with left:

@@ -3,8 +3,11 @@
 Plotly's JavaScript is inlined once (with the first chart); later charts
 reuse it. The page is rendered by Jinja2 with autoescaping on, so every
 piece of user text (case values, completions, template text, error
-messages) is escaped; only the chart snippets Plotly generates are inserted
-raw, and Plotly encodes the data inside them as `\\u003c`-escaped JSON.
+messages) is escaped. Two kinds of snippet are inserted raw: the charts
+Plotly generates (it encodes their data as `\\u003c`-escaped JSON) and the
+salience texts, which `promptkit.salience.text_html` builds with every piece
+of text escaped. Text blocks take each line's direction from its first
+letter, so Hebrew and Persian lines read right to left.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ _PAGE = """<!DOCTYPE html>
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: .4em .6em; vertical-align: top; text-align: left; }
-pre { white-space: pre-wrap; margin: 0; font-size: .85em; max-width: 40em; }
+pre { white-space: pre-wrap; margin: 0; font-size: .85em; max-width: 40em; unicode-bidi: plaintext; }
 .pass { color: #1a7f37; font-weight: bold; } .fail { color: #cf222e; font-weight: bold; }
 .error { color: #9a6700; } ins { background: #d1f7d6; text-decoration: none; }
 del { background: #ffd7d5; } .muted { color: #777; font-size: .85em; }
@@ -53,7 +56,7 @@ del { background: #ffd7d5; } .muted { color: #777; font-size: .85em; }
 <h2>Matrix</h2>
 <table><tr><th>case</th>{% for name in version_names %}<th>{{ name }}</th>{% endfor %}</tr>
 {% for row in matrix %}<tr><td><b>{{ row.case.id }}</b>{% for name, value in row.case.values.items() %}
-<div class="muted">{{ name }} = {{ value }}</div>{% endfor %}</td>
+<div class="muted">{{ name }} = <bdi>{{ value }}</bdi></div>{% endfor %}</td>
 {% for cell in row.cells %}<td>
 {% if cell.error %}<div class="error">error: {{ cell.error }}</div>{% endif %}
 {% if cell.passed is true %}<div class="pass">pass</div>{% elif cell.passed is false %}<div class="fail">fail</div>{% endif %}
@@ -78,7 +81,7 @@ del { background: #ffd7d5; } .muted { color: #777; font-size: .85em; }
 {% for row in adapter.rows %}<tr><td>{{ row.model }}</td><td>{{ row.accuracy }}</td><td>{{ row.f1 }}</td><td>{{ row.auc }}</td>
 <td>{{ row.ece }}</td><td>{{ row.confusion }}</td></tr>{% endfor %}</table>
 <div>{{ adapter.chart }}</div>{% endfor %}{% endif %}
-{% if salience %}<h2>Salience</h2>{% for caption, chart in salience %}<h3>{{ caption }}</h3><div>{{ chart }}</div>{% endfor %}{% endif %}
+{% if salience %}<h2>Salience</h2>{% for caption, text in salience %}<h3 dir="auto">{{ caption }}</h3>{{ text }}{% endfor %}{% endif %}
 {% if review_tasks %}<h2>Reviews by your team</h2>{% for task in review_tasks %}
 <h3>Task #{{ task.summary.task_id }}</h3><div>{{ task.chart }}</div>
 {% if task.summary.mode == "rubric" %}
@@ -136,7 +139,7 @@ class ReviewNote:
 def render_report(
     result: MatrixResult,
     *,
-    salience_figures: Mapping[str, go.Figure] | None = None,
+    salience: Mapping[str, str] | None = None,
     title: str | None = None,
     created: datetime.datetime | None = None,
     reviews: Sequence[ReviewNote] | None = None,
@@ -147,7 +150,7 @@ def render_report(
 
     Args:
         result: the comparison.
-        salience_figures: caption → salience heatmap, for chosen cells.
+        salience: caption → salience over the text (`promptkit.salience.text_heatmap_html`), for chosen runs.
         title: the page heading; defaults to the family's name.
         created: when the comparison ran (default: now).
         reviews: reviewers' notes for a section of their own; None leaves it out.
@@ -163,7 +166,7 @@ def render_report(
     ]
     adapter_charts = [adapter_loss_figure(record) for record in adapters]
     figures = [
-        summary_figure(result), matrix_figure(result), *(salience_figures or {}).values(), *task_charts, *adapter_charts,
+        summary_figure(result), matrix_figure(result), *task_charts, *adapter_charts,
     ]
     # Plotly's JavaScript goes in once, with the first chart. Fixed element ids
     # and Plotly's own template (a dashboard process sets Streamlit's as the
@@ -178,7 +181,6 @@ def render_report(
     ]
     pairs = list(zip(result.versions, result.versions[1:]))
     column_pairs = list(zip(result.columns, result.columns[1:]))
-    salience_count = len(salience_figures or {})
     return _ENVIRONMENT.from_string(_PAGE).render(
         title=title or f"Comparison of {result.family}",
         created=(created or datetime.datetime.now(datetime.UTC)).strftime("%Y-%m-%d %H:%M UTC"),
@@ -213,10 +215,10 @@ def render_report(
             }
             for case in result.cases
         ],
-        salience=list(zip(salience_figures or {}, snippets[2 : 2 + salience_count])),
+        salience=[(caption, Markup(text)) for caption, text in (salience or {}).items()],
         review_tasks=[
             {"summary": summary, "chart": chart, "versions": list(next(iter(summary["rubric"].values()), {}))}
-            for summary, chart in zip(review_tasks, snippets[2 + salience_count : 2 + salience_count + len(task_charts)])
+            for summary, chart in zip(review_tasks, snippets[2 : 2 + len(task_charts)])
         ],
         adapters=[_adapter_section(record, chart) for record, chart in zip(adapters, snippets[len(snippets) - len(adapter_charts) :])],
         reviews=reviews,

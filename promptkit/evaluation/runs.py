@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from promptkit.generation import Completion, GenerationSettings
 
@@ -118,8 +118,8 @@ def comparison_subject(family: str, *, versions: Sequence[int], case_ids: Sequen
 
 def stored_heatmaps(
     store: Store, runs: Sequence[RunRecord], *, granularity: str = "sentences", gain: float = 0.4
-) -> dict[str, Any]:
-    """Salience heatmaps of the runs' stored scores, for the HTML report.
+) -> dict[str, str]:
+    """Salience over the text of the runs' stored scores, for the HTML report.
 
     Args:
         store: a `promptkit.store.Store`.
@@ -128,13 +128,14 @@ def stored_heatmaps(
         gain: colormap intensity, 0–1.
 
     Returns:
-        Caption → Plotly heatmap, one per stored (run, target span, method),
-        in the order they were computed. Nothing is recomputed.
+        Caption → HTML (`promptkit.salience.text_heatmap_html`), one per
+        stored (run, target span, method), in the order they were computed.
+        Nothing is recomputed.
     """
-    from promptkit.salience import SalienceResult, score_title, text_heatmap
+    from promptkit.salience import SalienceResult, score_title, text_heatmap_html
 
     by_id = {run.id: run for run in runs}
-    figures = {}
+    heatmaps = {}
     for record in store.list_salience(run_ids=list(by_id)):
         run = by_id[record.run_id]
         result = SalienceResult.from_token_scores(
@@ -148,5 +149,5 @@ def stored_heatmaps(
         )
         target = run.completion[record.target_start : record.target_end].strip()
         caption = f"Run #{run.id} · v{run.version} · {run.case_id or 'ad hoc'} · {record.method} · explaining “{target}”"
-        figures[caption] = text_heatmap(result.segments(granularity), gain=gain, score=score_title(record.method))
-    return figures
+        heatmaps[caption] = text_heatmap_html(result.segments(granularity), gain=gain, score=score_title(record.method))
+    return heatmaps

@@ -1,6 +1,6 @@
 """Sequence salience: which parts of a prompt drove a chosen span of the output.
 
-Pure numpy and Plotly; the gradients come from `promptkit.models.gradients`,
+Pure numpy, Plotly and HTML; the gradients come from `promptkit.models.gradients`,
 imported only when an engine first needs them, so importing this package
 does not import TensorFlow.
 
@@ -9,7 +9,7 @@ Typical use::
     engine = SalienceEngine(model)
     result = engine.explain(prompt, completion, selection=LinePrefix("Recommendation:"))
     segments = result.segments("lines")          # no recomputation
-    figure = text_heatmap(segments, gain=0.4)
+    page_html = text_heatmap_html(segments, gain=0.4)  # the text, coloured, as the browser draws it
     why_not = engine.explain(prompt, completion, selection=LinePrefix("Recommendation:"), contrast=" Avoid.")
     without = engine.explain_occlusion(prompt, completion, granularity="lines")  # leave each line out
     matrix = engine.token_matrix(prompt, completion, method="attention", layers="all", heads="mean")
@@ -29,11 +29,9 @@ from promptkit.salience.export import (
     tokens_csv,
 )
 from promptkit.salience.figures import (
-    ab_figure,
     part_shift_table,
     score_title,
     segment_names,
-    text_heatmap,
     token_matrix_figure,
     top_segments_figure,
 )
@@ -63,6 +61,7 @@ from promptkit.salience.targets import (
     target_words,
     words_selection,
 )
+from promptkit.salience.text_html import ab_heatmap_html, text_heatmap_html
 from promptkit.salience.token_matrix import (
     HEAD_AGGREGATIONS,
     ROWS_PER_PASS,
@@ -95,7 +94,7 @@ __all__ = [
     "TokenRange",
     "TokenScore",
     "WholeTarget",
-    "ab_figure",
+    "ab_heatmap_html",
     "aggregate",
     "assign_tokens",
     "attention_layers",
@@ -116,7 +115,7 @@ __all__ = [
     "segment_text",
     "segments_csv",
     "target_words",
-    "text_heatmap",
+    "text_heatmap_html",
     "to_dict",
     "to_json",
     "token_matrix_figure",

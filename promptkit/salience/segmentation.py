@@ -17,6 +17,11 @@ line breaks belong to the line or paragraph they end):
 - custom: a cut at the end of each match of the user's pattern;
 - tokens: a cut at each token start; parts: at each part's start and end.
 
+No segment splits a grapheme cluster (an emoji sequence such as 👩‍🍳, a
+letter with its combining marks, `\r\n`): a cut that falls inside one moves
+to the cluster's end, so at `tokens` granularity the tokens of one cluster
+share a segment, and the pieces a page shows are whole characters.
+
 A token that spans a cut belongs to the segment holding its first character;
 an empty token (a byte piece before the piece that completes its character)
 belongs to the segment holding its position.
@@ -32,6 +37,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from promptkit.errors import SalienceError
+from promptkit.graphemes import snap_to_graphemes
 
 GRANULARITIES = ("tokens", "words", "sentences", "lines", "paragraphs", "custom", "parts")
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -91,7 +97,7 @@ def segment_text(
             prompt ends and where the selected target starts and ends).
 
     Returns:
-        Non-empty segments in order, tiling `text`.
+        Non-empty segments in order, tiling `text`, each whole grapheme clusters.
 
     Raises:
         SalienceError: unknown granularity or invalid custom pattern.
@@ -117,9 +123,14 @@ def segment_text(
         points |= {match.end() if at_end else match.start() for match in compiled.finditer(text)}
     else:
         raise SalienceError(f"Unknown granularity {granularity!r}; choose one of {', '.join(GRANULARITIES)}.")
-    bounds = [0, *sorted(p for p in points if 0 < p < len(text)), len(text)]
+    starts = sorted(labels)
+    inside, moved = snap_to_graphemes(sorted(points), text), snap_to_graphemes(starts, text)
+    bounds = [0, *sorted({p for p in inside if 0 < p < len(text)}), len(text)]
+    named: dict[int, str] = {}
+    for start, at in zip(starts, moved):  # A part's name goes where its start moved; the first part's wins.
+        named.setdefault(at, labels[start])
     return [
-        Segment(text[start:end], start, end, labels.get(start, ""))
+        Segment(text[start:end], start, end, named.get(start, ""))
         for start, end in itertools.pairwise(bounds)
         if start < end
     ]

@@ -147,7 +147,7 @@ class TokenMatrix:
         row_pieces = [
             segment
             for segment in segment_text(self.text, rows, token_starts=starts, pattern=pattern, parts=parts, cuts=cut)
-            if segment.start >= len(self.prompt)
+            if segment.end > len(self.prompt)  # A cluster across the prompt's end stays whole, in a row.
         ]
         row_owners = np.array(assign_tokens(row_pieces, [token.start for token in self.row_tokens]), dtype=np.int64)
         values = np.full((len(row_pieces), len(columns)), np.nan)
@@ -252,7 +252,7 @@ class SegmentMatrix:
         return int((~np.isnan(self.values[row])).sum())
 
     def row_explanation(self, row: int) -> SegmentScores:
-        """Row `row` as segment scores over the text, for `text_heatmap` and `top_segments_figure`.
+        """Row `row` as segment scores over the text, for `text_heatmap_html` and `top_segments_figure`.
 
         Absent pieces score 0 and count as the explained span (outlined,
         and uncoloured unless self salience is on), like the target of a

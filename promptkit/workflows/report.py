@@ -46,7 +46,7 @@ def comparison_report(store: Store, comparison_id: int, *, actor: str) -> str:
     ]
     return render_report(
         stored.result,
-        salience_figures=stored_heatmaps(store, sorted(runs, key=lambda run: run.id)),
+        salience=stored_heatmaps(store, sorted(runs, key=lambda run: run.id)),
         title=f"{stored.record.family}: comparison #{comparison_id}",
         created=stored.record.created_at,
         reviews=[_note(review, runs_by_id) for review in reviews],

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from apphelpers import APP, button, no_errors, open_page
-from promptkit.models.api import ModelInfo
 from streamlit.testing.v1 import AppTest
 
 from promptkit.generation import Completion, StopReason
+from promptkit.models.api import ModelInfo
 from promptkit.people import AccessPolicy, Role
 from promptkit.review import blind_order
 from promptkit.store import Store

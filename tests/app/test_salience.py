@@ -1,6 +1,9 @@
-"""Salience page: heatmap from cached scores; switching the view never recomputes."""
+"""Salience page: the text coloured from cached scores; switching the view never recomputes."""
 
 from __future__ import annotations
+
+import html
+import re
 
 from apphelpers import no_errors, open_page
 
@@ -37,6 +40,11 @@ def _seed(completions: dict[int, str]) -> dict[int, int]:
         return ids
 
 
+def _texts(at, kind: str = "pk-salience-text") -> list[str]:
+    """The HTML bodies of the salience texts shown (`pk-salience-ab` for the A/B view)."""
+    return [item.proto.body for item in at.get("html") if f'class="{kind}"' in item.proto.body]
+
+
 def _engine_calls() -> int:
     return sum(engine.gradient_calls for engine in model_sidebar._registry().salience_engines())
 
@@ -49,13 +57,14 @@ def test_granularity_switch_does_not_recompute(small_library):
     # The default target is the whole completion here (the line is "Avoid.", no prefix).
     assert at.selectbox(key=f"pk_sal_line::{ids[1]}").value == "(the whole completion)"
     assert at.selectbox(key="pk_sal_granularity").value == "parts"
-    assert len(at.get("plotly_chart")) >= 2
+    assert len(_texts(at)) == 1 and len(at.get("plotly_chart")) == 1  # the text, coloured; the top pieces
     calls = _engine_calls()
     assert calls >= 1
 
     for granularity in ("words", "tokens", "sentences", "lines", "paragraphs", "parts"):
         at.selectbox(key="pk_sal_granularity").set_value(granularity).run()
         no_errors(at)
+        assert len(_texts(at)) == 1
     at.selectbox(key="pk_sal_aggregation").set_value("max").run()
     at.slider(key="pk_sal_gain").set_value(0.9).run()
     at.toggle(key="pk_sal_self").set_value(True).run()
@@ -76,7 +85,9 @@ def test_ab_view_and_downloads(small_library):
     no_errors(at)
     assert at.toggle(key="pk_sal_ab").value is True
     assert at.selectbox(key="pk_sal_run_b").value == ids[1]
-    assert len(at.get("plotly_chart")) == 3  # heatmap, top segments, A/B
+    assert len(at.get("plotly_chart")) == 1 and len(_texts(at)) == 1  # top segments; the text
+    (both,) = _texts(at, "pk-salience-ab")
+    assert both.count('class="pk-shaded-text"') == 2 and both.count('class="pk-colour-legend"') == 1  # one scale
     assert any("Template part" in frame.value.columns for frame in at.dataframe)
     labels = [item.label for item in at.get("download_button")]
     assert labels == [
@@ -95,7 +106,8 @@ def test_reference_text_target(small_library):
     next(b for b in at.button if b.label == "Explain this text").click()
     at.run()
     no_errors(at)
-    assert len(at.get("plotly_chart")) >= 2
+    (text,) = _texts(at)
+    assert "Not suitable for you." in html.unescape(text)
 
 
 def test_no_runs_says_what_to_do(app_env):
@@ -135,7 +147,7 @@ def test_contrast_explains_the_answer_against_an_alternative(small_library):
         assert store.get_salience(run_id=ids[1], target_start=8, target_end=28, method="grad_l2") is None
     at.toggle(key="pk_sal_ab").set_value(True).run()
     no_errors(at)
-    assert len(at.get("plotly_chart")) == 3 and _engine_calls() == calls + 6
+    assert len(_texts(at, "pk-salience-ab")) == 1 and _engine_calls() == calls + 6
     at.text_input(key="pk_sal_contrast").set_value("   ").run()
     no_errors(at)
     assert not [item for item in at.info if item.value.startswith("The model finds")]
@@ -178,7 +190,7 @@ def test_occlusion_leaves_each_template_part_out(small_library):
         parts = store.template_parts(run=run)
     result = engine.explain_occlusion(run.prompt, run.completion, granularity="parts", parts=parts)
     assert result.details["pieces"] == len({p.start for p in parts if p.end <= len(run.prompt)}) > 1
-    top = at.get("plotly_chart")[1].proto.spec  # Top segments, named by their parts.
+    top = at.get("plotly_chart")[0].proto.spec  # Top segments, named by their parts.
     assert any(part.name in top for part in parts)
     at.toggle(key="pk_sal_ab").set_value(True).run()
     assert not at.exception
@@ -233,3 +245,18 @@ def test_the_method_menu_and_legend_are_the_declared_ones(small_library):
         captions = [item.value for item in at.caption]
         assert method.legend in captions and any(caption.startswith(f"Method: {method.title} ·") for caption in captions)
         assert at.selectbox(key="pk_sal_aggregation").disabled == (len(method.aggregations) == 1)
+
+
+def test_the_text_shown_is_the_prompt_and_answer_exactly_in_any_language(small_library):
+    answer = " کتاب‌ها را خواندم.\r\nשלום 👩\u200d🍳 이 요리 这道菜 <script>alert(1)</script>"
+    ids = _seed({1: answer})
+    at = open_page(SALIENCE, state={KEY_SALIENCE_RUN: ids[1]})
+    at.selectbox(key="pk_sal_granularity").set_value("words").run()
+    no_errors(at)
+    (body,) = _texts(at)
+    with Store.open() as store:
+        run = store.get_run(run_id=ids[1])
+    pieces = [html.unescape(text) for text in re.findall(r"<span data-piece=[^>]*>([^<]*)</span>", body)]
+    assert "".join(pieces) == run.prompt + answer
+    assert " 👩\u200d🍳" in pieces  # one piece, the emoji sequence whole
+    assert "<script>" not in body and "&lt;script&gt;" in body

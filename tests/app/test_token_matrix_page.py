@@ -48,7 +48,8 @@ def test_the_token_by_token_view_renders_and_regroups_from_the_cache(small_libra
     no_errors(at)
     assert at.selectbox(key="pk_tm_method").value == "grad_l2"
     charts = at.get("plotly_chart")
-    assert len(charts) == 3  # the matrix, the picked row over the text, its top pieces
+    assert len(charts) == 2  # the matrix, the picked row's top pieces
+    assert sum('class="pk-salience-text"' in item.proto.body for item in at.get("html")) == 1  # the row over the text
     figure = json.loads(charts[0].proto.spec)
     assert [trace["type"] for trace in figure["data"]] == ["heatmap", "bar"]
     rows = at.selectbox(key="pk_tm_row")

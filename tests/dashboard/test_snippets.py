@@ -55,7 +55,20 @@ def test_token_shading_is_darker_for_less_likely_tokens_and_escapes() -> None:
     assert "<b>" not in html and "&lt;b&gt;" in html
     assert 'title="p = 1.000" style="background: rgba(230, 120, 30, 0.00);' in html
     assert 'title="p = 0.500" style="background: rgba(230, 120, 30, 0.33);' in html
-    assert " no↵<br>" in html
+    assert " no↵\n</span>" in html  # the line break shown, and kept for the layout
+    assert "unicode-bidi: plaintext" in html  # each line in its own direction
+
+
+def test_token_shading_keeps_characters_split_over_tokens_whole() -> None:
+    # Byte-level tokens: an empty piece before the one completing "ش", and an emoji sequence over three tokens.
+    texts, probabilities = ["", "ش", "👩", "\u200d", "🍳", " ok"], [0.5, 0.8, 0.9, 1.0, 0.5, 1.0]
+    tokens = [
+        GeneratedToken(id=index, text=text, start=0, end=0, logprob=math.log(p))
+        for index, (text, p) in enumerate(zip(texts, probabilities))
+    ]
+    html = token_shading_html(tokens)
+    shown = re.findall(r'title="([^"]*)"[^>]*>([^<]*)</span>', html)
+    assert shown == [("p = 0.400 (2 tokens)", "ش"), ("p = 0.450 (3 tokens)", "👩\u200d🍳"), ("p = 1.000", " ok")]
 
 
 def test_diff_html_marks_insertions_and_deletions_escaped() -> None:

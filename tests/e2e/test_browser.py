@@ -68,11 +68,11 @@ def test_generate_then_salience_heatmap(server, browser, artifacts):
 
     page.get_by_role("button", name=re.compile("Explain this completion")).click()
     page.get_by_text("Explaining this part of the answer:").wait_for(timeout=GENERATE_TIMEOUT_MS)
-    page.locator(".js-plotly-plot").first.wait_for(timeout=GENERATE_TIMEOUT_MS)
+    page.locator(".pk-salience-text").first.wait_for(timeout=GENERATE_TIMEOUT_MS)  # the text, coloured
     wait_idle(page)
     page.wait_for_timeout(1000)  # let Plotly finish drawing before the screenshot
     no_exception_on(page)
-    assert page.locator(".js-plotly-plot").count() >= 1
+    assert page.locator(".pk-salience-text [data-piece]").count() > 1 and page.locator(".js-plotly-plot").count() >= 1
     page.screenshot(path=str(artifacts / "03-salience.png"), full_page=True)
 
     contrast = page.get_by_role("textbox", name="Rather than… (optional)")
@@ -147,7 +147,7 @@ def test_compare_and_history_pages(server, browser, artifacts, monkeypatch, tmp_
     page.get_by_text("What changed in the templates").first.wait_for(timeout=GENERATE_TIMEOUT_MS)
     wait_idle(page)
     page.get_by_role("button", name="Why? (Salience)").first.click()
-    page.locator(".js-plotly-plot").first.wait_for(timeout=GENERATE_TIMEOUT_MS)
+    page.locator(".pk-salience-text").first.wait_for(timeout=GENERATE_TIMEOUT_MS)
     page.get_by_text("Show the A/B view").click()
     page.get_by_text("How attribution moved between template parts").wait_for(timeout=GENERATE_TIMEOUT_MS)
     wait_idle(page)
@@ -203,7 +203,7 @@ def test_unsaved_edits_survive_a_version_switch_and_are_what_runs(fresh_server, 
     page.screenshot(path=str(artifacts / "08-playground-draft.png"), full_page=True)
 
     page.get_by_role("button", name=re.compile("Explain this completion")).click()
-    page.locator(".js-plotly-plot").first.wait_for(timeout=GENERATE_TIMEOUT_MS)
+    page.locator(".pk-salience-text").first.wait_for(timeout=GENERATE_TIMEOUT_MS)
     wait_idle(page)
     pick(page, "Method", "occlusion")
     page.get_by_text("Each piece was left out in turn").wait_for(timeout=GENERATE_TIMEOUT_MS)

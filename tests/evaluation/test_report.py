@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-import plotly.graph_objects as go
+import numpy as np
 
 from promptkit.evaluation.matrix import run_matrix
 from promptkit.evaluation.report import render_report
+from promptkit.salience import SegmentScores, segment_text, text_heatmap_html
 from tests.evaluation.test_matrix import FakeModel, FakeScorer
 
 
@@ -54,12 +55,23 @@ def test_user_text_is_escaped(mini_family) -> None:
 
 
 def test_plotly_is_inlined_once_and_nothing_is_fetched(mini_family) -> None:
-    _, page = _parsed(mini_family, salience_figures={"Salience of v2 × soup": go.Figure(go.Heatmap(z=[[1, 2]]))})
+    _, page = _parsed(mini_family)
     assert page.script_srcs == []
     big = [script for script in page.scripts if len(script) > 1_000_000]
     assert len(big) == 1  # The library itself, once.
-    assert sum("Plotly.newPlot" in script for script in page.scripts) == 3  # Summary, matrix, salience.
-    assert "Salience of v2 × soup" in "".join(page.text)
+    assert sum("Plotly.newPlot" in script for script in page.scripts) == 2  # Summary, matrix.
+
+
+def test_salience_reads_as_text_in_every_language_and_is_escaped(mini_family) -> None:
+    text = "کتاب‌ها را خواندم <script>alert(2)</script>\nשלום 👩\u200d🍳 이 요리 这道菜"
+    segments = segment_text(text, "words")
+    scores = SegmentScores(tuple(segments), np.linspace(0.1, 1.0, len(segments)), np.zeros(len(segments), bool), False, np.ones(len(segments), int))
+    html, page = _parsed(mini_family, salience={"Salience of v2 × <soup>": text_heatmap_html(scores)})
+    assert "Salience of v2 × <soup>" in "".join(page.text)
+    assert "".join(page.text).count(text.replace("\n", "")[:10]) == 1
+    assert not any("alert(2)" in script for script in page.scripts)  # shown as text, not run
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in html
+    assert "unicode-bidi: plaintext" in html  # each line in its own direction
 
 
 def test_template_and_completion_diffs_are_marked(mini_family) -> None:

@@ -38,9 +38,9 @@ def test_stored_scores_become_heatmaps_without_a_model(tmp_path):
     store, run = _store_with_run(tmp_path)
     start = COMPLETION.index("Avoid")
     store.put_salience(run_id=run.id, target_start=start, target_end=len(COMPLETION), method="grad_l2", scores=_scores())
-    (caption, figure), = stored_heatmaps(store, [run]).items()
+    (caption, text), = stored_heatmaps(store, [run]).items()
     assert f"Run #{run.id}" in caption and "grad_l2" in caption and "“Avoid.”" in caption
-    assert figure.data[0].type == "heatmap"
+    assert 'class="pk-salience-text"' in text and 'class="pk-outline"' in text and "gradient norm" in text
 
 
 def test_rebuilt_result_marks_the_stored_target_span():

@@ -18,10 +18,10 @@ from promptkit.salience import (
     SalienceEngine,
     TokenRange,
     WholeTarget,
-    ab_figure,
+    ab_heatmap_html,
     part_shift_table,
     segments_csv,
-    text_heatmap,
+    text_heatmap_html,
     to_dict,
     tokens_csv,
     top_segments_figure,
@@ -81,7 +81,7 @@ def test_regranularity_and_colours_never_recompute(tiny_gemma3):
     for granularity in ("tokens", "words", "sentences", "lines", "paragraphs", "custom"):
         for aggregation in ("sum", "mean", "max"):
             segments = results[0].segments(granularity, aggregation=aggregation)
-            text_heatmap(segments, gain=0.8, self_salience=True)
+            assert 'data-piece' in text_heatmap_html(segments, gain=0.8, self_salience=True)
     assert engine.explain(PROMPT, TARGET, selection=WholeTarget()) is results[1]
     engine.explain_many(PROMPT, TARGET, [*selections, CharRange(0, 3)])
     assert engine.gradient_calls == 2  # Only the new span was computed.
@@ -137,12 +137,12 @@ def test_figures_build_and_ab_shares_one_scale(tiny_gemma3):
     engine = SalienceEngine(tiny_gemma3)
     a = engine.explain(PROMPT, TARGET).segments("words")
     b = engine.explain(PROMPT.replace("eggs", "fish"), TARGET).segments("words")
-    figure = ab_figure(a, b, titles=("v1", "v2"))
-    assert len(figure.data) == 2 and figure.data[0].coloraxis == figure.data[1].coloraxis
+    page = ab_heatmap_html(a, b, titles=("v1", "v2"))
+    assert page.count('class="pk-colour-legend"') == 1 and page.count('class="pk-shaded-text"') == 2
     assert top_segments_figure(a, k=3).data[0].y is not None
-    heat = text_heatmap(a)
-    assert "Taste" in "".join(str(c) for row in heat.data[0].text for c in row)
-    assert len(heat.layout.shapes) >= 1  # The target span is outlined.
+    heat = text_heatmap_html(a)
+    assert "Taste" in heat
+    assert heat.count('class="pk-outline"') >= 1  # The target span is outlined.
 
 
 def test_part_shift_table_groups_by_part_name(tiny_gemma3):

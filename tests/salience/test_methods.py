@@ -18,9 +18,9 @@ from promptkit.salience import (
     get_method,
     method_names,
     score_title,
+    text_heatmap_html,
 )
 from promptkit.salience import methods as registry
-from promptkit.salience.figures import text_heatmap
 
 PROMPT = "Taste-likes: Cheese\nTaste-dislikes: Can't eat eggs\nSuggestion: Quiche\nAnalysis:"
 TARGET = " it has eggs.\nRecommendation: Avoid."
@@ -99,7 +99,8 @@ def test_a_registered_method_is_offered_and_computed_from_its_declaration(tiny_g
     raw = GradientComputer(tiny_gemma3).gradients(ids, mask)
     np.testing.assert_allclose(result.scores, np.abs(raw.gradients[0, 1:]).sum(-1), rtol=1e-5)
     assert not result.signed and result.method == "grad_l1"
-    assert text_heatmap(result.segments("words"), score=score_title("grad_l1")).layout.coloraxis.cmin == 0
+    legend = text_heatmap_html(result.segments("words"), score=score_title("grad_l1"))
+    assert "linear-gradient(to right, #ffffff 0.0%, #5b2c9f 100.0%)" in legend  # unsigned: white to purple, from 0
     with pytest.raises(SalienceError, match="works with grad_l2 and grad_dot_input, not grad_l1"):
         engine.explain(PROMPT, TARGET, method="grad_l1", contrast=" Maybe.")
     with pytest.raises(SalienceError, match="takes no parameter steps; it takes: none"):

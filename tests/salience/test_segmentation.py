@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from promptkit.errors import SalienceError
+from promptkit.graphemes import grapheme_bounds
 from promptkit.salience.segmentation import GRANULARITIES, assign_tokens, segment_text
 
 SAMPLES = [
@@ -41,9 +42,11 @@ def _segments(text: str, granularity: str):
 def _assert_tiles(text: str, segments) -> None:
     assert "".join(s.text for s in segments) == text
     position = 0
+    clusters = set(grapheme_bounds(text))
     for segment in segments:
         assert segment.start == position < segment.end
         assert text[segment.start : segment.end] == segment.text
+        assert segment.end in clusters  # No segment ends inside a grapheme cluster.
         position = segment.end
     assert position == len(text)
 
@@ -79,6 +82,20 @@ def test_parts_keep_labels_and_fill_gaps():
 def test_token_on_a_boundary_goes_to_the_segment_of_its_first_character():
     segments = segment_text("ab cd", "words")  # "ab" | " cd"
     assert assign_tokens(segments, [0, 1, 3, 5]) == [0, 0, 1, 1]
+
+
+def test_cuts_inside_a_grapheme_cluster_move_to_its_end():
+    text = "a👩\u200d🍳b\r\nc"  # token starts at every code point, as byte-level tokens may fall
+    tokens = [s.text for s in segment_text(text, "tokens", token_starts=range(len(text)))]
+    assert tokens == ["a", "👩\u200d🍳", "b", "\r\n", "c"]
+    # A part that starts inside the emoji keeps its name, from the emoji's end.
+    parts = [Part("cook", "literal", 2, len(text))]
+    assert [(s.text, s.label) for s in segment_text(text, "parts", parts=parts)] == [("a👩\u200d🍳", ""), ("b\r\nc", "cook")]
+    # A cut asked for inside CRLF (a custom pattern, the end of a prompt) moves after it.
+    assert [s.text for s in segment_text(text, "custom", pattern="\r")] == ["a👩\u200d🍳b\r\n", "c"]
+    assert [s.text for s in segment_text(text, "words", cuts=(2,))] == ["a👩\u200d🍳", "b", "\r\n", "c"]
+    segments = segment_text(text, "tokens", token_starts=range(len(text)))
+    assert assign_tokens(segments, range(len(text))) == [0, 1, 1, 1, 2, 3, 3, 4]  # the emoji's tokens share a piece
 
 
 def test_bad_custom_pattern_and_granularity_are_user_errors():

@@ -24,7 +24,7 @@ from promptkit.salience import (
     matrix_to_dict,
     method_names,
     score_title,
-    text_heatmap,
+    text_heatmap_html,
     token_matrix_figure,
 )
 
@@ -223,9 +223,9 @@ def test_export_and_figures(tiny_gemma3):
     assert list(bars.x) == pytest.approx([t["probability"] for t in data["targets"]])
     hover = heatmap.hovertext[0][0]
     for piece in (grouped.rows[0], grouped.columns[0]):
-        assert html.escape(repr(piece.text)) in hover and "score" in hover
+        assert html.escape(piece.text.replace("\n", "\\n")[:78], quote=False) in hover and "score" in hover
     assert "score" not in heatmap.hovertext[0][-1]  # an absent cell has no score
     assert figure.layout.coloraxis.cmin == 0
     explanation = grouped.row_explanation(2)
     assert explanation.in_target.sum() == len(grouped.columns) - grouped.present(2)
-    assert text_heatmap(explanation).data[0].type == "heatmap"
+    assert text_heatmap_html(explanation).count("data-piece=") == len(grouped.columns)

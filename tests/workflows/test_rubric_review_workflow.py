@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from promptkit.models.api import ModelInfo
 
 from promptkit.errors import PromptkitError, StoreError
 from promptkit.generation import Completion, StopReason
+from promptkit.models.api import ModelInfo
 from promptkit.people import AccessPolicy, PermissionDenied, Role
 from promptkit.review import rubric_order
 from promptkit.templates import ReviewCriterion
