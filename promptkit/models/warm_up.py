@@ -98,8 +98,9 @@ def warm_up_salience(model: Any) -> dict[str, float]:
     from promptkit.models.gradients import gradient_computer
 
     started = time.perf_counter()
-    computer = gradient_computer(model)
-    _step(computer.one_target_graph().get_concrete_function)
+    # Every call into TensorFlow is inside a step, building the computer included.
+    computer = _step(functools.partial(gradient_computer, model))
+    _step(lambda: computer.one_target_graph().get_concrete_function())
     traced = time.perf_counter()
     ids = np.array([model.vocabulary.bos_id, *model.tokenize(_PROMPTS[0])], dtype=np.int32)
     target = np.zeros((1, len(ids)), dtype=bool)

@@ -106,6 +106,11 @@ class Session:
     async def goto(self, link: str) -> None:
         """Opens the page `link` from the sidebar and waits until its title is shown."""
         title = self.page.get_by_role("heading", name=PAGE_TITLES[link])
+        if await title.count():
+            # Already there. Not clicked again: in two soak runs a click on the page shown,
+            # under load, brought the Playground back with its template emptied (an open
+            # Playground defect, apart from what this test checks).
+            return
         for _ in range(NAVIGATION_TRIES):
             await self.page.get_by_role("link", name=link).click()
             try:
@@ -175,7 +180,7 @@ class Session:
     async def review(self, comment: str) -> None:
         """Reviews the newest run on History & review with `comment`."""
         await self.goto("History & review")
-        await self.page.get_by_text("bad", exact=True).click()
+        await self.page.get_by_test_id("stRadioGroup").get_by_text("bad", exact=True).click()
         await self.page.get_by_label("Comment").fill(comment)
         await self.page.get_by_role("button", name="Save review").click()
         await self.page.get_by_text("Review saved for run").first.wait_for()
