@@ -6,8 +6,9 @@ the model) on 127.0.0.1, and SESSIONS browser sessions that each round do
 one of: generate, compare, generate and explain (salience), review a run,
 reload the page, or switch page while their run is going; in the first
 round one session is closed in the middle of its comparison. Every action
-must end within ACTION_BOUND_S, no page may show an exception, and the
-store must hold each run and review exactly once, with the model loaded once.
+must end within ACTION_BOUND_S, no page may show an exception or an error
+message, and the store must hold each run and review exactly once, with the
+model loaded once.
 """
 
 from __future__ import annotations
@@ -147,14 +148,13 @@ class Session:
         await wait_idle(self.page)
         await self.page.get_by_role("button", name="Generate").click()
 
-    async def generate(self, marker: str) -> int:
-        """Generates from the Playground with `marker` in the blank; returns the run's number."""
+    async def generate(self, marker: str) -> None:
+        """Generates from the Playground with `marker` in the blank, until the run is shown."""
         await self.start_generate(marker)
         # The prompt shown (in its expander, open or not) is this run's.
         await self.page.get_by_text(marker).first.wait_for(state="attached")
+        await self.page.get_by_text(re.compile(r"Run #\d+ ·")).first.wait_for()
         await wait_idle(self.page)
-        caption = await self.page.get_by_text(re.compile(r"Run #\d+ ·")).first.inner_text()
-        return int(re.search(r"Run #(\d+)", caption).group(1))
 
     async def explain(self) -> None:
         """Opens the shown run in Salience and waits for its heatmap."""
