@@ -6,7 +6,10 @@ PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 # glibc's malloc asks for transparent huge pages for large blocks: loading the
 # model fills ~2 GB of fresh TensorFlow buffers, and with 4 KiB pages their
-# page faults cost 2–5 s of a warm start (docs/benchmarks.md).
+# page faults cost up to 2–5 s of a warm start. On by default: across six
+# comparisons on four hosts it was faster in four and 0.55 s faster on
+# average; the two losses were within a host's minute-to-minute swing
+# (docs/benchmarks.md, "Huge pages"). `GLIBC_TUNABLES= make run` turns it off.
 export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
 
 .PHONY: run test check setup model bench

@@ -9,6 +9,7 @@ bandwidth measured in the same run, the fastest of three ways to read
 1 GiB). Prints a markdown table.
 
     make bench, or .venv/bin/python bench/bench_generation.py [--skip-cold] [--dtype bfloat16]
+        [--warm-starts N] [--only-warm-starts]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import datetime
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -108,6 +110,8 @@ def main() -> None:
     parser.add_argument("--skip-cold", action="store_true")
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--warm-starts", type=int, default=3, metavar="N", help="fresh processes each way (default 3)")
+    parser.add_argument("--only-warm-starts", action="store_true", help="stop after the warm starts")
     args = parser.parse_args()
     load = f"from promptkit.models.loader import load_model; load_model(dtype={args.dtype!r})"
     rows = []
@@ -116,14 +120,21 @@ def main() -> None:
             rows.append(("cold start: convert GGUF + load (s)", _timed_subprocess(load, {"PROMPTKIT_CACHE": cache})))
     # Page faults on fresh memory dominate a load on a VM and swing with the
     # host, so the median of three fresh processes, with their range; with
-    # the malloc setting `make run` exports and without it, alternately.
-    huge_pages = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
-    runs = [(_timed_subprocess(load, huge_pages), _timed_subprocess(load, {"GLIBC_TUNABLES": ""})) for _ in range(3)]
-    for label, times in (("as `make run` starts it (huge pages)", [a for a, _ in runs]),
-                         ("without huge pages", [b for _, b in runs])):
-        times.sort()
-        rows.append((f"warm start {label}: python + import + load cached preset (s), median of 3", times[1]))
-        rows.append((f"warm start {label}, fastest and slowest of the 3 (s)", f"{times[0]:.2f}–{times[2]:.2f}"))
+    # the huge-page malloc setting and without it, alternately, the order
+    # swapped every pair so neither always follows the other.
+    settings = {"huge pages": {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}, "without huge pages": {"GLIBC_TUNABLES": ""}}
+    times: dict[str, list[float]] = {label: [] for label in settings}
+    for pair in range(args.warm_starts):
+        for label in list(settings)[:: 1 if pair % 2 == 0 else -1]:
+            times[label].append(_timed_subprocess(load, settings[label]))
+    for label, seconds in times.items():
+        print(f"warm starts, {label}: " + ", ".join(f"{s:.2f}" for s in seconds), flush=True)
+        rows.append((f"warm start, {label}: python + import + load cached preset (s), median of {len(seconds)}",
+                     statistics.median(seconds)))
+        rows.append((f"warm start, {label}, fastest and slowest (s)", f"{min(seconds):.2f}–{max(seconds):.2f}"))
+    if args.only_warm_starts:
+        _print_table(rows, "warm starts only")
+        return
 
     from promptkit.models.loader import load_model
 
@@ -150,8 +161,12 @@ def main() -> None:
         ("batch 8 / batch 1 throughput", batch8 / batch1),
         ("KerasHub generate (XLA), batch 1, incl. prefill (tokens/s)", reference),
     ]
-    print(f"Generation benchmark, {datetime.date.today()}, {platform.machine()}, {os.cpu_count()} cores, "
-          f"dtype {args.dtype}, {len(model.tokenize(PROMPT)) + 1}-token prompt, {args.new_tokens} new tokens\n")
+    _print_table(rows, f"dtype {args.dtype}, {len(model.tokenize(PROMPT)) + 1}-token prompt, {args.new_tokens} new tokens")
+
+
+def _print_table(rows: list[tuple[str, float | str]], what: str) -> None:
+    print(f"\nGeneration benchmark, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
+          f"{os.cpu_count()} cores, {what}\n")
     print("| measure | value |\n| --- | --- |")
     for name, value in rows:
         print(f"| {name} | {value if isinstance(value, str) else f'{value:.2f}'} |")

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from promptkit.errors import PromptkitError
 from promptkit.models.api import LanguageModel
+from promptkit.models.gemma_model import GemmaModel
 
 if TYPE_CHECKING:
     from promptkit.salience import SalienceEngine
@@ -56,20 +57,40 @@ def _default_loader(name: str, *, dtype: str | None, progress: Progress) -> Lang
     return load_model(name, dtype=dtype, progress=progress)
 
 
-# Two prompts that share their first tokens, so a greedy call runs every
-# compiled decode graph a dashboard request needs: prefill, the extend of
-# the rows' own tokens, and the greedy loop.
-_WARM_UP_PROMPTS = ("Warm-up: one two", "Warm-up: three four five")
+_log = logging.getLogger(__name__)
 
 
-def _warm_up(model: LanguageModel) -> None:
-    """Generates two tokens for a small batch, so the decode graphs are traced before a user asks."""
-    from promptkit.generation import GenerationSettings
+def _warm_up_before_use(model: GemmaModel, progress: Progress) -> None:
+    """Traces and runs once the decode graphs a first Generate uses, as the last step of the load.
+
+    Done before the model is handed out: traced after it, a Generate pressed
+    as soon as the sidebar says "Loaded" would wait for the tracing anyway.
+    """
+    from promptkit.models.warm_up import WarmUpStopped, warm_up_generation
+
+    progress("Preparing the model's graphs, so the first answer comes as fast as later ones…")
+    try:
+        timings = warm_up_generation(model)
+    except WarmUpStopped:
+        return
+    except Exception:  # noqa: BLE001 - a user's own first request reports the error, with its context.
+        _log.warning("Warming up the model's decode graphs failed", exc_info=True)
+        return
+    _log.info("Decode graphs traced in %.1f s, first run %.1f s", timings["trace_s"], timings["first_run_s"])
+
+
+def _warm_up_after_load(model: GemmaModel) -> None:
+    """Warms up the salience and two-row graphs (in a background thread)."""
+    from promptkit.models.warm_up import WarmUpStopped, warm_up_in_background
 
     try:
-        model.generate(list(_WARM_UP_PROMPTS), settings=GenerationSettings(max_new_tokens=2, stop_sequences=()))
-    except Exception:  # A user's own first request reports the error, with its context.
-        logging.getLogger(__name__).warning("Warming up the model's decode graphs failed", exc_info=True)
+        timings = warm_up_in_background(model)
+    except WarmUpStopped:
+        return
+    except Exception:  # noqa: BLE001 - as above: the request that needs the graph reports it.
+        _log.warning("Warming up the model's salience graphs failed", exc_info=True)
+        return
+    _log.info("Background warm-up: %s", ", ".join(f"{key} {value:.1f}" for key, value in timings.items()))
 
 
 def _log_load(name: str, seconds: float) -> None:
@@ -94,9 +115,12 @@ class ModelRegistry:
         Args:
             loader: called as `loader(name, dtype=..., progress=...)` to load a
                 model; default `promptkit.models.loader.load_model`.
-            warm_up: after each load, trace the model's decode graphs in a
-                background thread (a first generation in a fresh process
-                otherwise spends ~12 s tracing, on a 2-core CPU).
+            warm_up: warm up each loaded model that has compiled graphs
+                (`promptkit.models.warm_up`; a first generation or salience
+                view in a fresh process otherwise spends 8–12 s tracing, on a
+                2-core CPU): the decode graphs of a one-prompt Generate as
+                the load's last step, the salience and two-row graphs in a
+                background thread afterwards.
         """
         self._loader = loader or _default_loader
         self._warm_up = warm_up
@@ -161,10 +185,14 @@ class ModelRegistry:
             except PromptkitError as error:
                 self._failures[(name, dtype)] = str(error)
                 raise
+            # Fakes in tests have no compiled graphs to warm up.
+            warm = model if self._warm_up and isinstance(model, GemmaModel) else None
+            if warm is not None:
+                _warm_up_before_use(warm, progress)
             self._models[(name, dtype)] = model
             _log_load(name, time.perf_counter() - started)
-            if self._warm_up:
-                thread = threading.Thread(target=_warm_up, args=(model,), name=f"warm-up {name}", daemon=True)
+            if warm is not None:
+                thread = threading.Thread(target=_warm_up_after_load, args=(warm,), name=f"warm-up {name}", daemon=True)
                 thread.start()
                 self._warm_ups.append(thread)
         return model

@@ -136,38 +136,43 @@ def _outcome(registry: ModelRegistry, name: str) -> object:
         return error
 
 
-def test_a_loaded_model_has_its_decode_graphs_traced_in_the_background() -> None:
+def test_a_loaded_model_is_handed_out_with_its_decode_graphs_warm_and_warms_salience_after() -> None:
     registry = ModelRegistry()
-    model = registry.get("tiny:gemma3")
-    registry.join_warm_ups(timeout=120)
+    messages: list[str] = []
+    model = registry.get("tiny:gemma3", progress=messages.append)
     graphs = model.graphs
-    # Traced by the warm-up alone: no request has generated anything yet.
+    # A one-prompt Generate's graphs, traced before `get` returned.
     assert graphs.prefill.experimental_get_tracing_count() == 1
-    assert graphs.extend.experimental_get_tracing_count() == 1
     assert graphs.greedy_steps.experimental_get_tracing_count() == 1
+    assert any("Preparing the model's graphs" in message for message in messages), messages
+    registry.join_warm_ups(timeout=120)
+    # Then in the background: a batch of two rows (extend) and the salience gradients.
+    assert graphs.extend.experimental_get_tracing_count() == 1
+    assert model.companions.gradients.trace_count == 1
+    # A user's request after the warm-up traces nothing more.
+    from promptkit.generation import GenerationSettings
+
+    model.generate(["Another prompt", "And a longer second one"], settings=GenerationSettings(max_new_tokens=3))
+    assert [f.experimental_get_tracing_count() for f in (graphs.prefill, graphs.extend, graphs.greedy_steps)] == [1, 1, 1]
+
+
+class Broken:
+    """A model with compiled graphs that cannot be traced, nor a backbone to take gradients of."""
+
+    graphs = None
 
 
 def test_a_failing_warm_up_is_logged_and_leaves_the_model_usable(caplog: pytest.LogCaptureFixture) -> None:
-    class Broken:
-        def generate(self, prompts, *, settings):
-            raise RuntimeError("no graphs today")
-
     registry = ModelRegistry(loader=lambda name, **_: Broken())
     model = registry.get("broken")
     registry.join_warm_ups(timeout=10)
     assert registry.get("broken") is model
     assert "Warming up the model's decode graphs failed" in caplog.text
+    assert "Warming up the model's salience graphs failed" in caplog.text
 
 
-def test_warm_up_can_be_switched_off() -> None:
-    calls = []
-
-    class Recording:
-        def generate(self, prompts, *, settings):
-            calls.append(prompts)
-
-    ModelRegistry(loader=lambda name, **_: Recording(), warm_up=False).get("m")
-    registry = ModelRegistry(loader=lambda name, **_: Recording())
+def test_warm_up_can_be_switched_off(caplog: pytest.LogCaptureFixture) -> None:
+    registry = ModelRegistry(loader=lambda name, **_: Broken(), warm_up=False)
     registry.get("m")
     registry.join_warm_ups(timeout=10)
-    assert len(calls) == 1 and len(calls[0]) == 2
+    assert "Warming up" not in caplog.text  # the broken graphs were never asked for

@@ -110,6 +110,12 @@ chosen = st.selectbox(
 )
 st.page_link("dashboard/views/compare.py", label="Open it in Compare", query_params={"comparison": str(chosen)},
              icon=":material/compare_arrows:")
+if comparisons[chosen].finished_at is None:
+    # Someone may be running it right now: not an error on everyone else's page.
+    st.info(f"Comparison {chosen} is still running, or was interrupted: its report can be downloaded once it has "
+            f"finished (an interrupted one: `python -m promptkit compare --resume {chosen}`).",
+            icon=":material/hourglass_top:")
+    st.stop()
 with guard():
     report = comparison_report(store, chosen, actor=acting_key())
     st.download_button(

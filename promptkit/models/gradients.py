@@ -167,6 +167,10 @@ class GradientComputer:
                 )
             return self._shared[num_targets]
 
+    def one_target_graph(self) -> Any:
+        """The compiled graph `gradients` runs for one target (a salience view's), for warming it up."""
+        return self._shared_function(1)
+
     def _rows_fn(self, embeddings: Any, ids: Any, weights: Any, positions: Any) -> tuple[Any, Any]:
         """Losses `(rows,)` and float32 gradients `(rows, length, hidden)` of rows with their own embeddings."""
         tf = self.tf

@@ -40,7 +40,10 @@ def test_generate_prints_the_json_contract(tmp_path):
     for token in data["tokens"]:
         assert set(token) == {"text", "start", "end", "logprob"}
         assert data["completion"][token["start"] : token["end"]] == token["text"] and token["logprob"] <= 0
-    assert set(data["timings"]) >= {"prefill_s", "decode_s", "total_s", "new_tokens", "new_tokens_per_s", "load_s"}
+    timings = data["timings"]
+    assert set(timings) >= {"prefill_s", "decode_s", "total_s", "new_tokens", "new_tokens_per_s", "load_s", "warm_up_s", "trace_s"}
+    # Tracing happened in the warm-up, before the generation timed.
+    assert 0 < timings["trace_s"] <= timings["warm_up_s"]
     again = json.loads(_generate(tmp_path, "--max-new-tokens", "6", "--stop", "").stdout)
     assert again["completion"] == data["completion"]  # Greedy by default: the same text every run.
 

@@ -178,10 +178,8 @@ def pick(page, label: str, option: str) -> None:
     wait_idle(page)
 
 
-def test_unsaved_edits_survive_a_version_switch_and_are_what_runs(fresh_server, browser, artifacts):
-    # A server of its own: after the other tests on the shared server, this
-    # Generate did not complete within 5 minutes (twice; cause not found yet).
-    page = open_app(browser, fresh_server.url)
+def test_unsaved_edits_survive_a_version_switch_and_are_what_runs(server, browser, artifacts):
+    page = open_app(browser, server.url)
     template = page.locator("textarea").first
     original = template.input_value()
     edited = original.replace("Analyze a menu item in a restaurant.", "Judge a menu item in a restaurant.")
