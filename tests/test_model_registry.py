@@ -13,6 +13,8 @@ import pytest
 
 from promptkit.errors import ModelLoadError, PromptkitError
 from promptkit.model_registry import ModelRegistry
+from promptkit.models import GemmaModel
+from promptkit.models.companions import ModelCompanions
 
 ROOT = Path(__file__).parents[1]
 
@@ -156,10 +158,12 @@ def test_a_loaded_model_is_handed_out_with_its_decode_graphs_warm_and_warms_sali
     assert [f.experimental_get_tracing_count() for f in (graphs.prefill, graphs.extend, graphs.greedy_steps)] == [1, 1, 1]
 
 
-class Broken:
-    """A model with compiled graphs that cannot be traced, nor a backbone to take gradients of."""
+class Broken(GemmaModel):
+    """A Gemma with compiled graphs that cannot be traced, nor a backbone to take gradients of."""
 
-    graphs = None
+    def __init__(self) -> None:  # No KerasHub model behind it.
+        self.graphs = None
+        self._companions = ModelCompanions(self)
 
 
 def test_a_failing_warm_up_is_logged_and_leaves_the_model_usable(caplog: pytest.LogCaptureFixture) -> None:
