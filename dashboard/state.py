@@ -24,6 +24,7 @@ KEY_LAST_RUN = "pk_last_run"  # id of the Playground's last run
 KEY_COMPARE_RESULT = "pk_compare_result"  # last Compare result
 KEY_SALIENCE_RUN = "pk_salience_run"  # run id the Salience page opens with
 KEY_SALIENCE_RUN_B = "pk_salience_run_b"  # second run for the A/B view
+KEY_SALIENCE_VIEW = "pk_salience_view"  # "tokens": the Salience page opens token by token
 KEY_NOTICE = "pk_notice"  # one-shot message shown after a rerun
 
 DEFAULT_FAMILY = "menu-analysis"
