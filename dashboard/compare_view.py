@@ -13,6 +13,7 @@ from dashboard.messages import guard, show_error
 from dashboard.model_sidebar import scorer
 from dashboard.snippets import cell_likelihoods_caption, diff_html, markdown_escape, pre_html, version_summary_rows
 from dashboard.state import KEY_COMPARE_RESULT, KEY_NOTICE, KEY_SALIENCE_RUN, KEY_SALIENCE_RUN_B
+from dashboard.widgets import token_by_token_button
 from promptkit.diff import diff_texts
 from promptkit.evaluation.figures import confusion_figure, matrix_figure, summary_figure
 from promptkit.evaluation.ray_engine import RAY_ADDRESS_VARIABLE, RayEngine, ray_address
@@ -146,6 +147,8 @@ def show_cells(stored: StoredComparison, names_by_number: dict[int, str]) -> Non
                 if cell.samples:
                     st.caption(f"Agreement {cell.agreement:.2f} over {len(cell.samples)} samples")
                 _salience_button(stored, version.number, case.id, baseline.number)
+                if (run_id := stored.run_id(version.number, case.id)) is not None and cell.completion.strip():
+                    token_by_token_button(run_id, key=f"pk_cmp_tokens::{version.number}::{case.id}")
 
 
 def _salience_button(stored: StoredComparison, version: int, case_id: str, baseline: int) -> None:
