@@ -112,8 +112,12 @@ chosen = st.selectbox(
 )
 st.page_link("dashboard/views/compare.py", label="Open it in Compare", query_params={"comparison": str(chosen)},
              icon=":material/compare_arrows:")
+with_matrices = st.checkbox(
+    "Include the token-by-token matrices", key="pk_report_matrices",
+    help="Those computed for the comparison's runs on the Salience page (Token by token); nothing is recomputed.",
+)
 with guard():
-    report = comparison_report(store, chosen, actor=acting_key())
+    report = comparison_report(store, chosen, actor=acting_key(), with_matrices=with_matrices)
     st.download_button(
         "Download report (HTML)",
         data=report.encode("utf-8"),

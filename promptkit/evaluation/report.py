@@ -64,6 +64,10 @@ del { background: #ffd7d5; } .muted { color: #777; font-size: .85em; }
 {% for row in completion_diffs %}<tr><td>{{ row.case }}</td>{% for body in row.bodies %}<td><pre>{{ body }}</pre></td>{% endfor %}</tr>
 {% endfor %}</table>
 {% if salience %}<h2>Salience</h2>{% for caption, chart in salience %}<h3>{{ caption }}</h3><div>{{ chart }}</div>{% endfor %}{% endif %}
+{% if matrices %}<section id="token-matrices"><h2>Token by token</h2>
+<p class="muted">Each row is a piece of the answer, each column a piece of the prompt and of the answer before it: how much
+that piece drove the model to write that row. The bar beside a row is its probability.</p>
+{% for caption, chart in matrices %}<h3>{{ caption }}</h3><div>{{ chart }}</div>{% endfor %}</section>{% endif %}
 {% if review_tasks %}<h2>Blind reviews</h2>{% for task in review_tasks %}
 <h3>Task #{{ task.summary.task_id }}</h3><div>{{ task.chart }}</div>
 <table><tr><th>pair</th><th>first wins</th><th>second wins</th><th>ties</th><th>both bad</th><th>win rate of the first (95% interval)</th><th>p (sign test)</th></tr>
@@ -111,6 +115,7 @@ def render_report(
     result: MatrixResult,
     *,
     salience_figures: Mapping[str, go.Figure] | None = None,
+    matrix_figures: Mapping[str, go.Figure] | None = None,
     title: str | None = None,
     created: datetime.datetime | None = None,
     reviews: Sequence[ReviewNote] | None = None,
@@ -121,6 +126,7 @@ def render_report(
     Args:
         result: the comparison.
         salience_figures: caption → salience heatmap, for chosen cells.
+        matrix_figures: caption → token-by-token matrix figure, for chosen runs.
         title: the page heading; defaults to the family's name.
         created: when the comparison ran (default: now).
         reviews: reviewers' notes for a section of their own; None leaves it out.
@@ -130,7 +136,8 @@ def render_report(
         The HTML text.
     """
     task_charts = [win_rate_figure(summary) for summary in review_tasks]
-    figures = [summary_figure(result), matrix_figure(result), *(salience_figures or {}).values(), *task_charts]
+    salience, matrices = dict(salience_figures or {}), dict(matrix_figures or {})
+    figures = [summary_figure(result), matrix_figure(result), *salience.values(), *matrices.values(), *task_charts]
     # Plotly's JavaScript goes in once, with the first chart. Fixed element ids
     # and Plotly's own template (a dashboard process sets Streamlit's as the
     # default) keep the page the same for the same comparison, whoever builds it.
@@ -178,7 +185,8 @@ def render_report(
             }
             for case in result.cases
         ],
-        salience=list(zip(salience_figures or {}, snippets[2 : 2 + len(salience_figures or {})])),
+        salience=list(zip(salience, snippets[2 : 2 + len(salience)])),
+        matrices=list(zip(matrices, snippets[2 + len(salience) : 2 + len(salience) + len(matrices)])),
         review_tasks=[
             {"summary": summary, "chart": chart}
             for summary, chart in zip(review_tasks, snippets[len(snippets) - len(task_charts) :])

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import model_sidebar
 from dashboard.state import KEY_SALIENCE_RUN
 from promptkit.generation import Completion, GenerationSettings, StopReason
+from promptkit.people import AccessPolicy
 from promptkit.store import Store
 from promptkit.templates import default_templates_dir, render_template
 
@@ -191,3 +192,27 @@ def test_token_by_token_opens_from_playground_history_and_compare(small_library,
         with Store.open() as store:
             (run,) = store.list_runs(family="tiny-menu", version=version)
         assert int(at.query_params["run"]) == run.id
+
+
+def test_historys_report_download_can_include_the_stored_matrices(small_library, tiny_gemma3):
+    from promptkit.salience import SalienceEngine
+    from promptkit.workflows import comparison_report, run_comparison
+    from promptkit.workflows.compare import ComparisonRequest
+    from promptkit.workflows.explain import explain_run_tokens
+
+    with Store.open() as store:
+        store.import_library(templates_dir=default_templates_dir())
+        store.arrive(key="ada", name="ada", policy=AccessPolicy())
+        stored = run_comparison(store, tiny_gemma3, ComparisonRequest(family="tiny-menu", versions=[1, 2], max_new_tokens=3),
+                                actor="ada")
+        run = store.get_run(run_id=stored.record.cells[0].run_id)
+        explain_run_tokens(store, SalienceEngine(tiny_gemma3), run, method="grad_l2", params={}, actor="ada")
+    at = open_page("dashboard/views/history.py")
+    no_errors(at)
+    box = at.checkbox(key="pk_report_matrices")
+    assert box.value is False
+    box.check().run()
+    no_errors(at)
+    assert [item.label for item in at.get("download_button")] == ["Download report (HTML)"]
+    with Store.open() as store:  # what the download holds: the one report builder, with the matrices
+        assert 'id="token-matrices"' in comparison_report(store, stored.record.id, actor="ada", with_matrices=True)
