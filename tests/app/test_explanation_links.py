@@ -128,6 +128,30 @@ def test_a_token_by_token_link_opens_the_stored_matrix_regrouped_as_it_was(small
     assert (again.radio(key="pk_tm_layer_kind").value, again.slider(key="pk_tm_layer").value) == ("One layer", 0)
 
 
+def test_with_no_model_loaded_a_link_still_opens_its_stored_explanations(small_library, monkeypatch):
+    run_id = _seed()
+    at = open_page(SALIENCE, state={KEY_SALIENCE_RUN: run_id})
+    at.selectbox(key=f"pk_sal_line::{run_id}").set_value("Because of the eggs.").run()
+    span_query, heatmap = _query(at), _spec(at, 0)
+    at.radio(key="pk_sal_view").set_value("Token by token").run()
+    no_errors(at)
+    tokens_query, matrix = _query(at), _spec(at, 0)
+    monkeypatch.setattr(model_sidebar, "get_model", lambda: None)  # as when no model could be loaded
+
+    opened = _open_link(span_query)
+    no_errors(opened)
+    assert _spec(opened, 0) == heatmap
+    assert any("No model is loaded: this is the explanation stored for the link" in item.value for item in opened.caption)
+    opened.selectbox(key="pk_sal_method").set_value("grad_dot_input").run()  # another explanation: not stored
+    assert not opened.exception and "not stored yet" in opened.error[0].value
+    opened = _open_link(tokens_query)
+    no_errors(opened)
+    assert _spec(opened, 0) == matrix
+    opened.selectbox(key="pk_tm_granularity").set_value("sentences").run()  # regrouped from the store
+    no_errors(opened)
+    assert len(opened.get("plotly_chart")) == 3
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
