@@ -11,6 +11,7 @@ from dashboard.identity import acting_key
 from dashboard.messages import show_error
 from dashboard.state import KEY_SALIENCE_VIEW
 from promptkit.errors import SalienceError
+from promptkit.evaluation import line_of_interest
 from promptkit.salience import WHOLE_COMPLETION, attention_layers, completion_lines, line_selection, target_words
 from promptkit.salience.targets import CharRange, LinePrefix, line_range
 from promptkit.store import RunRecord, Store
@@ -20,7 +21,13 @@ VIEW_LABELS = {SPAN_VIEW: "One part of the answer", TOKENS_VIEW: "Token by token
 _SHOWN_KEY = "pk_sal_linked"  # the query the page last put in the address bar
 
 
-def opened_link(store: Store, prefix_of: Any, engine: Any) -> ExplanationLink | None:
+def line_of_interest_of(store: Store, run: RunRecord) -> str | None:
+    """The line the run's family checks (e.g. 'Recommendation:'), explained first; None without one."""
+    family = store.get_family(name=run.family)
+    return line_of_interest(family.cases) if family else None
+
+
+def opened_link(store: Store, engine: Any) -> ExplanationLink | None:
     """The link the page was opened with, its settings put on the page's inputs once; None without one.
 
     A link to a missing run, one with tampered parameters, or one the person
@@ -28,7 +35,6 @@ def opened_link(store: Store, prefix_of: Any, engine: Any) -> ExplanationLink | 
 
     Args:
         store: the store holding the linked run.
-        prefix_of: gives a run's line of interest (its family's, e.g. 'Recommendation:'), or None.
         engine: the loaded model's SalienceEngine (its layers bound a link's), or None.
     """
     query = st.query_params.to_dict()
@@ -41,7 +47,7 @@ def opened_link(store: Store, prefix_of: Any, engine: Any) -> ExplanationLink | 
         run = open_linked_run(store, link, actor=acting_key())
         if link.layers is not None and engine is not None:
             attention_layers(link.layers, engine.attention.num_layers)
-        _put_on_inputs(link, run, prefix_of(run), has_parts=bool(store.template_parts(run=run)))
+        _put_on_inputs(link, run, line_of_interest_of(store, run), has_parts=bool(store.template_parts(run=run)))
     except Exception as error:
         show_error(error)
         st.stop()

@@ -108,7 +108,7 @@ def _pick_settings(engine: Any, parts: list[Any]) -> MatrixSettings:
         params = _pick_attention(engine.attention.num_layers)
     elif method == ATTENTION:  # no model: the layers and heads the link gave
         params = matrix_params(method, layers=_linked_layers(), heads=st.session_state.get("pk_tm_heads"))
-        c1.caption(f"Layers {params['layers']}, heads' {params['heads']} (load a model to pick others).")
+        c1.caption(f"Layers {params['layers']}, heads combined by {params['heads']} (load a model to pick others).")
     granularities = [g for g in GRANULARITY_LABELS if g != "parts" or parts]
     if st.session_state.get("pk_tm_granularity") not in granularities:
         st.session_state["pk_tm_granularity"] = "words"

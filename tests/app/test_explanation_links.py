@@ -82,6 +82,17 @@ def test_a_span_explanations_link_opens_it_from_the_store_without_running_the_mo
     assert _spec(opened, 0) == heatmap  # exactly the view the link was copied from
     assert _query(opened) == query
 
+    # Words picked in the answer come back as the same words.
+    at.radio(key="pk_sal_target_kind").set_value("Words I pick in the completion").run()
+    at.select_slider(key=f"pk_sal_words::{run_id}").set_range("3: of", "4: the").run()
+    no_errors(at)
+    words_query = _query(at)
+    opened = _open_link(words_query)
+    no_errors(opened)
+    assert opened.radio(key="pk_sal_target_kind").value == "Words I pick in the completion"
+    assert tuple(opened.select_slider(key=f"pk_sal_words::{run_id}").value) == ("3: of", "4: the")
+    assert _query(opened) == words_query
+
 
 def test_a_token_by_token_link_opens_the_stored_matrix_regrouped_as_it_was(small_library):
     run_id = _seed()
