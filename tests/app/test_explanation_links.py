@@ -32,6 +32,14 @@ def _seed() -> int:
         return run.id
 
 
+@pytest.fixture(autouse=True)
+def _forget_explanations():
+    """Empties the shared engines' caches afterwards, so later page tests that count model calls start cold."""
+    yield
+    for engine in model_sidebar._registry().salience_engines():
+        engine.clear_cache()
+
+
 def _engine():
     (engine,) = model_sidebar._registry().salience_engines()
     return engine
