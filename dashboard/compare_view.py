@@ -21,6 +21,7 @@ from dashboard.snippets import (
     version_summary_rows,
 )
 from dashboard.state import KEY_COMPARE_ADAPTER, KEY_COMPARE_RESULT, KEY_NOTICE, KEY_SALIENCE_RUN, KEY_SALIENCE_RUN_B
+from dashboard.widgets import token_by_token_button
 from promptkit.columns import Column
 from promptkit.diff import diff_texts
 from promptkit.evaluation.figures import confusion_figure, matrix_figure, summary_figure
@@ -196,6 +197,8 @@ def show_cells(stored: StoredComparison, names: dict[Column, str]) -> None:
                 if cell.samples:
                     st.caption(f"Agreement {cell.agreement:.2f} over {len(cell.samples)} samples")
                 _salience_button(stored, column, case.id, baseline)
+                if (run_id := stored.run_id(column, case.id)) is not None and cell.completion.strip():
+                    token_by_token_button(run_id, key=f"pk_cmp_tokens::{column}::{case.id}")
 
 
 def _salience_button(stored: StoredComparison, column: Column, case_id: str, baseline: Column) -> None:

@@ -26,6 +26,7 @@ from dashboard.state import (
     KEY_VERSION,
 )
 from dashboard.template_drafts import template_drafts, template_saved
+from dashboard.widgets import token_by_token_button
 from promptkit.step_figures import step_scores_figure
 from promptkit.steps import fork_rows
 from promptkit.templates import detect_variables, render_template
@@ -234,6 +235,8 @@ def last_run(store: Any, model: Any) -> None:
         if st.button("Explain this completion (Salience)", key="pk_to_salience", icon=":material/insights:"):
             st.session_state[KEY_SALIENCE_RUN] = run.id
             st.switch_page("dashboard/views/salience.py")
+        if run.completion.strip():
+            token_by_token_button(run.id, key="pk_to_tokens")
 
 
 def _step_scores(run: Any, model: Any) -> None:

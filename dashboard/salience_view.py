@@ -8,9 +8,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.messages import guard, show_error
+from dashboard.identity import acting_key
+from dashboard.messages import show_error
+from dashboard.salience_link import VIEW_LABELS
 from dashboard.snippets import GRANULARITY_LABELS, completeness_note, run_label
-from dashboard.state import KEY_SALIENCE_RUN, KEY_SALIENCE_RUN_B
+from dashboard.state import KEY_SALIENCE_RUN, KEY_SALIENCE_RUN_B, KEY_SALIENCE_VIEW
+from promptkit.errors import PromptkitError
 from promptkit.salience import (
     AGGREGATIONS,
     WHOLE_COMPLETION,
@@ -32,6 +35,11 @@ from promptkit.salience import (
     words_selection,
 )
 from promptkit.salience.contrast import odds_sentence
+from promptkit.salience.targets import CharRange
+from promptkit.store import RunRecord, Store
+from promptkit.workflows.explain import SPAN_VIEW, ExplanationLink, SpanRequest, explain_run, explain_text
+
+_STOPPED = "pk_sal_stopped"  # the computation the person stopped, until they continue it
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,8 @@ def preselect_run(runs_by_id: dict[int, Any], default: int) -> None:
     if requested in runs_by_id:
         st.session_state["pk_sal_run"] = requested
         st.session_state[KEY_SALIENCE_RUN] = None
+        view = st.session_state.pop(KEY_SALIENCE_VIEW, None)
+        st.session_state["pk_sal_view"] = VIEW_LABELS[view or SPAN_VIEW]
     if st.session_state.get("pk_sal_run") not in runs_by_id:
         st.session_state["pk_sal_run"] = default
 
@@ -165,37 +175,110 @@ def pick_settings(contrast: str | None, parts: list[Any]) -> Settings:
     return Settings(chosen, granularity, pattern, aggregation, gain, self_salience)
 
 
+def linked_target(run: RunRecord, link: ExplanationLink | None) -> Target:
+    """The span a link names, explained as it is stored (no model loaded to pick another); stops the page without one."""
+    if link is None or link.span is None:
+        st.error("No model is loaded; pick one in the sidebar.")
+        st.stop()
+        raise AssertionError("unreachable")
+    st.caption("No model is loaded: this is the explanation stored for the link. Load a model in the sidebar to "
+               "explain another part of the answer.")
+    return Target(run.completion, CharRange(*link.span), is_completion=True)
+
+
 def explain(
-    engine: Any, target: Target, contrast: str | None, settings: Settings, prompt: str, *, shown_by: str, prompt_parts: list[Any]
+    store: Store, engine: Any, run: RunRecord, target: Target, contrast: str | None, settings: Settings, *, parts: list[Any]
 ) -> SalienceResult:
-    """Scores `prompt`'s pieces for `target` (cached by the engine: only a new run, target or method reaches the model).
+    """Explains the run's `target` (the store's when it is kept there; else computed, and kept for gradient methods).
 
     Args:
-        engine: the model's SalienceEngine.
+        store: the store holding the run and its explanations.
+        engine: the loaded model's SalienceEngine, or None (the store alone).
+        run: the run explained.
         target: what to explain.
         contrast: the alternative text, if any.
-        settings: the method, and for one that reads no gradients (occlusion) the pieces to leave out (`pattern`).
-        prompt: the prompt scored.
-        shown_by: the granularity such a method leaves pieces out by.
-        prompt_parts: `prompt`'s template parts.
+        settings: the method, and for one that reads no gradients (occlusion) the pieces to leave out.
+        parts: the run's template parts.
 
     Returns:
         The salience result.
     """
+    request = SpanRequest(
+        method=settings.method.name, selection=target.selection, contrast=contrast, granularity=settings.granularity,
+        pattern=settings.pattern, parts=tuple(parts),
+    )
+    identity = ("span", run.id, target, contrast, settings.method.name, settings.granularity, settings.pattern)
+    reference = None if target.is_completion else target.text
     if not settings.method.needs_gradients:
+        stop = stop_control(identity, key="pk_sal_stop")
         bar = st.progress(0.0, text="Leaving each piece of the prompt out in turn…")
         try:
-            return engine.explain_occlusion(
-                prompt, target.text, selection=target.selection, granularity=shown_by, parts=prompt_parts,
-                pattern=settings.pattern,
+            return explain_run(
+                store, engine, run, request, actor=acting_key(), target=reference,
                 on_progress=lambda done, total: bar.progress(done / max(total, 1), text=f"Left out {done} of {total} pieces…"),
             )
         finally:
             bar.empty()
+            stop.empty()
+    # A method with parameters (integrated gradients' steps) is one long backend call: its Stop takes
+    # effect when the call returns; the others are over too soon for one.
+    stop = stop_control(identity, key="pk_sal_stop") if settings.method.parameters else st.empty()
+    try:
+        with st.spinner("Computing which parts of the prompt mattered…"):
+            return explain_run(store, engine, run, request, actor=acting_key(), target=reference)
+    finally:
+        stop.empty()
+
+
+def explain_other_prompt(
+    engine: Any, target: Target, contrast: str | None, settings: Settings, prompt: str, *, shown_by: str, prompt_parts: list[Any]
+) -> SalienceResult:
+    """Scores another prompt's pieces for the same `target` (the A/B view's version B; cached by the engine).
+
+    Raises:
+        PromptkitError: no model is loaded.
+    """
+    if engine is None:
+        raise PromptkitError("The A/B view explains version B's prompt with the model; load a model in the sidebar.")
+    request = SpanRequest(
+        method=settings.method.name, selection=target.selection, contrast=contrast, granularity=shown_by,
+        pattern=settings.pattern, parts=tuple(prompt_parts),
+    )
     with st.spinner("Computing which parts of the prompt mattered…"):
-        return engine.explain(
-            prompt, target.text, selection=target.selection, method=settings.method.name, contrast=contrast
-        )
+        return explain_text(engine, prompt, target.text, request)
+
+
+def current_link(run: RunRecord, target: Target, result: SalienceResult, contrast: str | None, settings: Settings) -> ExplanationLink | None:
+    """The link of what the page shows; None for a reference text (it is not kept with the run)."""
+    if not target.is_completion:
+        return None
+    start, end = (offset - len(run.prompt) for offset in result.target_span)
+    pattern = settings.pattern if settings.granularity == "custom" else None
+    return ExplanationLink(
+        run.id, SPAN_VIEW, settings.method.name, settings.granularity, settings.aggregation, span=(start, end),
+        contrast=contrast, pattern=pattern,
+    )
+
+
+def stop_control(identity: tuple[Any, ...], *, key: str) -> Any:
+    """A Stop button for the computation `identity`, in a slot to empty when it is done.
+
+    A click reruns the page, which ends the computation at its next progress
+    update (one block of rows, or one piece); the page then says it stopped
+    and computes nothing until **Continue**. What was finished stays: the
+    rows in the engine, an explanation done in the store.
+
+    Returns:
+        The slot holding the button.
+    """
+    if st.session_state.get(_STOPPED) == identity:
+        st.info("Stopped. What was finished is kept: **Continue** computes only the rest.", icon=":material/stop_circle:")
+        st.button("Continue", key=f"{key}_continue", icon=":material/play_arrow:",
+                  on_click=lambda: st.session_state.update({_STOPPED: None}))
+        st.stop()
+    slot = st.empty()
+    slot.button("Stop", key=key, icon=":material/stop_circle:", on_click=lambda: st.session_state.update({_STOPPED: identity}))
+    return slot
 
 
 def heatmap_legend(result: SalienceResult, *, contrast: str | None, method: SalienceMethod) -> None:
@@ -235,26 +318,6 @@ def result_notes_and_downloads(run: Any, result: SalienceResult, segments: Segme
     )
 
 
-def remember_scores(store: Any, run: Any, result: SalienceResult, target: Target, contrast: str | None, settings: Settings) -> None:
-    """Stores the token scores of `run`'s completion once per session and target (gradient methods only)."""
-    start, end = result.target_span
-    saved_key = (run.id, start, end, settings.method.name)
-    # Stored scores are re-grouped at any granularity later, which only gradient scores allow.
-    if (
-        target.is_completion and not contrast and settings.method.needs_gradients
-        and saved_key not in st.session_state.setdefault("pk_sal_saved", set())
-    ):
-        with guard():
-            st.session_state["pk_sal_saved"].add(saved_key)
-            store.put_salience(
-                run_id=run.id,
-                target_start=start - len(run.prompt),
-                target_end=end - len(run.prompt),
-                method=settings.method.name,
-                scores=[{"text": t.text, "start": t.start, "end": t.end, "score": t.score} for t in result.tokens],
-            )
-
-
 def preselect_run_b(others: list[Any], run: Any) -> bool:
     """Makes the version-B picker show the run another page suggested, else the one shown before, else one like `run`.
 
@@ -280,7 +343,7 @@ def ab_view(store: Any, run: Any, others: list[Any], *, explain_prompt: Any, res
         store: the store, for B's template parts.
         run: run A, the one explained above.
         others: the runs B can be.
-        explain_prompt: `explain` with the page's engine, target, contrast and settings.
+        explain_prompt: `explain_other_prompt` with the page's engine, target, contrast and settings.
         result: A's result.
         segments: A's segments at the page's granularity.
         parts: A's template parts.

@@ -26,6 +26,7 @@ KEY_SALIENCE_RUN = "pk_salience_run"  # run id the Salience page opens with
 KEY_SALIENCE_RUN_B = "pk_salience_run_b"  # second run for the A/B view
 KEY_TUNED_ADAPTER = "pk_tuned_adapter"  # name of the adapter the Tune page shows
 KEY_COMPARE_ADAPTER = "pk_compare_adapter"  # adapter the Compare page offers as a column next (from Tune)
+KEY_SALIENCE_VIEW = "pk_salience_view"  # "tokens": the Salience page opens token by token
 KEY_NOTICE = "pk_notice"  # one-shot message shown after a rerun
 
 DEFAULT_FAMILY = "menu-analysis"

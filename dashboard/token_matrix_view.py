@@ -8,6 +8,10 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.identity import acting_key
+from dashboard.messages import show_error
+from dashboard.salience_link import show_link
+from dashboard.salience_view import stop_control
 from dashboard.snippets import GRANULARITY_LABELS
 from promptkit.salience import (
     AGGREGATIONS,
@@ -24,6 +28,8 @@ from promptkit.salience import (
     token_matrix_figure,
     top_segments_figure,
 )
+from promptkit.store import RunRecord, Store
+from promptkit.workflows.explain import TOKENS_VIEW, ExplanationLink, explain_run_tokens, matrix_params
 
 ROW_GRANULARITIES = ("tokens", "words", "sentences", "lines")
 _FIGURE_KEY = "pk_tm_matrix"
@@ -43,12 +49,13 @@ class MatrixSettings:
     gain: float
 
 
-def show(engine: Any, run: Any, parts: list[Any]) -> None:
-    """Draws the view for `run`'s completion: settings, the matrix, one row's explanation, downloads.
+def show(store: Store, engine: Any, run: RunRecord, parts: list[Any]) -> None:
+    """Draws the view for `run`'s completion: settings, the matrix, one row's explanation, downloads, its link.
 
     Args:
-        engine: the model's SalienceEngine (it caches the matrix, so changing
-            how it is shown never reaches the model).
+        store: the store, where the matrix is kept with the run (so changing
+            how it is shown, or opening its link, never reaches the model).
+        engine: the model's SalienceEngine, or None (the store alone).
         run: the run explained.
         parts: its template parts (none: no "template parts" grouping).
     """
@@ -59,7 +66,11 @@ def show(engine: Any, run: Any, parts: list[Any]) -> None:
     )
     settings = _pick_settings(engine, parts)
     method = get_method(settings.method)
-    matrix = _compute(engine, run, settings)
+    try:
+        matrix = _compute(store, engine, run, settings)
+    except Exception as error:  # noqa: BLE001 - e.g. a matrix not stored and no model to compute it
+        show_error(error)
+        st.stop()
     grouped = matrix.segments(
         settings.granularity, aggregation=settings.aggregation, rows=settings.rows,
         row_aggregation=settings.aggregation, pattern=settings.pattern, parts=parts,
@@ -76,6 +87,12 @@ def show(engine: Any, run: Any, parts: list[Any]) -> None:
     st.caption(method.legend)
     _row_explanation(grouped, settings, score)
     _downloads(run, matrix, grouped, settings)
+    custom = "custom" in (settings.granularity, settings.rows)
+    show_link(ExplanationLink(
+        run.id, TOKENS_VIEW, settings.method, settings.granularity, settings.aggregation,
+        pattern=settings.pattern if custom else None, rows=settings.rows, layers=settings.params.get("layers"),
+        heads=settings.params.get("heads"),
+    ))
 
 
 def _pick_settings(engine: Any, parts: list[Any]) -> MatrixSettings:
@@ -87,8 +104,11 @@ def _pick_settings(engine: Any, parts: list[Any]) -> MatrixSettings:
         help="\n".join(f"- **{name}**: {get_method(name).description}" for name in methods),
     )
     params: dict[str, Any] = {}
-    if method == ATTENTION:
+    if method == ATTENTION and engine is not None:
         params = _pick_attention(engine.attention.num_layers)
+    elif method == ATTENTION:  # no model: the layers and heads the link gave
+        params = matrix_params(method, layers=_linked_layers(), heads=st.session_state.get("pk_tm_heads"))
+        c1.caption(f"Layers {params['layers']}, heads combined by {params['heads']} (load a model to pick others).")
     granularities = [g for g in GRANULARITY_LABELS if g != "parts" or parts]
     if st.session_state.get("pk_tm_granularity") not in granularities:
         st.session_state["pk_tm_granularity"] = "words"
@@ -128,18 +148,33 @@ def _pick_attention(num_layers: int) -> dict[str, Any]:
     return {"layers": layers, "heads": heads}
 
 
-def _compute(engine: Any, run: Any, settings: MatrixSettings) -> TokenMatrix:
-    """The matrix of `run`'s completion (cached by the engine), with a progress bar while it computes."""
-    count = len(engine.model.tokenize(run.completion))
-    bar = st.progress(0.0, text=f"Explaining the answer's {count} tokens one by one…")
+def _linked_layers() -> str:
+    """The attention layers the inputs hold, as `matrix_params` takes them."""
+    state = st.session_state
+    kind = state.get("pk_tm_layer_kind", "All, averaged")
+    if kind == "One layer":
+        return str(state["pk_tm_layer"])
+    if kind == "A range":
+        first, last = state["pk_tm_layer_range"]
+        return f"{first}-{last}"
+    return "all"
+
+
+def _compute(store: Store, engine: Any, run: RunRecord, settings: MatrixSettings) -> TokenMatrix:
+    """The matrix of `run`'s completion (kept with the run), with a progress bar and a Stop button while it computes."""
+    stop = stop_control(("tokens", run.id, settings.method, tuple(sorted(settings.params.items()))), key="pk_tm_stop")
+    text = "Opening the stored explanation…"
+    if engine is not None:
+        text = f"Explaining the answer's {len(engine.model.tokenize(run.completion))} tokens one by one…"
+    bar = st.progress(0.0, text=text)
     try:
-        return engine.token_matrix(
-            run.prompt, run.completion, method=settings.method,
+        return explain_run_tokens(
+            store, engine, run, method=settings.method, params=settings.params, actor=acting_key(),
             on_progress=lambda done, total: bar.progress(done / max(total, 1), text=f"Explained {done} of {total} tokens…"),
-            **settings.params,
         )
     finally:
         bar.empty()
+        stop.empty()
 
 
 def _select_clicked_row(rows: int) -> None:

@@ -1,4 +1,4 @@
-"""Form widgets several dashboard pages share: generation settings and the review panel.
+"""Widgets several dashboard pages share: generation settings, the review panel, the way to a token-by-token view.
 
 They only adapt promptkit to Streamlit: reading inputs and saving through
 the store; what a setting or verdict means is promptkit's.
@@ -13,8 +13,9 @@ import streamlit as st
 from dashboard.identity import acting_key
 from dashboard.messages import guard
 from dashboard.snippets import review_markdown
-from dashboard.state import KEY_NOTICE
+from dashboard.state import KEY_NOTICE, KEY_SALIENCE_RUN, KEY_SALIENCE_VIEW
 from promptkit.workflows import give_verdict
+from promptkit.workflows.explain import TOKENS_VIEW
 
 
 def settings_widgets(defaults: Any = None, *, key: str) -> Any:
@@ -109,3 +110,14 @@ def review_panel(
             st.session_state[KEY_NOTICE] = f"Review saved for {f'run #{run_id}' if run_id is not None else 'this comparison'}."
             st.session_state[f"pk_review_n::{key}"] = form_number + 1
             st.rerun()
+
+
+def token_by_token_button(run_id: int, *, key: str) -> None:
+    """A button that opens the Salience page's token-by-token view of run `run_id`."""
+    if st.button(
+        "Explain token by token", key=key, icon=":material/grid_on:",
+        help="Every token of the answer, each explained over the prompt and the answer before it (a matrix).",
+    ):
+        st.session_state[KEY_SALIENCE_RUN] = run_id
+        st.session_state[KEY_SALIENCE_VIEW] = TOKENS_VIEW
+        st.switch_page("dashboard/views/salience.py")

@@ -9,7 +9,7 @@ from dashboard.messages import guard, notice, show_error
 from dashboard.snippets import comparison_label, pre_html, run_label, run_table_rows, version_label
 from dashboard.state import KEY_FAMILY, KEY_SALIENCE_RUN
 from dashboard.store_access import store_and_families
-from dashboard.widgets import review_panel
+from dashboard.widgets import review_panel, token_by_token_button
 from promptkit.workflows import comparison_report
 
 st.title("History & review")
@@ -91,6 +91,8 @@ with left:
     if st.button("Explain this run (Salience)", key="pk_hist_to_salience", icon=":material/insights:"):
         st.session_state[KEY_SALIENCE_RUN] = run.id
         st.switch_page("dashboard/views/salience.py")
+    if run.completion.strip() and not run.error:
+        token_by_token_button(run.id, key="pk_hist_to_tokens")
 with right:
     st.markdown("**Reviews**")
     review_panel(
@@ -116,8 +118,12 @@ if comparisons[chosen].finished_at is None:
             f"finished (an interrupted one: `python -m promptkit compare --resume {chosen}`).",
             icon=":material/hourglass_top:")
     st.stop()
+with_matrices = st.checkbox(
+    "Include the token-by-token matrices", key="pk_report_matrices",
+    help="Those computed for the comparison's runs on the Salience page (Token by token); nothing is recomputed.",
+)
 with guard():
-    report = comparison_report(store, chosen, actor=acting_key())
+    report = comparison_report(store, chosen, actor=acting_key(), with_matrices=with_matrices)
     st.download_button(
         "Download report (HTML)",
         data=report.encode("utf-8"),

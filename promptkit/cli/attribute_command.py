@@ -6,7 +6,6 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 from promptkit.errors import SalienceError
 from promptkit.salience.aggregation import AGGREGATIONS
@@ -70,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from promptkit.models.loader import load_model
     from promptkit.salience.engine import SalienceEngine
     from promptkit.salience.export import matrix_to_dict
+    from promptkit.workflows.explain import explain_tokens, matrix_params
 
     method = get_method(args.method)
     if not method.reads_attention and (args.layers is not None or args.heads is not None):
@@ -92,10 +92,8 @@ def run(args: argparse.Namespace) -> int:
         target = args.target if args.target is not None else read_text_file(args.target_file, what="target")
     if not target.strip():
         raise SalienceError("The target is empty; give a non-empty --target or --target-file, or use --generate.")
-    params: dict[str, Any] = {}
-    if method.reads_attention:
-        params = {"layers": args.layers or "all", "heads": args.heads or "mean"}
-    matrix = SalienceEngine(model).token_matrix(prompt, target, method=method.name, **params)
+    params = matrix_params(method.name, layers=args.layers, heads=args.heads)
+    matrix = explain_tokens(SalienceEngine(model), prompt, target, method=method.name, params=params)
     grouped = matrix.segments(
         args.granularity, aggregation=args.aggregation, rows=args.rows, row_aggregation=args.aggregation,
         pattern=args.pattern,

@@ -24,6 +24,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--comparison", type=int, required=True, metavar="ID", help="the comparison's id")
     parser.add_argument("--html", type=Path, required=True, metavar="OUT", help="write the HTML report to OUT")
+    parser.add_argument(
+        "--with-matrices", action="store_true",
+        help="also the token-by-token matrices stored for the comparison's runs (computed on the Salience page)",
+    )
     add_templates_dir_option(parser)
     parser.set_defaults(handler=run)
 
@@ -31,5 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace) -> int:
     """Writes the report; returns 0."""
     with open_store(args.templates_dir) as store:
-        write_comparison_report(store, args.comparison, args.html, actor=acting_person(store).key)
+        write_comparison_report(
+            store, args.comparison, args.html, actor=acting_person(store).key, with_matrices=args.with_matrices
+        )
     return 0

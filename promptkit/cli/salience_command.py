@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from promptkit.salience.engine import SalienceEngine
     from promptkit.salience.export import to_dict
     from promptkit.salience.targets import LinePrefix, WholeTarget
+    from promptkit.workflows.explain import SpanRequest, explain_text
 
     prompt = read_text_file(args.prompt_file, what="prompt")
     if not prompt.strip():
@@ -74,9 +75,9 @@ def run(args: argparse.Namespace) -> int:
     granularity = args.granularity or method.default_granularity
     if args.pattern is not None and granularity != "custom":
         raise SalienceError("--pattern cuts pieces only with --granularity custom; add it, or drop --pattern.")
-    if method.needs_gradients or args.contrast is not None:  # The engine refuses a contrast the method does not allow.
-        result = engine.explain(prompt, target, selection=selection, method=method.name, contrast=args.contrast)
-    else:
-        result = engine.explain_occlusion(prompt, target, selection=selection, granularity=granularity, pattern=args.pattern)
+    request = SpanRequest(
+        method=method.name, selection=selection, contrast=args.contrast, granularity=granularity, pattern=args.pattern
+    )
+    result = explain_text(engine, prompt, target, request)
     print(json.dumps(to_dict(result, result.segments(granularity, pattern=args.pattern)), ensure_ascii=False))
     return 0

@@ -82,6 +82,10 @@ del { background: #ffd7d5; } .muted { color: #777; font-size: .85em; }
 <td>{{ row.ece }}</td><td>{{ row.confusion }}</td></tr>{% endfor %}</table>
 <div>{{ adapter.chart }}</div>{% endfor %}{% endif %}
 {% if salience %}<h2>Salience</h2>{% for caption, text in salience %}<h3 dir="auto">{{ caption }}</h3>{{ text }}{% endfor %}{% endif %}
+{% if matrices %}<section id="token-matrices"><h2>Token by token</h2>
+<p class="muted">Each row is a piece of the answer, each column a piece of the prompt and of the answer before it: how much
+that piece drove the model to write that row. The bar beside a row is its probability.</p>
+{% for caption, chart in matrices %}<h3 dir="auto">{{ caption }}</h3><div>{{ chart }}</div>{% endfor %}</section>{% endif %}
 {% if review_tasks %}<h2>Reviews by your team</h2>{% for task in review_tasks %}
 <h3>Task #{{ task.summary.task_id }}</h3><div>{{ task.chart }}</div>
 {% if task.summary.mode == "rubric" %}
@@ -140,6 +144,7 @@ def render_report(
     result: MatrixResult,
     *,
     salience: Mapping[str, str] | None = None,
+    matrix_figures: Mapping[str, go.Figure] | None = None,
     title: str | None = None,
     created: datetime.datetime | None = None,
     reviews: Sequence[ReviewNote] | None = None,
@@ -151,6 +156,7 @@ def render_report(
     Args:
         result: the comparison.
         salience: caption → salience over the text (`promptkit.salience.text_heatmap_html`), for chosen runs.
+        matrix_figures: caption → token-by-token matrix figure, for chosen runs.
         title: the page heading; defaults to the family's name.
         created: when the comparison ran (default: now).
         reviews: reviewers' notes for a section of their own; None leaves it out.
@@ -165,9 +171,8 @@ def render_report(
         rubric_figure(summary) if summary["mode"] == "rubric" else win_rate_figure(summary) for summary in review_tasks
     ]
     adapter_charts = [adapter_loss_figure(record) for record in adapters]
-    figures = [
-        summary_figure(result), matrix_figure(result), *task_charts, *adapter_charts,
-    ]
+    matrices = dict(matrix_figures or {})
+    figures = [summary_figure(result), matrix_figure(result), *task_charts, *adapter_charts, *matrices.values()]
     # Plotly's JavaScript goes in once, with the first chart. Fixed element ids
     # and Plotly's own template (a dashboard process sets Streamlit's as the
     # default) keep the page the same for the same comparison, whoever builds it.
@@ -216,11 +221,12 @@ def render_report(
             for case in result.cases
         ],
         salience=[(caption, Markup(text)) for caption, text in (salience or {}).items()],
+        matrices=list(zip(matrices, snippets[len(snippets) - len(matrices) :])),
         review_tasks=[
             {"summary": summary, "chart": chart, "versions": list(next(iter(summary["rubric"].values()), {}))}
             for summary, chart in zip(review_tasks, snippets[2 : 2 + len(task_charts)])
         ],
-        adapters=[_adapter_section(record, chart) for record, chart in zip(adapters, snippets[len(snippets) - len(adapter_charts) :])],
+        adapters=[_adapter_section(record, chart) for record, chart in zip(adapters, snippets[2 + len(task_charts) : 2 + len(task_charts) + len(adapter_charts)])],
         reviews=reviews,
     )
 

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from promptkit.generation import Completion, GenerationSettings
 
 if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
     from promptkit.store import Store
     from promptkit.store.records import RunRecord
 
@@ -146,8 +148,42 @@ def stored_heatmaps(
             tokens=record.scores,
             target_start=record.target_start,
             target_end=record.target_end,
+            params={} if record.contrast is None else {"contrast": record.contrast},
         )
         target = run.completion[record.target_start : record.target_end].strip()
-        caption = f"Run #{run.id} · v{run.version} · {run.case_id or 'ad hoc'} · {record.method} · explaining “{target}”"
+        rather = "" if record.contrast is None else f" rather than “{record.contrast.strip()}”"
+        caption = f"Run #{run.id} · v{run.version} · {run.case_id or 'ad hoc'} · {record.method} · explaining “{target}”{rather}"
         heatmaps[caption] = text_heatmap_html(result.segments(granularity), gain=gain, score=score_title(record.method))
     return heatmaps
+
+
+def stored_matrix_figures(
+    store: Store, runs: Sequence[RunRecord], *, granularity: str = "sentences", rows: str = "words", gain: float = 0.4
+) -> dict[str, go.Figure]:
+    """Token-by-token matrices stored for the runs, as figures for the HTML report.
+
+    Args:
+        store: a `promptkit.store.Store`.
+        runs: the runs the report covers.
+        granularity: how each matrix's columns (the prompt's pieces) group.
+        rows: how its rows (the answer's pieces) group.
+        gain: colormap intensity, 0–1.
+
+    Returns:
+        Caption → Plotly matrix figure, one per stored (run, model, method,
+        parameters), in the order they were computed. Nothing is recomputed.
+    """
+    from promptkit.salience import TokenMatrix, score_title, token_matrix_figure
+
+    by_id = {run.id: run for run in runs}
+    figures = {}
+    for record in store.list_token_matrices(run_ids=list(by_id)):
+        run = by_id[record.run_id]
+        grouped = TokenMatrix.from_stored(record.matrix).segments(granularity, rows=rows)
+        settings = ", ".join(f"{name} {value}" for name, value in sorted(record.params.items()))
+        caption = (
+            f"Run #{run.id} · v{run.version} · {run.case_id or 'ad hoc'} · {record.method}"
+            + (f" ({settings})" if settings else "") + f" · {record.model} · every {rows[:-1]} of the answer"
+        )
+        figures[caption] = token_matrix_figure(grouped, gain=gain, score=score_title(record.method))
+    return figures

@@ -38,6 +38,7 @@ from promptkit.salience.segmentation import PartLike, Segment
 from promptkit.salience.targets import Selection, WholeTarget, select_tokens
 from promptkit.salience.token_matrix import (
     ROWS_PER_PASS,
+    PartialRows,
     TokenMatrix,
     attention_values,
     build_matrix,
@@ -85,6 +86,7 @@ class SalienceEngine:
         self._cache: dict[tuple[Any, ...], SalienceResult] = {}
         self._matrices: dict[tuple[Any, ...], TokenMatrix] = {}
         self._readings: dict[tuple[Any, ...], AttentionReading] = {}
+        self._partial: dict[tuple[Any, ...], PartialRows] = {}
         self._lock = threading.Lock()
         self.gradient_calls = 0
 
@@ -109,6 +111,7 @@ class SalienceEngine:
             self._cache.clear()
             self._matrices.clear()
             self._readings.clear()
+            self._partial.clear()
 
     def explain(
         self,
@@ -173,6 +176,16 @@ class SalienceEngine:
             self.gradient_calls += 2
             self._cache[key] = result
         return result
+
+    def target_span(self, prompt: str, target: str, selection: Selection) -> tuple[int, int]:
+        """The character extent of the tokens `selection` picks, as offsets into `target` (tokenizing only).
+
+        Raises:
+            SalienceError: as `explain`'s selection.
+        """
+        tokenized = self._tokenize(prompt, target)
+        first, last = select_tokens(target, tokenized.target_spans, selection)
+        return tokenized.target_spans[first].start, tokenized.target_spans[last - 1].end
 
     def explain_occlusion(
         self,
@@ -274,7 +287,11 @@ class SalienceEngine:
             prompt: the prompt text.
             target: the completion or reference text that follows it.
             method: a registered method that fills a matrix (`matrix_method_names`).
-            on_progress: called with `(rows done, rows)` as blocks of rows finish.
+            on_progress: called with `(rows done, rows)` as blocks of rows
+                finish, between backend calls: an exception it raises stops
+                the computation with the model's lock free, and the rows
+                finished so far are kept, so the next call for the same matrix
+                computes only the others.
             **params: the method's parameters (e.g. `steps=32`; attention:
                 `layers="all" | N | "A-B"`, `heads="mean" | "max"`).
 
@@ -317,11 +334,18 @@ class SalienceEngine:
             if on_progress is not None:
                 on_progress(rows, rows)
         else:
-            scores, details = gradient_rows(chosen, self.backend, ids, rows, resolved, on_progress=on_progress)
+            with self._lock:
+                partial = self._partial.setdefault(key, PartialRows.empty(rows, len(ids)))
+            resumed = partial.done
+            try:
+                scores, details = gradient_rows(
+                    chosen, self.backend, ids, rows, resolved, on_progress=on_progress, partial=partial
+                )
+            finally:
+                with self._lock:
+                    self.gradient_calls += -(-(partial.done - resumed) // ROWS_PER_PASS)
             attributed = time.perf_counter()
             steps = self.scorer.step_scores(ids[: 1 + len(tokenized.prompt_ids)].tolist(), tokenized.target_ids)
-            with self._lock:
-                self.gradient_calls += -(-rows // ROWS_PER_PASS)
         finished = time.perf_counter()
         placed = scored_tokens(tokenized.prompt_spans, tokenized.target_spans, np.zeros(len(ids) - 1), prompt_length=len(prompt))
         matrix = build_matrix(
@@ -343,6 +367,7 @@ class SalienceEngine:
         )
         with self._lock:
             self._matrices[key] = matrix
+            self._partial.pop(key, None)
         return matrix
 
     def _attention_reading(self, prompt: str, target: str, ids: np.ndarray, rows: int) -> AttentionReading:

@@ -60,7 +60,18 @@ class SalienceResult:
 
     @classmethod
     def from_token_scores(
-        cls, *, model: str, prompt: str, target: str, method: str, tokens: Sequence[Mapping[str, Any]], target_start: int, target_end: int
+        cls,
+        *,
+        model: str,
+        prompt: str,
+        target: str,
+        method: str,
+        tokens: Sequence[Mapping[str, Any]],
+        target_start: int,
+        target_end: int,
+        params: Mapping[str, Any] | None = None,
+        loss: float = float("nan"),
+        details: Mapping[str, float] | None = None,
     ) -> SalienceResult:
         """Rebuilds a result from stored token scores (as `Store.put_salience` keeps them).
 
@@ -73,6 +84,9 @@ class SalienceResult:
                 `prompt + target`.
             target_start: start of the explained span, offset into `target`.
             target_end: its end.
+            params: the method's parameters (and `contrast`), as the computed result had them.
+            loss: the span's loss; NaN when not known.
+            details: the method's extra numbers.
 
         Returns:
             A result whose `segments(...)` and figures work as for a fresh one.
@@ -88,11 +102,11 @@ class SalienceResult:
             target=target,
             method=method,
             signed=get_method(method).signed,
-            params={},
+            params=dict(params or {}),
             tokens=scored,
             target_tokens=(inside[0], inside[-1] + 1),
-            loss=float("nan"),
-            details={},
+            loss=loss,
+            details=dict(details or {}),
         )
 
     @property

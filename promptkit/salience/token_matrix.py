@@ -94,6 +94,64 @@ class TokenMatrix:
         """prompt + target."""
         return self.prompt + self.target
 
+    def to_stored(self) -> dict[str, Any]:
+        """The matrix as plain JSON (absent cells as null), for the store; `from_stored` gives it back."""
+        return {
+            "model": self.model,
+            "prompt": self.prompt,
+            "target": self.target,
+            "method": self.method,
+            "signed": self.signed,
+            "params": dict(self.params),
+            "tokens": [[token.text, token.start, token.end] for token in self.tokens],
+            "prompt_tokens": self.prompt_tokens,
+            "values": [[None if np.isnan(value) else float(value) for value in row] for row in self.values],
+            "steps": [
+                {
+                    "id": step.id, "text": step.text, "start": step.start, "end": step.end, "logprob": step.logprob,
+                    "entropy": step.entropy, "rank": step.rank,
+                    "alternatives": [[a.id, a.text, a.logprob] for a in step.alternatives],
+                }
+                for step in self.steps
+            ],
+            "details": [dict(row) for row in self.details],
+            "timings": dict(self.timings),
+        }
+
+    @classmethod
+    def from_stored(cls, stored: Mapping[str, Any]) -> TokenMatrix:
+        """Rebuilds a matrix from `to_stored`'s JSON; regrouping it works as for a fresh one.
+
+        Raises:
+            SalienceError: the JSON is not a stored matrix (a key missing, or
+                rows that do not fit the tokens).
+        """
+        try:
+            tokens = tuple(Segment(str(text), int(start), int(end)) for text, start, end in stored["tokens"])
+            values = np.array(
+                [[np.nan if value is None else float(value) for value in row] for row in stored["values"]],
+                dtype=np.float64,
+            ).reshape(len(stored["values"]), len(tokens))
+            steps = tuple(
+                StepScore(
+                    id=int(step["id"]), text=str(step["text"]), start=int(step["start"]), end=int(step["end"]),
+                    logprob=float(step["logprob"]), entropy=float(step["entropy"]), rank=int(step["rank"]),
+                    alternatives=tuple(Alternative(int(i), str(t), float(p)) for i, t, p in step["alternatives"]),
+                )
+                for step in stored["steps"]
+            )
+            matrix = cls(
+                model=str(stored["model"]), prompt=str(stored["prompt"]), target=str(stored["target"]),
+                method=str(stored["method"]), signed=bool(stored["signed"]), params=dict(stored["params"]),
+                tokens=tokens, prompt_tokens=int(stored["prompt_tokens"]), values=values, steps=steps,
+                details=tuple(dict(row) for row in stored["details"]), timings=dict(stored["timings"]),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise SalienceError(f"The stored token matrix cannot be read ({error}); compute it again.") from None
+        if len(steps) != len(values) or matrix.prompt_tokens + len(steps) != len(tokens):
+            raise SalienceError("The stored token matrix has rows that do not fit its tokens; compute it again.")
+        return matrix
+
     @property
     def row_tokens(self) -> tuple[Segment, ...]:
         """The target's tokens, one per row, offsets into `text`."""
@@ -318,6 +376,26 @@ def attention_values(weights: np.ndarray, *, layers: str | int, heads: str) -> n
     return averaged
 
 
+@dataclasses.dataclass
+class PartialRows:
+    """The rows of a gradient matrix computed so far, so a stopped computation resumes where it stopped.
+
+    Attributes:
+        scores: shape `(rows, length)`; rows `[0, done)` are filled.
+        details: each filled row's details.
+        done: how many rows are filled, a multiple of `ROWS_PER_PASS` until the last block.
+    """
+
+    scores: np.ndarray
+    details: list[Mapping[str, float]]
+    done: int = 0
+
+    @classmethod
+    def empty(cls, num_targets: int, length: int) -> PartialRows:
+        """No row computed yet."""
+        return cls(np.zeros((num_targets, length)), [])
+
+
 def gradient_rows(
     method: SalienceMethod,
     backend: GradientBackend,
@@ -326,6 +404,7 @@ def gradient_rows(
     params: Mapping[str, Any],
     *,
     on_progress: Callable[[int, int], None] | None = None,
+    partial: PartialRows | None = None,
 ) -> tuple[np.ndarray, tuple[Mapping[str, float], ...]]:
     """A gradient method's scores of each of the last `num_targets` tokens, `ROWS_PER_PASS` rows per pass.
 
@@ -335,7 +414,11 @@ def gradient_rows(
         token_ids: `<bos>` + prompt + target ids, shape `(length,)`.
         num_targets: the target's tokens, the last ones of `token_ids`.
         params: the method's resolved parameters.
-        on_progress: called with `(rows done, rows)` after each block.
+        on_progress: called with `(rows done, rows)` after each block,
+            outside any backend call: an exception it raises (a stop) ends
+            the computation there, with the model free.
+        partial: rows already computed, resumed from and filled as blocks
+            finish, so the rows done before a stop are kept in it.
 
     Returns:
         Scores of shape `(num_targets, length)` (position 0 is `<bos>`) and
@@ -345,18 +428,18 @@ def gradient_rows(
         raise SalienceError(f"{method.name} reads no gradients.")
     length = len(token_ids)
     first = length - num_targets
-    scores = np.zeros((num_targets, length))
-    details: list[Mapping[str, float]] = []
-    for begin in range(0, num_targets, ROWS_PER_PASS):
+    partial = partial or PartialRows.empty(num_targets, length)
+    for begin in range(partial.done, num_targets, ROWS_PER_PASS):
         rows = range(begin, min(begin + ROWS_PER_PASS, num_targets))
         masks = np.zeros((len(rows), length), dtype=bool)
         masks[np.arange(len(rows)), [first + row for row in rows]] = True
         output = method.compute(backend, token_ids, masks, **params)
-        scores[rows.start : rows.stop] = output.scores
-        details.extend(output.details)
+        partial.scores[rows.start : rows.stop] = output.scores
+        partial.details.extend(output.details)
+        partial.done = rows.stop
         if on_progress is not None:
             on_progress(rows.stop, num_targets)
-    return scores, tuple(details)
+    return partial.scores, tuple(partial.details)
 
 
 def build_matrix(

@@ -3,7 +3,8 @@
 Public API:
     Store.open(*, url=None) -> Store   (PROMPTKIT_DB_URL, else SQLite file)
     records: FamilyRecord, VersionRecord, RunRecord, SalienceRecord,
-             ReviewRecord, ComparisonRecord, ComparisonCellRecord, ImportReport
+             ReviewRecord, ComparisonRecord, ComparisonCellRecord, ImportReport,
+             TokenMatrixRecord
 """
 
 from promptkit.store.engine import resolve_url
@@ -15,6 +16,7 @@ from promptkit.store.records import (
     ReviewRecord,
     RunRecord,
     SalienceRecord,
+    TokenMatrixRecord,
     VersionRecord,
 )
 from promptkit.store.store import Store
@@ -28,6 +30,7 @@ __all__ = [
     "RunRecord",
     "SalienceRecord",
     "Store",
+    "TokenMatrixRecord",
     "VersionRecord",
     "resolve_url",
 ]

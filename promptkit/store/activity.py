@@ -1,7 +1,8 @@
-"""Store methods for what happens to versions: runs, salience and reviews."""
+"""Store methods for what happens to versions: runs, their explanations (salience, token matrices) and reviews."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,6 +17,7 @@ from promptkit.store.records import (
     ReviewRecord,
     RunRecord,
     SalienceRecord,
+    TokenMatrixRecord,
     Verdict,
 )
 from promptkit.store.schema import (
@@ -24,6 +26,7 @@ from promptkit.store.schema import (
     ReviewRow,
     RunRow,
     SalienceRow,
+    TokenMatrixRow,
     VersionRow,
 )
 
@@ -252,8 +255,27 @@ class ActivityMixin:
 
         return self._read(work)
 
-    def get_salience(self, *, run_id: int, target_start: int, target_end: int, method: str) -> SalienceRecord | None:
-        """Returns stored salience for a run, target span and method, or None."""
+    def get_salience(
+        self,
+        *,
+        run_id: int,
+        target_start: int,
+        target_end: int,
+        method: str,
+        contrast: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> SalienceRecord | None:
+        """Returns stored salience for a run, target span, method, contrast and parameters, or None.
+
+        Args:
+            run_id: The run explained.
+            target_start: Start of the span, an offset into the completion.
+            target_end: Its end.
+            method: The method's name.
+            contrast: The text the span was explained against; None: on its own.
+            params: The method's parameters, all of them (defaults included); None: none.
+        """
+        key = _params_key(params)
 
         def work(session: Session) -> SalienceRecord | None:
             row = session.scalar(
@@ -262,6 +284,8 @@ class ActivityMixin:
                     SalienceRow.target_start == target_start,
                     SalienceRow.target_end == target_end,
                     SalienceRow.method == method,
+                    SalienceRow.contrast == (contrast or ""),
+                    SalienceRow.params_key == key,
                 )
             )
             return None if row is None else _salience_record(row)
@@ -280,35 +304,135 @@ class ActivityMixin:
         return self._read(work)
 
     def put_salience(
-        self, *, run_id: int, target_start: int, target_end: int, method: str, scores: Any
+        self,
+        *,
+        run_id: int,
+        target_start: int,
+        target_end: int,
+        method: str,
+        scores: Any,
+        contrast: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        model: str = "",
+        loss: float | None = None,
+        details: Mapping[str, float] | None = None,
     ) -> SalienceRecord:
-        """Stores salience scores once; if already stored, returns the stored ones.
+        """Stores salience scores once per run, span, method, contrast and parameters; if already stored, returns the stored ones.
 
         Raises:
             StoreError: If the run does not exist, the span is empty or
-                reversed, or the scores are not JSON (NaN included).
+                reversed, the contrast is empty, or the scores, parameters or
+                details are not JSON (NaN included).
         """
         if not 0 <= target_start < target_end:
             raise StoreError(f"salience target span [{target_start}, {target_end}) is empty or invalid.")
+        if contrast is not None and not contrast:
+            raise StoreError("a salience contrast is a text; give None for a span explained on its own.")
         stored_scores = queries.as_json(scores, what="salience scores")
+        key = _params_key(params)
+        stored_details = queries.as_json(dict(details or {}), what="salience details")
+        stored_loss = None if loss is None or loss != loss else float(loss)  # NaN: not known
 
         def work(session: Session) -> SalienceRecord:
             if session.get(RunRow, run_id) is None:
                 raise StoreError(f"there is no run {run_id}.")
-            key = (
-                SalienceRow.run_id == run_id,
-                SalienceRow.target_start == target_start,
-                SalienceRow.target_end == target_end,
-                SalienceRow.method == method,
+            row = session.scalar(
+                select(SalienceRow).where(
+                    SalienceRow.run_id == run_id,
+                    SalienceRow.target_start == target_start,
+                    SalienceRow.target_end == target_end,
+                    SalienceRow.method == method,
+                    SalienceRow.contrast == (contrast or ""),
+                    SalienceRow.params_key == key,
+                )
             )
-            row = session.scalar(select(SalienceRow).where(*key))
             if row is None:
                 row = SalienceRow(
-                    run_id=run_id, target_start=target_start, target_end=target_end, method=method, scores=stored_scores
+                    run_id=run_id, target_start=target_start, target_end=target_end, method=method,
+                    contrast=contrast or "", params_key=key, model=model, loss=stored_loss, details=stored_details,
+                    scores=stored_scores,
                 )
                 session.add(row)
                 session.flush()
             return _salience_record(row)
+
+        return self._write(work)
+
+    def get_token_matrix(
+        self, *, run_id: int, model: str, method: str, params: Mapping[str, Any] | None = None
+    ) -> TokenMatrixRecord | None:
+        """Returns a run's stored token-by-token matrix for a model, method and parameters, or None."""
+        key = _params_key(params)
+
+        def work(session: Session) -> TokenMatrixRecord | None:
+            row = session.scalar(
+                select(TokenMatrixRow).where(
+                    TokenMatrixRow.run_id == run_id,
+                    TokenMatrixRow.model == model,
+                    TokenMatrixRow.method == method,
+                    TokenMatrixRow.params_key == key,
+                )
+            )
+            return None if row is None else _token_matrix_record(row)
+
+        return self._read(work)
+
+    def list_token_matrices(self, *, run_ids: Sequence[int]) -> list[TokenMatrixRecord]:
+        """Lists the stored token-by-token matrices of the given runs, oldest first."""
+
+        def work(session: Session) -> list[TokenMatrixRecord]:
+            rows = session.scalars(
+                select(TokenMatrixRow).where(TokenMatrixRow.run_id.in_(list(run_ids))).order_by(TokenMatrixRow.id)
+            )
+            return [_token_matrix_record(row) for row in rows]
+
+        return self._read(work)
+
+    def put_token_matrix(
+        self,
+        *,
+        run_id: int,
+        model: str,
+        method: str,
+        params: Mapping[str, Any] | None,
+        matrix: Mapping[str, Any],
+        created_by: str = "",
+    ) -> TokenMatrixRecord:
+        """Stores a run's token-by-token matrix once per model, method and parameters; if already stored, returns that one.
+
+        Args:
+            run_id: The run whose completion it explains.
+            model: The model that computed it.
+            method: The method's name.
+            params: Its parameters, all of them.
+            matrix: The matrix as plain JSON (`TokenMatrix.to_stored()`).
+            created_by: Who computed it (a person's key).
+
+        Raises:
+            StoreError: If the run does not exist or the matrix or parameters
+                are not JSON (NaN included); nothing is stored then.
+        """
+        key = _params_key(params)
+        stored = queries.as_json(dict(matrix), what="token matrix")
+
+        def work(session: Session) -> TokenMatrixRecord:
+            if session.get(RunRow, run_id) is None:
+                raise StoreError(f"there is no run {run_id}.")
+            row = session.scalar(
+                select(TokenMatrixRow).where(
+                    TokenMatrixRow.run_id == run_id,
+                    TokenMatrixRow.model == model,
+                    TokenMatrixRow.method == method,
+                    TokenMatrixRow.params_key == key,
+                )
+            )
+            if row is None:
+                row = TokenMatrixRow(
+                    run_id=run_id, model=model, method=method, params_key=key, matrix=stored, created_by=created_by
+                )
+                session.add(row)
+                session.flush()
+            return _token_matrix_record(row)
 
         return self._write(work)
 
@@ -368,6 +492,15 @@ class ActivityMixin:
         return self._read(work)
 
 
+def _params_key(params: Mapping[str, Any] | None) -> str:
+    """A method's parameters as canonical JSON text: equal parameters, equal keys.
+
+    Raises:
+        StoreError: If they are not JSON.
+    """
+    return json.dumps(queries.as_json(dict(params or {}), what="salience parameters"), sort_keys=True)
+
+
 def _salience_record(row: SalienceRow) -> SalienceRecord:
     """Converts a salience row."""
     return SalienceRecord(
@@ -376,5 +509,24 @@ def _salience_record(row: SalienceRow) -> SalienceRecord:
         target_end=row.target_end,
         method=row.method,
         scores=row.scores,
+        created_at=queries.utc(row.created_at),
+        contrast=row.contrast or None,
+        params=json.loads(row.params_key),
+        model=row.model,
+        loss=row.loss,
+        details=dict(row.details or {}),
+    )
+
+
+def _token_matrix_record(row: TokenMatrixRow) -> TokenMatrixRecord:
+    """Converts a token matrix row."""
+    return TokenMatrixRecord(
+        id=row.id,
+        run_id=row.run_id,
+        model=row.model,
+        method=row.method,
+        params=json.loads(row.params_key),
+        matrix=row.matrix,
+        created_by=row.created_by,
         created_at=queries.utc(row.created_at),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -136,7 +136,7 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class SalienceRecord:
-    """Stored salience scores of a run for one target span and method.
+    """Stored salience scores of a run for one target span, method, contrast and parameters.
 
     Attributes:
         run_id: The run explained.
@@ -145,6 +145,11 @@ class SalienceRecord:
         method: Salience method name, e.g. "grad_l2".
         scores: Token scores, as given (any JSON value).
         created_at: When they were computed (UTC).
+        contrast: The text the span was explained against, or None.
+        params: The method's parameters.
+        model: The model that computed them ("" for scores stored before it was kept).
+        loss: The span's loss, when known.
+        details: The method's extra numbers (e.g. a completeness error).
     """
 
     run_id: int
@@ -152,6 +157,36 @@ class SalienceRecord:
     target_end: int
     method: str
     scores: Any
+    created_at: datetime
+    contrast: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    model: str = ""
+    loss: float | None = None
+    details: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TokenMatrixRecord:
+    """A run's stored token-by-token matrix.
+
+    Attributes:
+        id: Store-wide identifier.
+        run_id: The run whose completion it explains.
+        model: The model that computed it.
+        method: Its method's name.
+        params: The method's parameters (attention: layers, heads).
+        matrix: The matrix as `TokenMatrix.to_stored()` gives it (plain JSON).
+        created_by: Who computed it (a person's key).
+        created_at: When (UTC).
+    """
+
+    id: int
+    run_id: int
+    model: str
+    method: str
+    params: Mapping[str, Any]
+    matrix: Mapping[str, Any]
+    created_by: str
     created_at: datetime
 
 

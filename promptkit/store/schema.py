@@ -120,11 +120,13 @@ class RunRow(Base):
 
 
 class SalienceRow(Base):
-    """Salience scores of one run for one target span and method, computed once."""
+    """Salience scores of one run for one target span, method, contrast and parameters, computed once."""
 
     __tablename__ = "salience"
     __table_args__ = (
-        UniqueConstraint("run_id", "target_start", "target_end", "method", name="uq_salience_key"),
+        UniqueConstraint(
+            "run_id", "target_start", "target_end", "method", "contrast", "params_key", name="uq_salience_key"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -132,7 +134,30 @@ class SalienceRow(Base):
     target_start: Mapped[int] = mapped_column(Integer)
     target_end: Mapped[int] = mapped_column(Integer)
     method: Mapped[str] = mapped_column(String(100))
+    # "" when the span is explained on its own (NULLs would never collide in the unique key).
+    contrast: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The method's parameters as canonical JSON text (sorted keys), so equal parameters give equal keys.
+    params_key: Mapped[str] = mapped_column(String(500), default="{}", server_default="{}")
+    model: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    loss: Mapped[float | None] = mapped_column(Float)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     scores: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class TokenMatrixRow(Base):
+    """A run's token-by-token attribution matrix for one model, method and parameters, computed once."""
+
+    __tablename__ = "token_matrices"
+    __table_args__ = (UniqueConstraint("run_id", "model", "method", "params_key", name="uq_token_matrices_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    model: Mapped[str] = mapped_column(String(300))
+    method: Mapped[str] = mapped_column(String(100))
+    params_key: Mapped[str] = mapped_column(String(500))
+    matrix: Mapped[dict[str, Any]] = mapped_column()
+    created_by: Mapped[str] = mapped_column(String(320), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 

@@ -10,8 +10,13 @@ Public API:
     check_resume(store, comparison_id, *, actor) -> ComparisonRecord  (before loading a model)
     resume_comparison(store, engine, comparison_id, *, actor, progress=None) -> StoredComparison  (missing cells only)
     load_comparison(store, comparison_id) -> StoredComparison      (no model needed)
-    comparison_report(store, comparison_id, *, actor) -> HTML text  (no model needed)
-    write_comparison_report(store, comparison_id, path, *, actor)
+    comparison_report(store, comparison_id, *, actor, with_matrices=False) -> HTML text  (no model needed)
+    write_comparison_report(store, comparison_id, path, *, actor, with_matrices=False)
+    explain_text(engine, prompt, target, SpanRequest) -> SalienceResult       (the salience command)
+    explain_tokens(engine, prompt, target, *, method, params) -> TokenMatrix  (the attribute command)
+    explain_run(store, engine | None, run, SpanRequest, *, actor) -> SalienceResult  (kept with the run)
+    explain_run_tokens(store, engine | None, run, *, method, params, actor) -> TokenMatrix  (kept with the run)
+    ExplanationLink.parse(query) / .query()                         (the Salience page's links)
     save_version(store, *, actor, family, parent, text, note) -> VersionRecord
     record_playground_run(store, *, actor, ...) -> (run, new version number or None)
     completion_steps(model, *, prompt, completion, token_ids=None) -> [StepScore]  (the shared scorer)
@@ -37,6 +42,17 @@ from promptkit.workflows.compare import (
     run_comparison,
     run_comparison_on,
 )
+from promptkit.workflows.explain import (
+    ExplanationLink,
+    ExplanationNotStored,
+    ExplanationStopped,
+    SpanRequest,
+    explain_run,
+    explain_run_tokens,
+    explain_text,
+    explain_tokens,
+    matrix_params,
+)
 from promptkit.workflows.playground import completion_steps, give_verdict, record_playground_run, save_version
 from promptkit.workflows.report import comparison_report, write_comparison_report
 from promptkit.workflows.review import (
@@ -61,8 +77,12 @@ from promptkit.workflows.tune import (
 
 __all__ = [
     "ComparisonRequest",
+    "ExplanationLink",
+    "ExplanationNotStored",
+    "ExplanationStopped",
     "ReviewItem",
     "RubricItem",
+    "SpanRequest",
     "StoredComparison",
     "TuneRequest",
     "TuneResult",
@@ -72,9 +92,14 @@ __all__ = [
     "check_resume",
     "comparison_report",
     "completion_steps",
+    "explain_run",
+    "explain_run_tokens",
+    "explain_text",
+    "explain_tokens",
     "give_verdict",
     "judge_item",
     "load_comparison",
+    "matrix_params",
     "prepare_tuning",
     "record_playground_run",
     "resume_comparison",

@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from promptkit.evaluation.report import ReviewNote, render_report
-from promptkit.evaluation.runs import stored_heatmaps
+from promptkit.evaluation.runs import stored_heatmaps, stored_matrix_figures
 from promptkit.people import PermissionDenied
 from promptkit.store import ReviewRecord, RunRecord, Store
 from promptkit.workflows.compare import load_comparison
 from promptkit.workflows.review import task_summary
 
 
-def comparison_report(store: Store, comparison_id: int, *, actor: str) -> str:
+def comparison_report(store: Store, comparison_id: int, *, actor: str, with_matrices: bool = False) -> str:
     """Builds a stored comparison's report from the store alone, without running the model.
 
     The same comparison gives the same page to the same person, whichever
@@ -27,6 +27,7 @@ def comparison_report(store: Store, comparison_id: int, *, actor: str) -> str:
         store: the store holding the comparison.
         comparison_id: the comparison's id.
         actor: who asks (a person's key).
+        with_matrices: also the token-by-token matrices stored for its runs.
 
     Returns:
         The HTML text, self-contained and offline.
@@ -44,9 +45,11 @@ def comparison_report(store: Store, comparison_id: int, *, actor: str) -> str:
         for review in store.list_reviews()
         if review.comparison_id == comparison_id or review.run_id in runs_by_id
     ]
+    ordered = sorted(runs, key=lambda run: run.id)
     return render_report(
         stored.result,
-        salience=stored_heatmaps(store, sorted(runs, key=lambda run: run.id)),
+        salience=stored_heatmaps(store, ordered),
+        matrix_figures=stored_matrix_figures(store, ordered) if with_matrices else None,
         title=f"{stored.record.family}: comparison #{comparison_id}",
         created=stored.record.created_at,
         reviews=[_note(review, runs_by_id) for review in reviews],
@@ -59,9 +62,11 @@ def comparison_report(store: Store, comparison_id: int, *, actor: str) -> str:
     )
 
 
-def write_comparison_report(store: Store, comparison_id: int, path: Path, *, actor: str) -> None:
+def write_comparison_report(
+    store: Store, comparison_id: int, path: Path, *, actor: str, with_matrices: bool = False
+) -> None:
     """Writes `comparison_report` to `path` as UTF-8."""
-    path.write_text(comparison_report(store, comparison_id, actor=actor), encoding="utf-8")
+    path.write_text(comparison_report(store, comparison_id, actor=actor, with_matrices=with_matrices), encoding="utf-8")
 
 
 def _visible_task_summaries(store: Store, comparison_id: int, *, actor: str) -> list[dict[str, Any]]:

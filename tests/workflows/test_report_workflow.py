@@ -73,3 +73,30 @@ def test_the_report_gathers_the_comparisons_and_its_runs_reviews_escaped(mini_st
     assert "&lt;i&gt;Ann&lt;/i&gt;" in reviews and "this run is fine" in reviews and "about the other one" not in reviews
     assert f"run #{first.run_id(2, 'bread')} · v2 · bread" in reviews
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # a case value
+
+
+def test_the_report_can_hold_the_token_matrices_stored_for_its_runs(mini_store, templates_dir, tiny_gemma3, tmp_path):
+    from promptkit.salience import SalienceEngine
+    from promptkit.workflows.explain import explain_run_tokens, matrix_params
+
+    out = tmp_path / "out.json"
+    assert _compare(templates_dir, "--json", str(out)) == 0
+    comparison_id = json.loads(out.read_text())["comparison_id"]
+    runs = [run for run in mini_store.list_runs(family="mini") if run.completion.strip()]
+    engine = SalienceEngine(tiny_gemma3)
+    explain_run_tokens(mini_store, engine, runs[0], method="grad_l2", params={}, actor="ada")
+    explain_run_tokens(mini_store, engine, runs[-1], method="attention", params=matrix_params("attention", heads="max"),
+                       actor="ada")
+    calls = engine.gradient_calls
+    plain, with_matrices = tmp_path / "plain.html", tmp_path / "matrices.html"
+    for path, extra in ((plain, []), (with_matrices, ["--with-matrices"])):
+        assert main(["report", "--comparison", str(comparison_id), "--html", str(path),
+                     "--templates-dir", str(templates_dir), *extra]) == 0
+    assert engine.gradient_calls == calls  # read from the store
+    page = with_matrices.read_text()
+    section = page[page.index('<section id="token-matrices">'):page.index("</section>", page.index('id="token-matrices"'))]
+    assert section.count('<div id="chart-') == 2
+    assert f"Run #{runs[0].id} · v{runs[0].version} · {runs[0].case_id} · grad_l2 · " in section
+    assert "attention (heads max, layers all)" in section
+    assert 'id="token-matrices"' not in plain.read_text()
+    assert page.count('<div id="chart-') == plain.read_text().count('<div id="chart-') + 2
