@@ -28,6 +28,7 @@ from promptkit.evaluation.figures import confusion_figure, matrix_figure, summar
 from promptkit.evaluation.matrix import LocalEngine
 from promptkit.evaluation.ray_engine import RAY_ADDRESS_VARIABLE, RayEngine, ray_address
 from promptkit.evaluation.tune_figures import reliability_figure
+from promptkit.models.api import LanguageModel
 from promptkit.people import Person, Role
 from promptkit.store import Store
 from promptkit.store.adapters import AdapterRecord
@@ -61,7 +62,7 @@ def cluster_choice() -> str | None:
 
 
 def run_requested(
-    store: Store, model: Any, request: ComparisonRequest, *, address: str | None, bar: Any
+    store: Store, model: LanguageModel, request: ComparisonRequest, *, address: str | None, bar: Any
 ) -> StoredComparison:
     """Runs the comparison with the loaded model here, or on the cluster's workers, moving `bar` as cells finish."""
     engine = None if address is None else _cluster_workers(address, model.info.name, model.info.dtype)
@@ -81,13 +82,13 @@ def run_requested(
     return run_comparison_on(store, engine, request, actor=acting_key(), progress=progress)
 
 
-def _adapted_engine(model: Any, adapter: str) -> LocalEngine:
+def _adapted_engine(model: LanguageModel, adapter: str) -> LocalEngine:
     """An adapter column's engine: the process's shared model with that adapter, and its shared scorer."""
     adapted = adapted_model(model, adapter)
     return LocalEngine(adapted, adapted.companions.scorer)
 
 
-def adapter_choice(store: Store, model: Any, family: str) -> dict[str, AdapterRecord]:
+def adapter_choice(store: Store, model: LanguageModel | None, family: str) -> dict[str, AdapterRecord]:
     """The adapters a comparison of `family` can add as columns: trained on its cases, on the loaded model.
 
     Returns:

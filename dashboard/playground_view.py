@@ -27,8 +27,10 @@ from dashboard.state import (
 )
 from dashboard.template_drafts import template_drafts, template_saved
 from dashboard.widgets import token_by_token_button
+from promptkit.models.api import LanguageModel
 from promptkit.step_figures import step_scores_figure
 from promptkit.steps import fork_rows
+from promptkit.store import RunRecord, Store
 from promptkit.templates import detect_variables, render_template
 from promptkit.workflows import completion_steps, record_playground_run, save_version
 
@@ -135,7 +137,7 @@ def prefill_blanks(variables: list[Any], case: Any) -> None:
             )
 
 
-def save_as_new_version(store: Any, family: str, version: Any, *, text: str, note: str) -> None:
+def save_as_new_version(store: Store, family: str, version: Any, *, text: str, note: str) -> None:
     """Saves `text` as a new version of `family` after `version` (unless unchanged) and reruns to show it."""
     with guard():
         if text == version.text:
@@ -148,7 +150,7 @@ def save_as_new_version(store: Any, family: str, version: Any, *, text: str, not
 
 
 def generate_and_record(
-    model: Any, store: Any, family: str, version: Any, *, text: str, note: str, settings: Any, case: Any
+    model: LanguageModel, store: Store, family: str, version: Any, *, text: str, note: str, settings: Any, case: Any
 ) -> None:
     """Generates from `text` filled with the blanks' values and records the run (and the edit, if any).
 
@@ -199,7 +201,7 @@ def generate_and_record(
             st.rerun()
 
 
-def last_run(store: Any, model: Any) -> None:
+def last_run(store: Store, model: LanguageModel | None) -> None:
     """Shows the Playground's last run, if any: its completion, step scores, prompt and a way to Salience.
 
     Args:
@@ -239,7 +241,7 @@ def last_run(store: Any, model: Any) -> None:
             token_by_token_button(run.id, key="pk_to_tokens")
 
 
-def _step_scores(run: Any, model: Any) -> None:
+def _step_scores(run: RunRecord, model: LanguageModel) -> None:
     """Shows each step's probability and entropy and the forks of `run`'s completion, scored by `model`."""
     # The shown run's scores only: a session that steps through many
     # runs keeps one score list, not one per run.

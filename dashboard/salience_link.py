@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import quote, urlencode
 
 import streamlit as st
@@ -12,7 +11,14 @@ from dashboard.messages import show_error
 from dashboard.state import KEY_SALIENCE_VIEW
 from promptkit.errors import SalienceError
 from promptkit.evaluation import line_of_interest
-from promptkit.salience import WHOLE_COMPLETION, attention_layers, completion_lines, line_selection, target_words
+from promptkit.salience import (
+    WHOLE_COMPLETION,
+    SalienceEngine,
+    attention_layers,
+    completion_lines,
+    line_selection,
+    target_words,
+)
 from promptkit.salience.targets import CharRange, LinePrefix, line_range
 from promptkit.store import RunRecord, Store
 from promptkit.workflows.explain import SPAN_VIEW, TOKENS_VIEW, ExplanationLink, open_linked_run
@@ -27,7 +33,7 @@ def line_of_interest_of(store: Store, run: RunRecord) -> str | None:
     return line_of_interest(family.cases) if family else None
 
 
-def opened_link(store: Store, engine: Any) -> ExplanationLink | None:
+def opened_link(store: Store, engine: SalienceEngine | None) -> ExplanationLink | None:
     """The link the page was opened with, its settings put on the page's inputs once; None without one.
 
     A link to a missing run, one with tampered parameters, or one the person

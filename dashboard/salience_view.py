@@ -17,6 +17,7 @@ from promptkit.errors import PromptkitError
 from promptkit.salience import (
     AGGREGATIONS,
     WHOLE_COMPLETION,
+    SalienceEngine,
     SalienceMethod,
     SalienceResult,
     SegmentScores,
@@ -75,7 +76,7 @@ def preselect_run(runs_by_id: dict[int, Any], default: int) -> None:
         st.session_state["pk_sal_run"] = default
 
 
-def pick_target(run: Any, prefix: str | None) -> Target:
+def pick_target(run: RunRecord, prefix: str | None) -> Target:
     """Draws the "What to explain" choice and its inputs; stops the page while there is nothing to explain.
 
     Args:
@@ -187,7 +188,7 @@ def linked_target(run: RunRecord, link: ExplanationLink | None) -> Target:
 
 
 def explain(
-    store: Store, engine: Any, run: RunRecord, target: Target, contrast: str | None, settings: Settings, *, parts: list[Any]
+    store: Store, engine: SalienceEngine | None, run: RunRecord, target: Target, contrast: str | None, settings: Settings, *, parts: list[Any]
 ) -> SalienceResult:
     """Explains the run's `target` (the store's when it is kept there; else computed, and kept for gradient methods).
 
@@ -231,7 +232,7 @@ def explain(
 
 
 def explain_other_prompt(
-    engine: Any, target: Target, contrast: str | None, settings: Settings, prompt: str, *, shown_by: str, prompt_parts: list[Any]
+    engine: SalienceEngine | None, target: Target, contrast: str | None, settings: Settings, prompt: str, *, shown_by: str, prompt_parts: list[Any]
 ) -> SalienceResult:
     """Scores another prompt's pieces for the same `target` (the A/B view's version B; cached by the engine).
 
@@ -294,7 +295,7 @@ def heatmap_legend(result: SalienceResult, *, contrast: str | None, method: Sali
         st.caption(method.legend)
 
 
-def result_notes_and_downloads(run: Any, result: SalienceResult, segments: SegmentScores, settings: Settings) -> None:
+def result_notes_and_downloads(run: RunRecord, result: SalienceResult, segments: SegmentScores, settings: Settings) -> None:
     """Shows the method, loss and completeness of `result`, and its scores as CSV and JSON downloads."""
     granularity = settings.granularity
     st.caption(f"Method: {settings.method.title} · target loss {result.loss:.2f} · {len(result.tokens)} tokens")
@@ -318,7 +319,7 @@ def result_notes_and_downloads(run: Any, result: SalienceResult, segments: Segme
     )
 
 
-def preselect_run_b(others: list[Any], run: Any) -> bool:
+def preselect_run_b(others: list[RunRecord], run: RunRecord) -> bool:
     """Makes the version-B picker show the run another page suggested, else the one shown before, else one like `run`.
 
     Returns:
@@ -335,7 +336,7 @@ def preselect_run_b(others: list[Any], run: Any) -> bool:
     return bool(suggested)
 
 
-def ab_view(store: Any, run: Any, others: list[Any], *, explain_prompt: Any, result: SalienceResult, segments: SegmentScores,
+def ab_view(store: Store, run: RunRecord, others: list[RunRecord], *, explain_prompt: Any, result: SalienceResult, segments: SegmentScores,
             parts: list[Any], settings: Settings, score: str) -> None:
     """Shows version B's prompt explaining the same answer, beside version A's, and how attribution moved.
 

@@ -17,6 +17,7 @@ from promptkit.salience import (
     AGGREGATIONS,
     ATTENTION,
     HEAD_AGGREGATIONS,
+    SalienceEngine,
     SegmentMatrix,
     TokenMatrix,
     get_method,
@@ -49,7 +50,7 @@ class MatrixSettings:
     gain: float
 
 
-def show(store: Store, engine: Any, run: RunRecord, parts: list[Any]) -> None:
+def show(store: Store, engine: SalienceEngine | None, run: RunRecord, parts: list[Any]) -> None:
     """Draws the view for `run`'s completion: settings, the matrix, one row's explanation, downloads, its link.
 
     Args:
@@ -95,7 +96,7 @@ def show(store: Store, engine: Any, run: RunRecord, parts: list[Any]) -> None:
     ))
 
 
-def _pick_settings(engine: Any, parts: list[Any]) -> MatrixSettings:
+def _pick_settings(engine: SalienceEngine | None, parts: list[Any]) -> MatrixSettings:
     """Draws the method, attention layer and head, grouping, aggregation and intensity inputs."""
     methods = list(matrix_method_names())
     c1, c2, c3, c4, c5 = st.columns([2, 2, 2, 1, 2])
@@ -160,7 +161,7 @@ def _linked_layers() -> str:
     return "all"
 
 
-def _compute(store: Store, engine: Any, run: RunRecord, settings: MatrixSettings) -> TokenMatrix:
+def _compute(store: Store, engine: SalienceEngine | None, run: RunRecord, settings: MatrixSettings) -> TokenMatrix:
     """The matrix of `run`'s completion (kept with the run), with a progress bar and a Stop button while it computes."""
     stop = stop_control(("tokens", run.id, settings.method, tuple(sorted(settings.params.items()))), key="pk_tm_stop")
     text = "Opening the stored explanation…"
@@ -209,7 +210,7 @@ def _row_explanation(grouped: SegmentMatrix, settings: MatrixSettings, score: st
     )
 
 
-def _downloads(run: Any, matrix: TokenMatrix, grouped: SegmentMatrix, settings: MatrixSettings) -> None:
+def _downloads(run: RunRecord, matrix: TokenMatrix, grouped: SegmentMatrix, settings: MatrixSettings) -> None:
     """The grouped matrix as CSV and JSON downloads, with what it cost."""
     seconds = matrix.timings.get("total_s", 0.0)
     st.caption(f"{len(matrix.steps)} tokens × {len(matrix.tokens)} positions, computed in {seconds:.1f} s.")

@@ -14,6 +14,7 @@ from dashboard.identity import acting_key
 from dashboard.messages import guard
 from dashboard.snippets import review_markdown
 from dashboard.state import KEY_NOTICE, KEY_SALIENCE_RUN, KEY_SALIENCE_VIEW
+from promptkit.store import Store
 from promptkit.workflows import give_verdict
 from promptkit.workflows.explain import TOKENS_VIEW
 
@@ -63,7 +64,7 @@ def settings_widgets(defaults: Any = None, *, key: str) -> Any:
 
 
 def review_panel(
-    store: Any,
+    store: Store,
     *,
     reviews: list[Any],
     key: str,
