@@ -237,13 +237,20 @@ def show_review_tasks(store: Store, stored: StoredComparison) -> None:
             "dashboard/views/reviews.py", label=f"Task #{task.id}: {what} over {len(task.cases)} case(s), asking {asked}",
             query_params={"task": str(task.id)}, icon=":material/rate_review:",
         )
-    # Review tasks pair versions: the columns without an adapter.
+    # Review tasks judge versions: the columns without an adapter.
     plain = [column.version for column in record.columns if column.adapter is None]
-    if len(plain) < 2:
-        st.caption("Blind review tasks pair prompt versions without adapters; this comparison has fewer than two.")
-        return
-    baseline, *others = plain
     reviewers = [person for person in store.list_people() if person.role >= Role.REVIEWER]
+    if len(plain) < 2:
+        st.caption("Blind A/B review tasks pair prompt versions without adapters; this comparison has fewer than two.")
+    else:
+        _pairwise_task_form(store, stored, plain, reviewers)
+    if plain:
+        _rubric_task_form(store, stored, plain, reviewers)
+
+
+def _pairwise_task_form(store: Store, stored: StoredComparison, plain: list[int], reviewers: list[Person]) -> None:
+    record = stored.record
+    baseline, *others = plain
     with st.expander("Ask reviewers for a blind A/B review of this comparison"):
         with st.form(f"pk_task_form::{record.id}"):
             pairs = st.multiselect(
@@ -265,10 +272,9 @@ def show_review_tasks(store: Store, stored: StoredComparison) -> None:
                 )
                 st.session_state[KEY_NOTICE] = f"Review task #{task.id} created; send its link to the reviewers."
                 st.rerun()
-    _rubric_task_form(store, stored, reviewers)
 
 
-def _rubric_task_form(store: Store, stored: StoredComparison, reviewers: list[Person]) -> None:
+def _rubric_task_form(store: Store, stored: StoredComparison, plain: list[int], reviewers: list[Person]) -> None:
     record = stored.record
     criteria = store.get_family(name=record.family).review_criteria
     with st.expander("Ask reviewers to score the answers on this family's criteria (1–5)"):
@@ -279,7 +285,7 @@ def _rubric_task_form(store: Store, stored: StoredComparison, reviewers: list[Pe
             st.caption(f"The family {record.family} defines no criteria yet: add `review_criteria:` (name: question) to "
                        "its template file to score answers on them.")
         with st.form(f"pk_rubric_form::{record.id}"):
-            versions = st.multiselect("Versions to score", list(record.versions), default=list(record.versions),
+            versions = st.multiselect("Versions to score", plain, default=plain,
                                       format_func=lambda n: f"v{n}", key=f"pk_rubric_versions::{record.id}")
             cases = st.multiselect("Cases", [case.id for case in record.cases], default=[case.id for case in record.cases],
                                    key=f"pk_rubric_cases::{record.id}")

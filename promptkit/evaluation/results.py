@@ -4,7 +4,7 @@ A column is a prompt version, alone or with an adapter (`promptkit.columns`);
 a comparison without adapters has one plain column per version, and its
 JSON is what it always was.
 
-The JSON layout is the `compare` command's contract (issue 6 §3): keys may
+The JSON layout is the `compare` command's contract: keys may
 be added, never renamed or removed.
 """
 
@@ -202,7 +202,7 @@ class MatrixResult:
         return next(version for version in self.versions if version.number == column.version)
 
     def to_json(self) -> dict[str, Any]:
-        """The result in the `compare` JSON layout (issue 6 §3), plus extra keys."""
+        """The result in the `compare` JSON layout, plus extra keys."""
         return {
             "model": self.model,
             "family": self.family,

@@ -264,8 +264,9 @@ class ActivityMixin:
         method: str,
         contrast: str | None = None,
         params: Mapping[str, Any] | None = None,
+        model: str | None = None,
     ) -> SalienceRecord | None:
-        """Returns stored salience for a run, target span, method, contrast and parameters, or None.
+        """Returns stored salience for a run, target span, method, contrast, parameters and model, or None.
 
         Args:
             run_id: The run explained.
@@ -274,20 +275,22 @@ class ActivityMixin:
             method: The method's name.
             contrast: The text the span was explained against; None: on its own.
             params: The method's parameters, all of them (defaults included); None: none.
+            model: The model that computed it; None: any, the one stored first.
         """
         key = _params_key(params)
 
         def work(session: Session) -> SalienceRecord | None:
-            row = session.scalar(
-                select(SalienceRow).where(
-                    SalienceRow.run_id == run_id,
-                    SalienceRow.target_start == target_start,
-                    SalienceRow.target_end == target_end,
-                    SalienceRow.method == method,
-                    SalienceRow.contrast == (contrast or ""),
-                    SalienceRow.params_key == key,
-                )
+            query = select(SalienceRow).where(
+                SalienceRow.run_id == run_id,
+                SalienceRow.target_start == target_start,
+                SalienceRow.target_end == target_end,
+                SalienceRow.method == method,
+                SalienceRow.contrast == (contrast or ""),
+                SalienceRow.params_key == key,
             )
+            if model is not None:
+                query = query.where(SalienceRow.model == model)
+            row = session.scalars(query.order_by(SalienceRow.id)).first()
             return None if row is None else _salience_record(row)
 
         return self._read(work)
@@ -317,7 +320,7 @@ class ActivityMixin:
         loss: float | None = None,
         details: Mapping[str, float] | None = None,
     ) -> SalienceRecord:
-        """Stores salience scores once per run, span, method, contrast and parameters; if already stored, returns the stored ones.
+        """Stores salience scores once per run, span, method, contrast, parameters and model; if already stored, returns the stored ones.
 
         Raises:
             StoreError: If the run does not exist, the span is empty or
@@ -344,6 +347,7 @@ class ActivityMixin:
                     SalienceRow.method == method,
                     SalienceRow.contrast == (contrast or ""),
                     SalienceRow.params_key == key,
+                    SalienceRow.model == model,
                 )
             )
             if row is None:

@@ -125,7 +125,7 @@ class SalienceRow(Base):
     __tablename__ = "salience"
     __table_args__ = (
         UniqueConstraint(
-            "run_id", "target_start", "target_end", "method", "contrast", "params_key", name="uq_salience_key"
+            "run_id", "target_start", "target_end", "method", "contrast", "params_key", "model", name="uq_salience_key"
         ),
     )
 

@@ -143,9 +143,9 @@ def explain_run(
         if span is not None:
             record = store.get_salience(
                 run_id=run.id, target_start=span[0], target_end=span[1], method=method.name,
-                contrast=request.contrast, params=params,
+                contrast=request.contrast, params=params, model=None if engine is None else engine.model.info.name,
             )
-            if record is not None and (engine is None or record.model == engine.model.info.name):
+            if record is not None:
                 return _stored_result(run, record)
     if engine is None:
         raise ExplanationNotStored(
@@ -348,7 +348,7 @@ class ExplanationLink:
             return value
 
         run = query.get("run", "")
-        if not run.isdigit():
+        if not re.fullmatch("[0-9]+", run):
             raise SalienceError(f"This link names run {run!r}, which is not a run number; check the link you were sent.")
         view = pick("view", (SPAN_VIEW, TOKENS_VIEW))
         methods = method_names() if view == SPAN_VIEW else matrix_method_names()
@@ -358,6 +358,11 @@ class ExplanationLink:
         pattern = query.get("pattern")
         if pattern is not None and granularity != "custom" and query.get("rows") != "custom":
             raise SalienceError("This link gives a pattern without the custom granularity; check the link you were sent.")
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise SalienceError(f"This link's pattern is not a regular expression ({error}); check the link you were sent.") from None
         if view == SPAN_VIEW:
             span = _span(query.get("span", ""))
             contrast = query.get("contrast")

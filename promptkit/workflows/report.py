@@ -7,7 +7,7 @@ from typing import Any
 
 from promptkit.evaluation.report import ReviewNote, render_report
 from promptkit.evaluation.runs import stored_heatmaps, stored_matrix_figures
-from promptkit.people import PermissionDenied
+from promptkit.people import PermissionDenied, Role
 from promptkit.store import ReviewRecord, RunRecord, Store
 from promptkit.workflows.compare import load_comparison
 from promptkit.workflows.review import task_summary
@@ -33,9 +33,11 @@ def comparison_report(store: Store, comparison_id: int, *, actor: str, with_matr
         The HTML text, self-contained and offline.
 
     Raises:
+        PermissionDenied: If the actor may not see comparisons.
         StoreError: If there is no such comparison.
         PromptkitError: If it has no stored cells.
     """
+    store.require(actor, Role.VIEWER, action="see a comparison's report")
     stored = load_comparison(store, comparison_id)
     run_ids = [cell.run_id for cell in stored.record.cells if cell.run_id is not None]
     runs = store.list_runs(ids=run_ids)

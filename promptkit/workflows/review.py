@@ -140,7 +140,7 @@ def set_review_task(
     comparison = store.get_comparison(comparison_id)
     # A task names versions: the comparison's columns without an adapter.
     plain = [column.version for column in comparison.columns if column.adapter is None]
-    chosen_cases = list(cases) if cases is not None else [case.id for case in comparison.cases]
+    chosen_cases = list(dict.fromkeys(cases)) if cases is not None else [case.id for case in comparison.cases]
     failed = _failed_cells(comparison)
     if mode == "rubric":
         criteria = store.get_family(name=comparison.family).review_criteria
@@ -150,14 +150,17 @@ def set_review_task(
                 "`review_criteria:` (name: question) to its template file, import it, and try again; or ask for a "
                 "blind A/B review instead."
             )
-        chosen_versions = list(versions) if versions is not None else plain
+        chosen_versions = list(dict.fromkeys(versions)) if versions is not None else plain
         _refuse_adapter_only(comparison_id, chosen_versions, plain, comparison.versions)
         _check_judgeable(comparison_id, _judgeable_completions(chosen_cases, chosen_versions, failed), failed)
         return store.create_review_task(
             actor=actor, comparison_id=comparison_id, cases=chosen_cases, reviewers=reviewers,
             mode="rubric", versions=chosen_versions, criteria=criteria,
         )
-    chosen_pairs = list(pairs) if pairs is not None else [(plain[0], other) for other in plain[1:]] if plain else []
+    chosen_pairs = (
+        list(dict.fromkeys((a, b) for a, b in pairs)) if pairs is not None
+        else [(plain[0], other) for other in plain[1:]] if plain else []
+    )
     _refuse_adapter_only(comparison_id, [version for pair in chosen_pairs for version in pair], plain, comparison.versions)
     _check_judgeable(comparison_id, _judgeable_pairs(chosen_cases, chosen_pairs, failed), failed)
     return store.create_review_task(
@@ -258,7 +261,9 @@ def judge_item(
         ValueError: If the verdict is not one of the four.
         PromptkitError: If the item was left out because a completion failed to run.
     """
+    store.require(actor, Role.REVIEWER, action="judge completions")
     task = store.get_review_task(task_id)
+    _check_asked(task, actor)
     in_task = case_id in task.cases and tuple(pair) in task.pairs
     if in_task and (case_id, tuple(pair)) not in _pair_items(store, task):
         raise PromptkitError(f"v{pair[0]} vs v{pair[1]} on {case_id!r} is left out of task {task_id}: a completion failed to run.")
@@ -320,7 +325,9 @@ def score_item(
         PromptkitError: If the item was left out because its completion failed to run.
         StoreError: If the item is not the task's, or a criterion lacks a whole score from 1 to 5.
     """
+    store.require(actor, Role.REVIEWER, action="judge completions")
     task = store.get_review_task(task_id)
+    _check_asked(task, actor)
     in_task = case_id in task.cases and version in task.versions
     if in_task and (case_id, version) not in _rubric_items(store, task):
         raise PromptkitError(f"v{version} on {case_id!r} is left out of task {task_id}: its completion failed to run.")

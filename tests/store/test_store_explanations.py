@@ -49,8 +49,18 @@ def test_a_span_explained_against_a_contrast_or_with_other_parameters_is_another
     assert kept.params == {**IG_DEFAULTS, "steps": 64} and kept.details == {"completeness_error": 0.01}
     assert (plain.model, plain.loss, plain.contrast, rather.contrast) == ("tiny", 2.5, None, " Avoid.")
     # Stored once: a second put gives the first back.
-    assert store.put_salience(**span, method="grad_l2", scores=[9.0], contrast=" Avoid.").scores == [2.0]
+    assert store.put_salience(**span, method="grad_l2", scores=[9.0], contrast=" Avoid.", model="tiny").scores == [2.0]
     assert len(store.list_salience(run_ids=[run_id])) == 4
+
+
+def test_another_models_explanation_of_the_same_span_is_kept_beside_it(store: Store, run_id: int) -> None:
+    span = {"run_id": run_id, "target_start": 0, "target_end": 9, "method": "grad_l2"}
+    first = store.put_salience(**span, scores=[1.0], model="model-a")
+    second = store.put_salience(**span, scores=[2.0], model="model-b")
+    assert (first.scores, second.scores) == ([1.0], [2.0])
+    assert store.get_salience(**span, model="model-b").scores == [2.0]
+    assert store.get_salience(**span, model="model-c") is None
+    assert store.get_salience(**span).scores == [1.0]  # any model: the one stored first
 
 
 @pytest.mark.parametrize(
@@ -117,8 +127,8 @@ def test_salience_stored_before_its_key_had_contrast_and_parameters_is_kept(stor
     engine.dispose()
     with Store.open(url=store_url) as store:  # opening migrates to the newest revision
         span = {"run_id": 1, "target_start": 0, "target_end": 3}
-        old = store.get_salience(**span, method="grad_l2")
-        assert (old.scores, old.contrast, old.params, old.loss, old.model) == ([1.0], None, {}, None, "")
+        old = store.get_salience(**span, method="grad_l2", model="tiny")  # computed, it is taken, by the run's model
+        assert (old.scores, old.contrast, old.params, old.loss, old.model) == ([1.0], None, {}, None, "tiny")
         assert store.get_salience(**span, method="integrated_gradients", params=IG_DEFAULTS).scores == [2.0]
         store.put_salience(**span, method="grad_l2", scores=[5.0], contrast=" B.")
         assert len(store.list_salience(run_ids=[1])) == 3

@@ -161,6 +161,7 @@ def test_a_link_reads_back_what_it_was_written_from():
     ("query", "phrase"),
     [
         ({"run": "x1"}, "not a run number"),
+        ({"run": "²"}, "not a run number"),  # a digit to str.isdigit, not to int()
         ({"view": "movie"}, "view is 'movie'"),
         ({"method": "magic"}, "method is 'magic'"),
         ({"method": "attention"}, "method is 'attention'"),  # attention explains no span on its own
@@ -172,6 +173,7 @@ def test_a_link_reads_back_what_it_was_written_from():
         ({"contrast": "  "}, "explains against"),
         ({"method": "integrated_gradients", "contrast": "No."}, "explains against"),
         ({"pattern": "x"}, "pattern without the custom"),
+        ({"granularity": "custom", "pattern": "("}, "not a regular expression"),
     ],
 )
 def test_a_tampered_span_link_is_refused_saying_which_parameter(query, phrase):

@@ -112,6 +112,14 @@ def _runs(store, comparison_id, case_id):
     return {c.version: c.run_id for c in store.get_comparison(comparison_id).cells if c.case_id == case_id}
 
 
+def test_a_pair_or_case_asked_twice_is_one_item_so_a_reviewer_can_finish(mini_store, comparison_id):
+    task = set_review_task(
+        mini_store, actor="ed@x.org", comparison_id=comparison_id, pairs=[(1, 2), (1, 2)], cases=["soup", "soup"]
+    )
+    assert (task.pairs, task.cases) == (((1, 2),), ("soup",))
+    assert len(review_items(mini_store, actor="rae@x.org", task_id=task.id)) == 1
+
+
 def test_the_cli_prints_the_summary_as_its_user_sees_it(mini_store, comparison_id, templates_dir, capsys, monkeypatch):
     import json
 

@@ -1,11 +1,12 @@
 """Explanations kept with their runs: salience keyed by contrast and parameters too, and token-by-token matrices.
 
-A span explained against a contrast text, or with other parameters (e.g.
-integrated gradients' steps), is another explanation of the same span, so
-both join the salience key; existing rows get no contrast (`""`) and the
+A span explained against a contrast text, with other parameters (e.g.
+integrated gradients' steps) or by another model is another explanation of
+the same span, so all three join the salience key; existing rows get no contrast (`""`) and the
 parameters they were computed with: every stored one used its method's
-defaults of the time, written out here (`{}` for the methods without any). Each row also keeps the model that computed it, the span's loss and
-the method's details, for the page that re-opens it. Token-by-token matrices
+defaults of the time, written out here (`{}` for the methods without any),
+and the run's model as the one that computed them. Each row also keeps the
+span's loss and the method's details, for the page that re-opens it. Token-by-token matrices
 get a table of their own.
 
 Revision ID: 0006
@@ -38,8 +39,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('details', sa.JSON(), nullable=True))
         batch_op.drop_constraint('uq_salience_key', type_='unique')
         batch_op.create_unique_constraint(
-            'uq_salience_key', ['run_id', 'target_start', 'target_end', 'method', 'contrast', 'params_key']
+            'uq_salience_key', ['run_id', 'target_start', 'target_end', 'method', 'contrast', 'params_key', 'model']
         )
+    op.execute("UPDATE salience SET model = (SELECT runs.model FROM runs WHERE runs.id = salience.run_id)")
     op.execute(
         f"UPDATE salience SET params_key = '{_INTEGRATED_GRADIENTS_DEFAULTS}' WHERE method = 'integrated_gradients'"
     )
@@ -62,7 +64,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Reverts this migration; explanations against a contrast or with other parameters go with it."""
+    """Reverts this migration; explanations against a contrast, with other parameters or by a second model go with it."""
     with op.batch_alter_table('token_matrices', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_token_matrices_run_id'))
     op.drop_table('token_matrices')
@@ -70,6 +72,10 @@ def downgrade() -> None:
     op.execute(
         "DELETE FROM salience WHERE contrast <> '' "
         f"OR params_key NOT IN ('{{}}', '{_INTEGRATED_GRADIENTS_DEFAULTS}')"
+    )
+    op.execute(
+        "DELETE FROM salience WHERE id NOT IN "
+        "(SELECT MIN(id) FROM salience GROUP BY run_id, target_start, target_end, method)"
     )
     with op.batch_alter_table('salience', schema=None) as batch_op:
         batch_op.drop_constraint('uq_salience_key', type_='unique')
