@@ -57,6 +57,11 @@ def _query(at: AppTest) -> dict[str, str]:
     return {name: str(value) for name, value in at.query_params.items()}
 
 
+def _salience_text(at: AppTest) -> list[str]:
+    """The explained texts the page shows (HTML, one per heatmap)."""
+    return [item.proto.body for item in at.get("html") if 'class="pk-salience-text"' in item.proto.body]
+
+
 def _spec(at: AppTest, index: int) -> dict:
     return json.loads(at.get("plotly_chart")[index].proto.spec)
 
@@ -151,7 +156,7 @@ def test_with_no_model_loaded_a_link_still_opens_its_stored_explanations(small_l
     run_id = _seed()
     at = open_page(SALIENCE, state={KEY_SALIENCE_RUN: run_id})
     at.selectbox(key=f"pk_sal_line::{run_id}").set_value("Because of the eggs.").run()
-    span_query, heatmap = _query(at), _spec(at, 0)
+    span_query, text, bars = _query(at), _salience_text(at), _spec(at, 0)
     at.radio(key="pk_sal_view").set_value("Token by token").run()
     no_errors(at)
     tokens_query, matrix = _query(at), _spec(at, 0)
@@ -159,7 +164,7 @@ def test_with_no_model_loaded_a_link_still_opens_its_stored_explanations(small_l
 
     opened = _open_link(span_query)
     no_errors(opened)
-    assert _spec(opened, 0) == heatmap
+    assert (_salience_text(opened), _spec(opened, 0)) == (text, bars)
     assert any("No model is loaded: this is the explanation stored for the link" in item.value for item in opened.caption)
     opened.selectbox(key="pk_sal_method").set_value("grad_dot_input").run()  # another explanation: not stored
     assert not opened.exception and "not stored yet" in opened.error[0].value
@@ -168,7 +173,8 @@ def test_with_no_model_loaded_a_link_still_opens_its_stored_explanations(small_l
     assert _spec(opened, 0) == matrix
     opened.selectbox(key="pk_tm_granularity").set_value("sentences").run()  # regrouped from the store
     no_errors(opened)
-    assert len(opened.get("plotly_chart")) == 3
+    assert len(opened.get("plotly_chart")) == 2  # the matrix, and the clicked row's top pieces
+    assert _salience_text(opened)  # the clicked row over the prompt's text
 
 
 @pytest.mark.parametrize(
